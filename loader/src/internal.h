@@ -1,0 +1,74 @@
+/* internal.h - helpers shared by the registry and the scanner (not installed). */
+#ifndef DLREG_INTERNAL_H
+#define DLREG_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dlreg/dlreg.h"
+
+#if defined(__GNUC__)
+#define DLREG_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define DLREG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define DLREG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define DLREG_PRINTF(f, a)
+#define DLREG_LIKELY(x) (x)
+#define DLREG_UNLIKELY(x) (x)
+#endif
+
+/* The calling thread's detail text (see dlreg_errdetail). */
+void dlreg__set_detail(const char *fmt, ...) DLREG_PRINTF(1, 2);
+void dlreg__clear_detail(void);
+
+/*
+ * Writes a loggable form of `path` into buf: "basename#1a2b3c4d" (the hash
+ * is FNV-1a 32 of the full path, stable across runs) or, with full != 0, the
+ * path itself.  Always NUL-terminates when len > 0.
+ */
+void dlreg__redact_path(const char *path, char *buf, size_t len, int full);
+
+/*
+ * Copies text into buf, redacting every absolute path it contains (a run
+ * starting with '/' up to whitespace, ':' , ',' , ')' or quote) unless full.
+ */
+void dlreg__redact_text(const char *text, char *buf, size_t len, int full);
+
+/* 64-bit string hash, word at a time; *len_out gets strlen(s). */
+static inline uint64_t dlreg__hash_mix(uint64_t h)
+{
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ull;
+	h ^= h >> 32;
+	return h;
+}
+
+static inline uint64_t dlreg__hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
+	uint64_t w;
+	while (n >= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+		s += 8;
+		n -= 8;
+	}
+	if (n) {
+		w = 0;
+		memcpy(&w, s, n);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	}
+	return dlreg__hash_mix(h);
+}
+
+static inline uint64_t dlreg__hash_str(const char *s, size_t *len_out)
+{
+	size_t n = strlen(s);
+	if (len_out)
+		*len_out = n;
+	return dlreg__hash_bytes(s, n);
+}
+
+#endif

@@ -1,0 +1,1435 @@
+/*
+ * registry.c - the dlreg registry: lock-free reads, RCU-deferred unload.
+ *
+ * THE PROTOCOL
+ *
+ * Objects.  An entry (struct dlreg_lib) stands for one loaded object, i.e.
+ * one glibc link map, and holds exactly one glibc reference to it.  It is
+ * reachable through two Concurrency Kit ck_hs sets, each written by one
+ * writer at a time (under reg->lock) and read by any number of lock-free
+ * readers:
+ *   by_handle  keyed by the dlopen() handle.  glibc already de-duplicates by
+ *              file identity (st_dev, st_ino) when it maps a file, so equal
+ *              handles <=> same file identity, with no stat() and no window
+ *              between a stat() and the dlopen() it describes;
+ *   by_path    keyed by every path string the entry was opened by (aliases),
+ *              so the read side never calls stat().
+ *
+ * States of an entry (lib->state):
+ *   LIVE     in both sets; refs > 0 (refs counts handles, plus one pin for
+ *            NODELETE entries).
+ *   RETIRED  refs reached 0 under reg->lock and the entry left both sets in
+ *            the same critical section; it waits on the limbo list.
+ *   DEAD     its grace period ended; it was dlclose()d, poisoned and freed.
+ * Transitions only go LIVE -> RETIRED -> DEAD.
+ *
+ * Read side.  dlreg_read_begin/end bracket a ck_epoch section on the
+ * thread's own record.  Inside it: ck_hs_get on by_path, then a walk of the
+ * entry's symbol cache (lock-free push-only lists).  No lock, no syscall, no
+ * atomic read-modify-write on a shared line; the only RMW is ck_epoch's
+ * exchange on the thread's own record.
+ *
+ * Open.  Fast path: inside a section, find the path; if the entry's hints
+ * cover the request, CAS refs from n > 0 to n + 1.  A CAS never succeeds on
+ * refs == 0, so a RETIRED entry is never resurrected.  Slow path: dlopen()
+ * with no lock held; then under reg->lock find-or-insert by handle.  If the
+ * entry exists, +1 ref and drop our extra glibc reference with dlclose()
+ * after unlocking (a refcount decrement: the entry still holds one).
+ *
+ * Close.  refs > 1: CAS decrement, no lock.  refs == 1: under reg->lock CAS
+ * 1 -> 0 (retrying if a fast-path open got in first), remove the entry from
+ * both sets, mark it RETIRED and push it on the limbo stack.  Close never
+ * waits.
+ *
+ * Reclamation.  A reclaimer (any thread that is outside every read section
+ * and outside the dynamic loader, holding reg->reclaim_lock, which is never
+ * held together with reg->lock) steals the limbo stack, hands each node to
+ * ck_epoch_call on its private record, and ck_epoch_poll()s (never waits) or,
+ * in dlreg_quiesce and the reclaim thread, ck_epoch_barrier()s.  Nodes whose
+ * grace period ended come back through the callback onto a ready list; after
+ * dropping reclaim_lock the reclaimer dlclose()s and frees them.
+ *
+ * DEADLOCK FREEDOM - four rules, each broken by one seeded-bug build:
+ *   1. At most one registry lock is held at a time, and none is held across
+ *      dlopen, dlclose, dlsym, file I/O or a user callback (log sink, plugin
+ *      code).  [lock_across_dlopen, lock_order_inversion]
+ *   2. No thread waits for another thread's load: two concurrent opens of one
+ *      object both dlopen() and the loser drops its extra reference.
+ *      [wait_for_load]
+ *   3. Grace periods are waited for only outside read sections, outside the
+ *      registry locks and outside the dynamic loader (never from a
+ *      constructor or destructor: tl_in_loader counts our own dlopen/dlclose
+ *      frames on this thread).  [dlclose_no_grace runs user destructors
+ *      inline, the symptom this rule prevents]
+ *   4. A pointer a reader found is never freed or unmapped before its
+ *      section ends.  [free_no_grace, dlclose_no_grace]
+ * Given 1, a plugin constructor (running inside glibc's loader lock) that
+ * calls back into the registry can only block on reg->lock, whose holders
+ * never call into the loader, so they finish.  Given 2, nobody waits on a
+ * load in progress, so a constructor opening its own library or a library
+ * whose constructor opens ours completes.  Given 3, a grace-period wait never
+ * waits on a section owned by the waiting thread, and never holds a lock a
+ * reader needs (readers take none).
+ *
+ * INVARIANTS (checked by the storms):
+ *   - refs never underflows; a close beyond zero is reported as EINVAL;
+ *   - dlopen_calls - dlclose_calls == number of entries not yet DEAD;
+ *   - an entry found by a reader inside a section is LIVE or RETIRED, never
+ *     DEAD, until that section ends (poison: dlreg_lib_check).
+ *
+ * fork: handlers take reclaim_lock then lock (the only place both are held,
+ * always in that order) so the child inherits them unheld; the child resets
+ * the epoch records of threads that do not exist in it, so a parent thread
+ * caught inside a read section cannot stall the child's grace periods.
+ */
+#include <ck_epoch.h>
+#include <ck_hs.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "annotate.h"
+#include "internal.h"
+
+#ifdef DLREG_SEEDED_BUG
+#define DLREG_STR2_(x) #x
+#define DLREG_STR_(x) DLREG_STR2_(x)
+const char dlreg_seeded_bug_name[] = DLREG_STR_(DLREG_SEEDED_BUG);
+#endif
+
+#define LIB_LIVE 0x4c495645u    /* "LIVE" */
+#define LIB_RETIRED 0x52455449u /* "RETI" */
+#define LIB_DEAD 0xdeaddeadu    /* poison */
+/* ck_epoch.c's private record states (ck 0.7.1): USED = 0, FREE = 1. */
+#define EPOCH_RECORD_USED 0u
+enum { SYM_BUCKETS = 16 };
+
+/* Symbol cache node: immutable once published. */
+struct sym_node {
+	struct sym_node *next;
+	uint64_t hash;
+	void *addr;
+	char name[];
+};
+
+/* Something waiting for a grace period: an entry, or memory ck_hs retired. */
+struct retire {
+	struct retire *next;
+	ck_epoch_entry_t epoch_entry;
+	void (*release)(struct dlreg *reg, struct retire *r);
+};
+
+struct alias {
+	const char *path; /* first member: the ck_hs key */
+	uint64_t hash;
+	struct dlreg_lib *lib;
+	struct alias *next; /* the entry's other aliases (writer only) */
+	bool published;     /* in by_path (writer only) */
+	char buf[];
+};
+
+struct dlreg_lib {
+	void *dl; /* first member: the by_handle key */
+	_Atomic uint32_t state;
+	_Atomic uint32_t refs;
+	_Atomic unsigned hints;
+	bool pinned; /* holds a NODELETE pin reference (writer only) */
+	struct dlreg *reg;
+	struct alias *aliases;
+	const char *path; /* first alias's path */
+	_Atomic(struct sym_node *) syms[SYM_BUCKETS];
+	struct retire retire;
+};
+
+struct ck_record_box {
+	ck_epoch_record_t rec; /* first: records are found by address */
+};
+
+enum { MEMO_BITS = 6 };
+
+struct memo {
+	uint64_t gen;
+	const char *path_key; /* caller's pointers: they only choose the slot */
+	const char *name_key;
+	const struct alias *alias;
+	const struct sym_node *sym;
+};
+
+struct dlreg_reader {
+	ck_epoch_record_t rec; /* first member */
+	dlreg_t *reg;
+	pthread_t owner;
+	bool is_reclaimer;
+	struct memo memo[1 << MEMO_BITS]; /* owner thread only */
+};
+
+struct dlreg {
+	/* Retirements so far; read-mostly, on its own line (see the memo). */
+	_Alignas(64) _Atomic uint64_t gen;
+	_Alignas(64) pthread_mutex_t lock; /* the writer lock */
+	ck_hs_t by_handle;
+	ck_hs_t by_path;
+	ck_epoch_t epoch;
+	int grace;                          /* TSan annotation address */
+	_Atomic(struct retire *) limbo;     /* Treiber stack; pushed under lock */
+	pthread_mutex_t reclaim_lock;       /* guards reclaimer and ready */
+	struct dlreg_reader *reclaimer;     /* epoch record for ck_epoch_call */
+	struct retire *ready;               /* grace period over; not released */
+	_Atomic size_t pending;             /* retired, not released */
+	pthread_key_t self_key;
+	struct dlreg_config cfg;
+	pthread_t thread;
+	bool thread_running;
+	pthread_cond_t thread_cond;
+	bool thread_stop;
+	struct dlreg *next_reg; /* global list, for fork handlers */
+	struct {
+		_Atomic uint64_t opens, closes, dlopen_calls, dlclose_calls, live, retired,
+			released, sym_misses;
+	} st;
+#ifdef DLREG_SEEDED_BUG_wait_for_load
+	struct loading *loading;
+	pthread_cond_t loading_cond;
+#endif
+};
+
+/* Hot thread-locals use the initial-exec model: no __tls_get_addr call on
+ * the read path (a few bytes of the static TLS surplus glibc reserves). */
+#if defined(__GNUC__)
+#define DLREG_TLS_IE __attribute__((tls_model("initial-exec")))
+#else
+#define DLREG_TLS_IE
+#endif
+/* Frames of our own dlopen/dlclose on this thread: >0 means we are inside
+ * the dynamic loader (a constructor or destructor may be calling us). */
+static _Thread_local unsigned tl_in_loader DLREG_TLS_IE;
+/* Read sections open on this thread, over all registries. */
+static _Thread_local unsigned tl_sections DLREG_TLS_IE;
+/* Registry whose ck_hs is being modified by this thread (under its lock):
+ * ck_malloc callbacks carry no context. */
+static _Thread_local struct dlreg *tl_hs_owner;
+static int dl_order; /* TSan: dlclose happens-before the next dlopen */
+
+static pthread_mutex_t g_regs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dlreg *g_regs;
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+/* ---------------------------------------------------------------- logging */
+
+static int full_paths(const dlreg_t *reg)
+{
+	return reg && (reg->cfg.flags & DLREG_CONFIG_FULL_PATHS);
+}
+
+static void reg_log(dlreg_t *reg, enum dlreg_log_level lvl, const char *fmt, ...)
+	DLREG_PRINTF(3, 4);
+static void reg_log(dlreg_t *reg, enum dlreg_log_level lvl, const char *fmt, ...)
+{
+	if (!reg->cfg.log || lvl < reg->cfg.log_level)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	reg->cfg.log(reg->cfg.log_ctx, lvl, msg);
+}
+
+/* ------------------------------------------------------- retire/reclaim */
+
+static void retire_push(struct dlreg *reg, struct retire *r)
+{
+	struct retire *head = atomic_load_explicit(&reg->limbo, memory_order_relaxed);
+	do
+		r->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&reg->limbo, &head, r, memory_order_release,
+						      memory_order_relaxed));
+	atomic_fetch_add_explicit(&reg->pending, 1, memory_order_relaxed);
+}
+
+struct retired_mem {
+	struct retire retire;
+	void *ptr;
+};
+
+static void release_mem(struct dlreg *reg, struct retire *r)
+{
+	struct retired_mem *m = (struct retired_mem *)((char *)r - offsetof(struct retired_mem, retire));
+	(void)reg;
+	free(m->ptr);
+	free(m);
+}
+
+/* ck_hs allocator.  Frees ck_hs asks to defer (a map readers may still walk)
+ * wait for a grace period like entries do. */
+static void *hs_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void hs_free(void *p, size_t n, bool defer)
+{
+	(void)n;
+	struct retired_mem *m;
+	if (!defer || !tl_hs_owner || !(m = malloc(sizeof *m))) {
+		/* Without a node we cannot defer; leaking is the safe choice. */
+		if (!defer || !tl_hs_owner)
+			free(p);
+		return;
+	}
+	m->ptr = p;
+	m->retire.release = release_mem;
+	retire_push(tl_hs_owner, &m->retire);
+}
+
+static struct ck_malloc hs_allocator = {
+	.malloc = hs_malloc,
+	.realloc = NULL,
+	.free = hs_free,
+};
+
+static void poison_and_free_lib(struct dlreg_lib *lib)
+{
+	for (int i = 0; i < SYM_BUCKETS; i++) {
+		struct sym_node *n = atomic_load_explicit(&lib->syms[i], memory_order_relaxed);
+		while (n) {
+			struct sym_node *next = n->next;
+			free(n);
+			n = next;
+		}
+	}
+	struct alias *a = lib->aliases;
+	while (a) {
+		struct alias *next = a->next;
+		free(a);
+		a = next;
+	}
+	atomic_store_explicit(&lib->state, LIB_DEAD, memory_order_relaxed);
+	atomic_store_explicit(&lib->refs, 0, memory_order_relaxed);
+	lib->dl = (void *)(uintptr_t)0xdeadbeefu;
+	lib->aliases = NULL;
+	lib->path = "(released)";
+	free(lib);
+}
+
+static void lib_dlclose(struct dlreg *reg, void *dl)
+{
+	tl_in_loader++;
+	dlclose(dl);
+	tl_in_loader--;
+	dlreg_ann_release(&dl_order);
+	atomic_fetch_add_explicit(&reg->st.dlclose_calls, 1, memory_order_relaxed);
+}
+
+static void release_lib(struct dlreg *reg, struct retire *r)
+{
+	struct dlreg_lib *lib = (struct dlreg_lib *)((char *)r - offsetof(struct dlreg_lib, retire));
+	if (lib->dl)
+		lib_dlclose(reg, lib->dl);
+	poison_and_free_lib(lib);
+	atomic_fetch_add_explicit(&reg->st.released, 1, memory_order_relaxed);
+}
+
+/* ck_epoch callback: runs inside ck_epoch_poll/barrier under reclaim_lock;
+ * only moves the node to the ready list. */
+static void grace_over(ck_epoch_entry_t *e)
+{
+	struct retire *r = (struct retire *)((char *)e - offsetof(struct retire, epoch_entry));
+	struct dlreg *reg = tl_hs_owner; /* set by reclaim_step */
+	r->next = reg->ready;
+	reg->ready = r;
+}
+
+/* Moves limbo into the reclaimer's epoch queue.  Caller holds reclaim_lock. */
+static void limbo_to_epoch(struct dlreg *reg)
+{
+	struct retire *r = atomic_exchange_explicit(&reg->limbo, NULL, memory_order_acquire);
+	while (r) {
+		struct retire *next = r->next;
+		ck_epoch_call(&reg->reclaimer->rec, &r->epoch_entry, grace_over);
+		r = next;
+	}
+}
+
+/* Runs dlclose and free for a ready list: no lock held, not in a section. */
+static void release_ready(struct dlreg *reg, struct retire *r)
+{
+	if (r)
+		dlreg_ann_acquire(&reg->grace);
+	while (r) {
+		struct retire *next = r->next;
+		r->release(reg, r);
+		atomic_fetch_sub_explicit(&reg->pending, 1, memory_order_relaxed);
+		r = next;
+	}
+}
+
+static struct retire *take_ready(struct dlreg *reg)
+{
+	struct retire *r = reg->ready;
+	reg->ready = NULL;
+	return r;
+}
+
+/* One reclamation step; if `wait`, waits for a full grace period. */
+static void reclaim_step(struct dlreg *reg, bool wait)
+{
+	struct dlreg *saved = tl_hs_owner;
+	tl_hs_owner = reg;
+	limbo_to_epoch(reg);
+	if (wait)
+		ck_epoch_barrier(&reg->reclaimer->rec);
+	else
+		ck_epoch_poll(&reg->reclaimer->rec);
+	tl_hs_owner = saved;
+}
+
+static bool may_reclaim_here(void)
+{
+	return tl_in_loader == 0 && tl_sections == 0;
+}
+
+/* Opportunistic, non-blocking reclamation from open/close. */
+static void reclaim_poll(struct dlreg *reg)
+{
+	if (!may_reclaim_here())
+		return;
+	if (atomic_load_explicit(&reg->pending, memory_order_relaxed) == 0)
+		return;
+	if (reg->cfg.reclaim == DLREG_RECLAIM_THREAD && reg->thread_running) {
+		pthread_cond_signal(&reg->thread_cond);
+		return;
+	}
+	if (pthread_mutex_trylock(&reg->reclaim_lock) != 0)
+		return;
+	reclaim_step(reg, false);
+	struct retire *r = take_ready(reg);
+	pthread_mutex_unlock(&reg->reclaim_lock);
+	release_ready(reg, r);
+}
+
+static void quiesce_locked_rounds(struct dlreg *reg)
+{
+	/* Releasing can retire more (a destructor closing a handle), so loop;
+	 * bounded because each round only sees what earlier rounds caused. */
+	for (int round = 0; round < 64; round++) {
+		pthread_mutex_lock(&reg->reclaim_lock);
+		reclaim_step(reg, true);
+		struct retire *r = take_ready(reg);
+		pthread_mutex_unlock(&reg->reclaim_lock);
+		release_ready(reg, r);
+		if (atomic_load_explicit(&reg->pending, memory_order_relaxed) == 0)
+			return;
+	}
+}
+
+int dlreg_quiesce(dlreg_t *reg)
+{
+	if (!reg)
+		return DLREG_EINVAL;
+	if (!may_reclaim_here()) {
+		dlreg__set_detail("quiesce from inside a read section or the dynamic loader");
+		return DLREG_EDEADLK;
+	}
+	quiesce_locked_rounds(reg);
+	return DLREG_OK;
+}
+
+size_t dlreg_pending(dlreg_t *reg)
+{
+	return reg ? atomic_load_explicit(&reg->pending, memory_order_relaxed) : 0;
+}
+
+static void *reclaim_thread_main(void *arg)
+{
+	struct dlreg *reg = arg;
+	pthread_mutex_lock(&reg->reclaim_lock);
+	while (!reg->thread_stop) {
+		if (atomic_load_explicit(&reg->limbo, memory_order_relaxed) == NULL) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&reg->thread_cond, &reg->reclaim_lock, &ts);
+			continue;
+		}
+		reclaim_step(reg, true);
+		struct retire *r = take_ready(reg);
+		pthread_mutex_unlock(&reg->reclaim_lock);
+		release_ready(reg, r);
+		pthread_mutex_lock(&reg->reclaim_lock);
+	}
+	pthread_mutex_unlock(&reg->reclaim_lock);
+	return NULL;
+}
+
+/* ----------------------------------------------------------------- hashing */
+
+static unsigned long hs_hash_handle(const void *obj, unsigned long seed)
+{
+	const struct dlreg_lib *lib = obj;
+	return (unsigned long)dlreg__hash_mix((uint64_t)(uintptr_t)lib->dl ^ seed);
+}
+
+static unsigned long handle_hash(const dlreg_t *reg, const void *dl)
+{
+	return (unsigned long)dlreg__hash_mix((uint64_t)(uintptr_t)dl ^ reg->by_handle.seed);
+}
+
+static bool hs_cmp_handle(const void *a, const void *b)
+{
+	dlreg_ann_acquire(a);
+	return *(void *const *)a == *(void *const *)b;
+}
+
+static unsigned long hs_hash_alias(const void *obj, unsigned long seed)
+{
+	(void)seed;
+	return (unsigned long)((const struct alias *)obj)->hash;
+}
+
+static bool hs_cmp_alias(const void *a, const void *b)
+{
+	dlreg_ann_acquire(a);
+	return strcmp(*(const char *const *)a, *(const char *const *)b) == 0;
+}
+
+/* --------------------------------------------------------- create/destroy */
+
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+
+static void atfork_install(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static void reader_key_destructor(void *p)
+{
+	dlreg_reader_unregister(p);
+}
+
+static int reg_init_sets(struct dlreg *reg)
+{
+	unsigned mode = CK_HS_MODE_OBJECT | CK_HS_MODE_SPMC | CK_HS_MODE_DELETE;
+	if (!ck_hs_init(&reg->by_handle, mode, hs_hash_handle, hs_cmp_handle, &hs_allocator, 64,
+			0x5eed1u))
+		return DLREG_ENOMEM;
+	if (!ck_hs_init(&reg->by_path, mode, hs_hash_alias, hs_cmp_alias, &hs_allocator, 64,
+			0x5eed2u)) {
+		ck_hs_destroy(&reg->by_handle);
+		return DLREG_ENOMEM;
+	}
+	return DLREG_OK;
+}
+
+static struct dlreg_reader *reader_alloc(dlreg_t *reg)
+{
+	struct dlreg_reader *r = aligned_alloc(CK_MD_CACHELINE, sizeof *r +
+				 (CK_MD_CACHELINE - sizeof *r % CK_MD_CACHELINE) % CK_MD_CACHELINE);
+	if (!r)
+		return NULL;
+	memset(r, 0, sizeof *r);
+	r->reg = reg;
+	r->owner = pthread_self();
+	return r;
+}
+
+int dlreg_create(const struct dlreg_config *config, dlreg_t **out)
+{
+	if (!out)
+		return DLREG_EINVAL;
+	*out = NULL;
+	if (config && (unsigned)config->reclaim > DLREG_RECLAIM_THREAD)
+		return DLREG_EINVAL;
+	pthread_once(&g_atfork_once, atfork_install);
+	size_t size = (sizeof(struct dlreg) + 63) / 64 * 64;
+	struct dlreg *reg = aligned_alloc(64, size);
+	if (!reg)
+		return DLREG_ENOMEM;
+	memset(reg, 0, size);
+	if (config)
+		reg->cfg = *config;
+	pthread_mutex_init(&reg->lock, NULL);
+	pthread_mutex_init(&reg->reclaim_lock, NULL);
+	pthread_cond_init(&reg->thread_cond, NULL);
+#ifdef DLREG_SEEDED_BUG_wait_for_load
+	pthread_cond_init(&reg->loading_cond, NULL);
+#endif
+	ck_epoch_init(&reg->epoch);
+	int err = reg_init_sets(reg);
+	if (err == DLREG_OK && !(reg->reclaimer = reader_alloc(reg)))
+		err = DLREG_ENOMEM;
+	if (err == DLREG_OK && pthread_key_create(&reg->self_key, reader_key_destructor) != 0)
+		err = DLREG_ENOMEM;
+	if (err != DLREG_OK) {
+		if (reg->reclaimer) {
+			free(reg->reclaimer);
+			ck_hs_destroy(&reg->by_handle);
+			ck_hs_destroy(&reg->by_path);
+		}
+		free(reg);
+		return err;
+	}
+	reg->reclaimer->is_reclaimer = true;
+	ck_epoch_register(&reg->epoch, &reg->reclaimer->rec, reg->reclaimer);
+	if (reg->cfg.reclaim == DLREG_RECLAIM_THREAD) {
+		if (pthread_create(&reg->thread, NULL, reclaim_thread_main, reg) == 0)
+			reg->thread_running = true;
+		else
+			reg->cfg.reclaim = DLREG_RECLAIM_POLL;
+	}
+	pthread_mutex_lock(&g_regs_lock);
+	reg->next_reg = g_regs;
+	g_regs = reg;
+	pthread_mutex_unlock(&g_regs_lock);
+	*out = reg;
+	return DLREG_OK;
+}
+
+static void reg_unlink(struct dlreg *reg)
+{
+	pthread_mutex_lock(&g_regs_lock);
+	for (struct dlreg **p = &g_regs; *p; p = &(*p)->next_reg)
+		if (*p == reg) {
+			*p = reg->next_reg;
+			break;
+		}
+	pthread_mutex_unlock(&g_regs_lock);
+}
+
+static void stop_reclaim_thread(struct dlreg *reg)
+{
+	if (!reg->thread_running)
+		return;
+	pthread_mutex_lock(&reg->reclaim_lock);
+	reg->thread_stop = true;
+	pthread_cond_signal(&reg->thread_cond);
+	pthread_mutex_unlock(&reg->reclaim_lock);
+	pthread_join(reg->thread, NULL);
+	reg->thread_running = false;
+}
+
+/* Destroy: entries still referenced stay loaded and allocated (their users'
+ * handles keep working); nodelete-only entries drop their pin. */
+static size_t destroy_entries(struct dlreg *reg)
+{
+	size_t leaked = 0;
+	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+	void *obj;
+	while (ck_hs_next(&reg->by_handle, &it, &obj)) {
+		struct dlreg_lib *lib = obj;
+		uint32_t refs = atomic_load_explicit(&lib->refs, memory_order_relaxed);
+		if (refs > (lib->pinned ? 1u : 0u)) {
+			char name[128];
+			dlreg__redact_path(lib->path, name, sizeof name, full_paths(reg));
+			reg_log(reg, DLREG_LOG_WARN,
+				"destroy: %s still referenced (%u handles); left loaded", name,
+				refs - (lib->pinned ? 1u : 0u));
+			leaked++;
+			continue;
+		}
+		lib_dlclose(reg, lib->dl);
+		poison_and_free_lib(lib);
+	}
+	return leaked;
+}
+
+static void free_readers(struct dlreg *reg)
+{
+	ck_stack_entry_t *cursor, *next;
+	/* Records are never unlinked from the epoch's stack; free them all. */
+	for (cursor = CK_STACK_FIRST(&reg->epoch.records); cursor; cursor = next) {
+		next = CK_STACK_NEXT(cursor);
+		ck_epoch_record_t *rec = (ck_epoch_record_t *)((char *)cursor -
+					offsetof(ck_epoch_record_t, record_next));
+		free(rec);
+	}
+}
+
+int dlreg_destroy(dlreg_t *reg, size_t *still_referenced)
+{
+	if (still_referenced)
+		*still_referenced = 0;
+	if (!reg)
+		return DLREG_EINVAL;
+	if (!may_reclaim_here()) {
+		dlreg__set_detail("destroy from inside a read section or the dynamic loader");
+		return DLREG_EDEADLK;
+	}
+	stop_reclaim_thread(reg);
+	quiesce_locked_rounds(reg);
+	reg_unlink(reg);
+	size_t leaked = destroy_entries(reg);
+	quiesce_locked_rounds(reg); /* the maps' deferred frees */
+	pthread_key_delete(reg->self_key);
+	tl_hs_owner = NULL;
+	ck_hs_destroy(&reg->by_handle);
+	ck_hs_destroy(&reg->by_path);
+	free_readers(reg);
+	pthread_mutex_destroy(&reg->lock);
+	pthread_mutex_destroy(&reg->reclaim_lock);
+	pthread_cond_destroy(&reg->thread_cond);
+	free(reg);
+	if (still_referenced)
+		*still_referenced = leaked;
+	return leaked ? DLREG_EBUSY : DLREG_OK;
+}
+
+/* ----------------------------------------------------------------- readers */
+
+dlreg_reader_t *dlreg_reader_register(dlreg_t *reg)
+{
+	if (!reg)
+		return NULL;
+	ck_epoch_record_t *rec = ck_epoch_recycle(&reg->epoch, NULL);
+	if (rec) {
+		/* TSan: ck's recycle CAS hands the record over from its last owner. */
+		dlreg_ann_acquire(rec);
+		struct dlreg_reader *r = (struct dlreg_reader *)rec;
+		r->owner = pthread_self();
+		memset(r->memo, 0, sizeof r->memo);
+		return r;
+	}
+	struct dlreg_reader *r = reader_alloc(reg);
+	if (!r)
+		return NULL;
+	ck_epoch_register(&reg->epoch, &r->rec, r);
+	return r;
+}
+
+void dlreg_reader_unregister(dlreg_reader_t *reader)
+{
+	if (reader && !reader->is_reclaimer) {
+		dlreg_ann_release(&reader->rec);
+		ck_epoch_unregister(&reader->rec);
+	}
+}
+
+dlreg_reader_t *dlreg_reader_self(dlreg_t *reg)
+{
+	if (!reg)
+		return NULL;
+	struct dlreg_reader *r = pthread_getspecific(reg->self_key);
+	if (DLREG_LIKELY(r != NULL))
+		return r;
+	r = dlreg_reader_register(reg);
+	if (r && pthread_setspecific(reg->self_key, r) != 0) {
+		dlreg_reader_unregister(r);
+		return NULL;
+	}
+	return r;
+}
+
+void dlreg_read_begin(dlreg_reader_t *reader)
+{
+	tl_sections++;
+	ck_epoch_begin(&reader->rec, NULL);
+}
+
+void dlreg_read_end(dlreg_reader_t *reader)
+{
+	dlreg_ann_release(&reader->reg->grace);
+	ck_epoch_end(&reader->rec, NULL);
+	tl_sections--;
+}
+
+static struct dlreg_lib *find_by_path(struct dlreg *reg, const char *path)
+{
+	uint64_t h = dlreg__hash_str(path, NULL);
+	struct alias key = { .path = path };
+	struct alias *a = ck_hs_get(&reg->by_path, (unsigned long)h, &key);
+	if (!a)
+		return NULL;
+	dlreg_ann_acquire(a);
+	return a->lib;
+}
+
+const dlreg_lib_t *dlreg_read_lookup(dlreg_reader_t *reader, const char *path)
+{
+	if (!reader || !path)
+		return NULL;
+	return find_by_path(reader->reg, path);
+}
+
+static struct sym_node *sym_cache_find(struct dlreg_lib *lib, uint64_t h, const char *name)
+{
+	struct sym_node *n =
+		atomic_load_explicit(&lib->syms[h % SYM_BUCKETS], memory_order_acquire);
+	for (; n; n = n->next)
+		if (n->hash == h && strcmp(n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+/* Resolves a cache miss with dlsym and publishes the answer (push-only list). */
+static int sym_cache_fill(struct dlreg_lib *lib, uint64_t h, const char *name, size_t len,
+			  struct sym_node **out, void **sym)
+{
+	dlerror();
+	void *addr = dlsym(lib->dl, name);
+	const char *err = addr ? NULL : dlerror();
+	atomic_fetch_add_explicit(&lib->reg->st.sym_misses, 1, memory_order_relaxed);
+	if (!addr) {
+		char red[256];
+		dlreg__redact_text(err ? err : "symbol has a NULL value", red, sizeof red,
+				   full_paths(lib->reg));
+		dlreg__set_detail("%s", red);
+		return DLREG_ENOSYM;
+	}
+	struct sym_node *n = malloc(sizeof *n + len + 1);
+	if (n) {
+		n->hash = h;
+		n->addr = addr;
+		memcpy(n->name, name, len + 1);
+		_Atomic(struct sym_node *) *head = &lib->syms[h % SYM_BUCKETS];
+		n->next = atomic_load_explicit(head, memory_order_relaxed);
+		while (!atomic_compare_exchange_weak_explicit(head, &n->next, n,
+							      memory_order_release,
+							      memory_order_relaxed))
+			;
+	}
+	/* Out of memory only costs the cache entry; the answer is still right. */
+	*out = n;
+	*sym = addr;
+	return DLREG_OK;
+}
+
+static int lib_sym_node(struct dlreg_lib *lib, const char *name, struct sym_node **node,
+			void **sym)
+{
+	size_t len;
+	uint64_t h = dlreg__hash_str(name, &len);
+	struct sym_node *n = sym_cache_find(lib, h, name);
+	if (DLREG_LIKELY(n != NULL)) {
+		*node = n;
+		*sym = n->addr;
+		return DLREG_OK;
+	}
+	return sym_cache_fill(lib, h, name, len, node, sym);
+}
+
+static int lib_sym(struct dlreg_lib *lib, const char *name, void **sym)
+{
+	struct sym_node *node;
+	return lib_sym_node(lib, name, &node, sym);
+}
+
+/*
+ * The reader memo: a per-thread direct-mapped cache in front of ck_hs for
+ * repeated (path, name) lookups.  A slot remembers the registry-owned alias
+ * and symbol node a previous lookup found, and the registry generation then.
+ * reg->gen moves on every retirement, so an unchanged generation proves no
+ * entry was retired since the slot was filled: the alias and the node are
+ * still live memory, and comparing their strings with the caller's makes
+ * the hit exact (the caller's pointers only pick the slot).  Ordering: the
+ * generation is loaded after ck_epoch_begin's fence; a retirement that this
+ * load misses cannot be released before this section ends, because its
+ * grace period needs this record's section to end (or to have begun after
+ * the global epoch moved past the retirement, which makes the increment
+ * visible to the load).
+ */
+static inline struct memo *memo_slot(struct dlreg_reader *r, const char *path, const char *name)
+{
+	uint64_t k = (uint64_t)(uintptr_t)path * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)name;
+	return &r->memo[(k * 0xff51afd7ed558ccdull) >> (64 - MEMO_BITS)];
+}
+
+static inline bool memo_hit(const struct memo *m, uint64_t gen, const char *path,
+			    const char *name)
+{
+	return m->gen == gen && m->path_key == path && m->name_key == name && m->alias &&
+	       strcmp(m->alias->path, path) == 0 && strcmp(m->sym->name, name) == 0;
+}
+
+int dlreg_read_sym(dlreg_reader_t *reader, const char *path, const char *name, void **sym)
+{
+	if (DLREG_UNLIKELY(!reader || !path || !name || !sym))
+		return DLREG_EINVAL;
+	struct dlreg *reg = reader->reg;
+	uint64_t gen = atomic_load_explicit(&reg->gen, memory_order_acquire);
+	struct memo *m = memo_slot(reader, path, name);
+	if (DLREG_LIKELY(memo_hit(m, gen, path, name))) {
+		*sym = m->sym->addr;
+		return DLREG_OK;
+	}
+	uint64_t h = dlreg__hash_str(path, NULL);
+	struct alias key = { .path = path };
+	struct alias *a = ck_hs_get(&reg->by_path, (unsigned long)h, &key);
+	if (!a)
+		return DLREG_ENOTLOADED;
+	dlreg_ann_acquire(a);
+	struct sym_node *node = NULL;
+	int err = lib_sym_node(a->lib, name, &node, sym);
+	if (err == DLREG_OK && node)
+		*m = (struct memo){ .gen = gen, .path_key = path, .name_key = name,
+				    .alias = a, .sym = node };
+	return err;
+}
+
+int dlreg_sym(dlreg_lib_t *lib, const char *name, void **sym)
+{
+	if (!lib || !name || !sym || !*name)
+		return DLREG_EINVAL;
+	return lib_sym(lib, name, sym);
+}
+
+/* CAS refs n -> n+1 for n > 0: never resurrects a retired entry. */
+static bool ref_get_live(struct dlreg_lib *lib)
+{
+	uint32_t r = atomic_load_explicit(&lib->refs, memory_order_relaxed);
+	while (r > 0)
+		if (atomic_compare_exchange_weak_explicit(&lib->refs, &r, r + 1,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	return false;
+}
+
+int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *clib, dlreg_lib_t **out)
+{
+	if (!reader || !clib || !out)
+		return DLREG_EINVAL;
+	struct dlreg_lib *lib = (struct dlreg_lib *)clib;
+	if (!ref_get_live(lib))
+		return DLREG_ENOTLOADED;
+	atomic_fetch_add_explicit(&lib->reg->st.opens, 1, memory_order_relaxed);
+	*out = lib;
+	return DLREG_OK;
+}
+
+const char *dlreg_lib_path(const dlreg_lib_t *lib)
+{
+	return lib ? lib->path : NULL;
+}
+
+void *dlreg_lib_dlhandle(const dlreg_lib_t *lib)
+{
+	return lib ? lib->dl : NULL;
+}
+
+uint32_t dlreg_lib_refs(const dlreg_lib_t *lib)
+{
+	return lib ? atomic_load_explicit(&lib->refs, memory_order_relaxed) : 0;
+}
+
+unsigned dlreg_lib_hints(const dlreg_lib_t *lib)
+{
+	return lib ? atomic_load_explicit(&lib->hints, memory_order_relaxed) : 0;
+}
+
+int dlreg_lib_check(const dlreg_lib_t *lib)
+{
+	if (!lib)
+		return DLREG_EINVAL;
+	uint32_t s = atomic_load_explicit(&lib->state, memory_order_relaxed);
+	return s == LIB_LIVE || s == LIB_RETIRED ? DLREG_OK : DLREG_EINVAL;
+}
+
+void dlreg_stats(dlreg_t *reg, struct dlreg_stats *out)
+{
+	if (!reg || !out)
+		return;
+	out->opens = atomic_load_explicit(&reg->st.opens, memory_order_relaxed);
+	out->closes = atomic_load_explicit(&reg->st.closes, memory_order_relaxed);
+	out->dlopen_calls = atomic_load_explicit(&reg->st.dlopen_calls, memory_order_relaxed);
+	out->dlclose_calls = atomic_load_explicit(&reg->st.dlclose_calls, memory_order_relaxed);
+	out->live = atomic_load_explicit(&reg->st.live, memory_order_relaxed);
+	out->retired = atomic_load_explicit(&reg->st.retired, memory_order_relaxed);
+	out->released = atomic_load_explicit(&reg->st.released, memory_order_relaxed);
+	out->sym_misses = atomic_load_explicit(&reg->st.sym_misses, memory_order_relaxed);
+}
+
+/* -------------------------------------------------------------------- open */
+
+static int rtld_flags(unsigned hints)
+{
+	int f = (hints & DLREG_HINT_LAZY) ? RTLD_LAZY : RTLD_NOW;
+	f |= (hints & DLREG_HINT_GLOBAL) ? RTLD_GLOBAL : RTLD_LOCAL;
+	if (hints & DLREG_HINT_NODELETE)
+		f |= RTLD_NODELETE;
+#ifdef RTLD_DEEPBIND
+	if (hints & DLREG_HINT_DEEPBIND)
+		f |= RTLD_DEEPBIND;
+#endif
+	return f;
+}
+
+/* Fast path: the path is registered and its hints cover ours. */
+static struct dlreg_lib *open_fast(struct dlreg *reg, const char *path, unsigned hints)
+{
+	struct dlreg_reader *rd = dlreg_reader_self(reg);
+	if (!rd)
+		return NULL;
+	struct dlreg_lib *got = NULL;
+	dlreg_read_begin(rd);
+	struct dlreg_lib *lib = find_by_path(reg, path);
+	if (lib) {
+		unsigned have = atomic_load_explicit(&lib->hints, memory_order_relaxed);
+		/* A NOW entry serves a LAZY request, not the other way round. */
+		unsigned need = hints & ~DLREG_HINT_LAZY;
+		bool bound = !(have & DLREG_HINT_LAZY) || (hints & DLREG_HINT_LAZY);
+		if ((have & need) == need && bound && ref_get_live(lib))
+			got = lib;
+	}
+	dlreg_read_end(rd);
+	return got;
+}
+
+static int first_bytes_elf(const char *path)
+{
+	unsigned char m[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	ssize_t n;
+	do
+		n = pread(fd, m, sizeof m, 0);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	return n == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F';
+}
+
+/* Classifies a dlopen failure; only runs on the failure path. */
+static int classify_load_error(const char *path, const char *dlerr)
+{
+	if (strchr(path, '/')) {
+		struct stat st;
+		if (stat(path, &st) != 0)
+			return errno == ENOENT || errno == ENOTDIR ? DLREG_ENOENT
+			       : errno == EACCES                   ? DLREG_EACCES
+								   : DLREG_ELOAD;
+		if (S_ISDIR(st.st_mode))
+			return DLREG_EISDIR;
+		int elf = first_bytes_elf(path);
+		if (elf < 0)
+			return errno == EACCES ? DLREG_EACCES : DLREG_ELOAD;
+		if (elf == 0)
+			return DLREG_ENOTELF;
+	}
+	if (strstr(dlerr, "undefined symbol"))
+		return DLREG_EUNDEFINED;
+	if (strstr(dlerr, "invalid ELF header") || strstr(dlerr, "file too short"))
+		return DLREG_ENOTELF;
+	if (strstr(dlerr, "No such file"))
+		return DLREG_ENOENT;
+	return DLREG_ELOAD;
+}
+
+static int load_failed(struct dlreg *reg, const char *path)
+{
+	const char *e = dlerror();
+	char dlerr[384];
+	snprintf(dlerr, sizeof dlerr, "%s", e ? e : "dlopen failed");
+	int err = classify_load_error(path, dlerr);
+	char red[400];
+	dlreg__redact_text(dlerr, red, sizeof red, full_paths(reg));
+	dlreg__set_detail("%s", red);
+	char name[128];
+	dlreg__redact_path(path, name, sizeof name, full_paths(reg));
+	reg_log(reg, DLREG_LOG_WARN, "open %s failed: %s (%s)", name, dlreg_strerror(err), red);
+	return err;
+}
+
+static struct alias *alias_new(const char *path)
+{
+	size_t len;
+	uint64_t h = dlreg__hash_str(path, &len);
+	struct alias *a = malloc(sizeof *a + len + 1);
+	if (!a)
+		return NULL;
+	memcpy(a->buf, path, len + 1);
+	a->path = a->buf;
+	a->hash = h;
+	a->lib = NULL;
+	a->next = NULL;
+	a->published = false;
+	return a;
+}
+
+static struct dlreg_lib *lib_new(struct dlreg *reg, void *dl, unsigned hints)
+{
+	struct dlreg_lib *lib = calloc(1, sizeof *lib);
+	if (!lib)
+		return NULL;
+	lib->dl = dl;
+	lib->reg = reg;
+	atomic_init(&lib->state, LIB_LIVE);
+	atomic_init(&lib->refs, 1);
+	atomic_init(&lib->hints, hints);
+	lib->retire.release = release_lib;
+	return lib;
+}
+
+static bool path_registered(struct dlreg *reg, struct alias *a)
+{
+	return ck_hs_get(&reg->by_path, (unsigned long)a->hash, a) != NULL;
+}
+
+/*
+ * Under reg->lock.  Publishes `a` for `lib` unless that path already names
+ * an entry (then a new entry keeps `a` unpublished, only for its name).
+ * Returns true if `a` now belongs to `lib`.
+ */
+static bool alias_attach(struct dlreg *reg, struct dlreg_lib *lib, struct alias *a)
+{
+	bool taken = path_registered(reg, a);
+	if (taken && lib->path)
+		return false;
+	a->lib = lib;
+	a->next = lib->aliases;
+	lib->aliases = a;
+	if (!lib->path)
+		lib->path = a->path;
+	if (taken)
+		return true;
+	dlreg_ann_release(a);
+	a->published = ck_hs_put(&reg->by_path, (unsigned long)a->hash, a);
+	return true;
+}
+
+struct open_prep {
+	struct dlreg_lib *fresh; /* preallocated entry */
+	struct alias *alias;     /* preallocated alias */
+	bool extra_ref;          /* our dlopen reference is surplus */
+};
+
+/* Under reg->lock: find-or-insert by handle.  Never calls the loader. */
+static int open_insert_locked(struct dlreg *reg, void *dl, unsigned hints,
+			      struct open_prep *p, struct dlreg_lib **out)
+{
+	void *key = dl;
+	struct dlreg_lib *lib = ck_hs_get(&reg->by_handle, handle_hash(reg, dl), &key);
+	if (lib) {
+		dlreg_ann_acquire(lib);
+		atomic_fetch_add_explicit(&lib->refs, 1, memory_order_relaxed);
+		atomic_fetch_or_explicit(&lib->hints, hints & ~DLREG_HINT_LAZY,
+					 memory_order_relaxed);
+		if (!(hints & DLREG_HINT_LAZY)) /* bound now: no longer lazy */
+			atomic_fetch_and_explicit(&lib->hints, ~DLREG_HINT_LAZY,
+						  memory_order_relaxed);
+		p->extra_ref = true;
+	} else {
+		lib = p->fresh;
+		p->fresh = NULL;
+		dlreg_ann_release(lib);
+		if (!ck_hs_put(&reg->by_handle, handle_hash(reg, dl), lib)) {
+			p->fresh = lib;
+			return DLREG_ENOMEM;
+		}
+		atomic_fetch_add_explicit(&reg->st.live, 1, memory_order_relaxed);
+	}
+	if (alias_attach(reg, lib, p->alias))
+		p->alias = NULL;
+	if ((hints & DLREG_HINT_NODELETE) && !lib->pinned) {
+		lib->pinned = true;
+		atomic_fetch_add_explicit(&lib->refs, 1, memory_order_relaxed);
+	}
+	*out = lib;
+	return DLREG_OK;
+}
+
+static void lock_writer(struct dlreg *reg)
+{
+	pthread_mutex_lock(&reg->lock);
+	tl_hs_owner = reg;
+}
+
+static void unlock_writer(struct dlreg *reg)
+{
+	tl_hs_owner = NULL;
+	pthread_mutex_unlock(&reg->lock);
+}
+
+#ifdef DLREG_SEEDED_BUG_wait_for_load
+/* Seeded bug: Qt-5-style "someone is loading this path, wait for them". */
+struct loading {
+	struct loading *next;
+	char *path;
+};
+
+static void wait_for_other_load(struct dlreg *reg, const char *path, struct loading *me)
+{
+	pthread_mutex_lock(&reg->lock);
+	for (;;) {
+		struct loading *l = reg->loading;
+		while (l && strcmp(l->path, path) != 0)
+			l = l->next;
+		if (!l)
+			break;
+		pthread_cond_wait(&reg->loading_cond, &reg->lock);
+	}
+	me->path = (char *)path;
+	me->next = reg->loading;
+	reg->loading = me;
+	pthread_mutex_unlock(&reg->lock);
+}
+
+static void load_done(struct dlreg *reg, struct loading *me)
+{
+	pthread_mutex_lock(&reg->lock);
+	for (struct loading **p = &reg->loading; *p; p = &(*p)->next)
+		if (*p == me) {
+			*p = me->next;
+			break;
+		}
+	pthread_cond_broadcast(&reg->loading_cond);
+	pthread_mutex_unlock(&reg->lock);
+}
+#endif
+
+static void *do_dlopen(struct dlreg *reg, const char *path, unsigned hints)
+{
+	(void)reg;
+	dlerror();
+	tl_in_loader++;
+	void *dl = dlopen(path, rtld_flags(hints));
+	tl_in_loader--;
+	dlreg_ann_acquire(&dl_order);
+	return dl;
+}
+
+static int open_slow(struct dlreg *reg, const char *path, unsigned hints, dlreg_lib_t **out)
+{
+	struct open_prep p = { .alias = alias_new(path) };
+	if (!p.alias)
+		return DLREG_ENOMEM;
+#ifdef DLREG_SEEDED_BUG_wait_for_load
+	struct loading me;
+	wait_for_other_load(reg, path, &me);
+#endif
+#ifdef DLREG_SEEDED_BUG_lock_across_dlopen
+	lock_writer(reg);
+#endif
+	void *dl = do_dlopen(reg, path, hints);
+#ifdef DLREG_SEEDED_BUG_wait_for_load
+	load_done(reg, &me);
+#endif
+	if (!dl) {
+#ifdef DLREG_SEEDED_BUG_lock_across_dlopen
+		unlock_writer(reg);
+#endif
+		free(p.alias);
+		return load_failed(reg, path);
+	}
+	atomic_fetch_add_explicit(&reg->st.dlopen_calls, 1, memory_order_relaxed);
+	p.fresh = lib_new(reg, dl, hints);
+	struct dlreg_lib *lib = NULL;
+	int err = DLREG_ENOMEM;
+#ifndef DLREG_SEEDED_BUG_lock_across_dlopen
+	lock_writer(reg);
+#endif
+	if (p.fresh)
+		err = open_insert_locked(reg, dl, hints, &p, &lib);
+	unlock_writer(reg);
+	if (err != DLREG_OK || p.extra_ref)
+		lib_dlclose(reg, dl);
+	free(p.alias);
+	free(p.fresh);
+	if (err != DLREG_OK)
+		return err;
+	*out = lib;
+	return DLREG_OK;
+}
+
+int dlreg_open(dlreg_t *reg, const char *path, unsigned hints, dlreg_lib_t **out)
+{
+	if (out)
+		*out = NULL;
+	dlreg__clear_detail();
+	if (!reg || !path || !out || (hints & ~DLREG_HINT_ALL_)) {
+		dlreg__set_detail("open: NULL registry, path or result, or unknown hints");
+		return DLREG_EINVAL;
+	}
+	if (!*path) {
+		dlreg__set_detail("open: empty path");
+		return DLREG_EINVAL;
+	}
+	struct dlreg_lib *lib = open_fast(reg, path, hints);
+	int err = DLREG_OK;
+	if (!lib)
+		err = open_slow(reg, path, hints, &lib);
+	if (err == DLREG_OK) {
+		atomic_fetch_add_explicit(&reg->st.opens, 1, memory_order_relaxed);
+		*out = lib;
+	}
+	reclaim_poll(reg);
+	return err;
+}
+
+/* ------------------------------------------------------------------- close */
+
+/* Under reg->lock: the entry leaves both sets and waits for a grace period. */
+static void retire_locked(struct dlreg *reg, struct dlreg_lib *lib)
+{
+	void *key = lib->dl;
+	ck_hs_remove(&reg->by_handle, handle_hash(reg, lib->dl), &key);
+	for (struct alias *a = lib->aliases; a; a = a->next)
+		if (a->published)
+			ck_hs_remove(&reg->by_path, (unsigned long)a->hash, a);
+	atomic_store_explicit(&lib->state, LIB_RETIRED, memory_order_relaxed);
+	atomic_fetch_add_explicit(&reg->gen, 1, memory_order_release);
+	atomic_fetch_sub_explicit(&reg->st.live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&reg->st.retired, 1, memory_order_relaxed);
+#if !defined(DLREG_SEEDED_BUG_free_no_grace) && !defined(DLREG_SEEDED_BUG_dlclose_no_grace)
+	retire_push(reg, &lib->retire);
+#endif
+}
+
+#if defined(DLREG_SEEDED_BUG_free_no_grace) || defined(DLREG_SEEDED_BUG_dlclose_no_grace)
+/* Seeded bugs: part of the release skips the grace period. */
+static void release_early(struct dlreg *reg, struct dlreg_lib *lib)
+{
+#ifdef DLREG_SEEDED_BUG_free_no_grace
+	lib_dlclose(reg, lib->dl); /* keeps the accounting exact */
+	poison_and_free_lib(lib);
+	atomic_fetch_add_explicit(&reg->st.released, 1, memory_order_relaxed);
+#else
+	lib_dlclose(reg, lib->dl);
+	lib->dl = NULL;
+	retire_push(reg, &lib->retire);
+#endif
+}
+#endif
+
+/* Drops one reference; returns true if it was the last (entry retired). */
+static bool ref_put(struct dlreg *reg, struct dlreg_lib *lib)
+{
+#ifdef DLREG_SEEDED_BUG_refcount_nonatomic
+	/* Seeded bug: check-then-decrement on a plain load/store. */
+	uint32_t *plain = (uint32_t *)&lib->refs;
+	uint32_t r = *plain;
+	if (r > 1) {
+		*plain = r - 1;
+		return false;
+	}
+#else
+	uint32_t r = atomic_load_explicit(&lib->refs, memory_order_relaxed);
+	while (r > 1)
+		if (atomic_compare_exchange_weak_explicit(&lib->refs, &r, r - 1,
+							  memory_order_release,
+							  memory_order_relaxed))
+			return false;
+#endif
+	lock_writer(reg);
+#ifdef DLREG_SEEDED_BUG_lock_order_inversion
+	/* Seeded bug: lock -> reclaim_lock here, reclaim_lock -> lock in poll. */
+	pthread_mutex_lock(&reg->reclaim_lock);
+	pthread_mutex_unlock(&reg->reclaim_lock);
+#endif
+	r = atomic_load_explicit(&lib->refs, memory_order_relaxed);
+	bool last = false;
+	for (;;) {
+		if (r == 0)
+			break;
+		if (atomic_compare_exchange_weak_explicit(&lib->refs, &r, r - 1,
+							  memory_order_acq_rel,
+							  memory_order_relaxed)) {
+			last = r == 1;
+			break;
+		}
+	}
+	if (last)
+		retire_locked(reg, lib);
+	unlock_writer(reg);
+#if defined(DLREG_SEEDED_BUG_free_no_grace) || defined(DLREG_SEEDED_BUG_dlclose_no_grace)
+	if (last)
+		release_early(reg, lib);
+#endif
+	return last;
+}
+
+int dlreg_close(dlreg_t *reg, dlreg_lib_t *lib)
+{
+	dlreg__clear_detail();
+	if (!reg || !lib)
+		return DLREG_EINVAL;
+	if (atomic_load_explicit(&lib->state, memory_order_relaxed) != LIB_LIVE ||
+	    atomic_load_explicit(&lib->refs, memory_order_relaxed) == 0) {
+		dlreg__set_detail("close: handle is not live (closed more often than opened?)");
+		return DLREG_EINVAL;
+	}
+	bool last = ref_put(reg, lib);
+	atomic_fetch_add_explicit(&reg->st.closes, 1, memory_order_relaxed);
+	if (last && reg->cfg.log && reg->cfg.log_level <= DLREG_LOG_DEBUG)
+		reg_log(reg, DLREG_LOG_DEBUG, "retired an entry; unload after a grace period");
+#ifdef DLREG_SEEDED_BUG_lock_order_inversion
+	if (may_reclaim_here() && pthread_mutex_trylock(&reg->reclaim_lock) == 0) {
+		lock_writer(reg);
+		unlock_writer(reg);
+		pthread_mutex_unlock(&reg->reclaim_lock);
+	}
+#endif
+	reclaim_poll(reg);
+	return DLREG_OK;
+}
+
+/* -------------------------------------------------------------------- fork */
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&g_regs_lock);
+	for (struct dlreg *reg = g_regs; reg; reg = reg->next_reg) {
+		pthread_mutex_lock(&reg->reclaim_lock);
+		pthread_mutex_lock(&reg->lock);
+	}
+}
+
+static void atfork_parent(void)
+{
+	for (struct dlreg *reg = g_regs; reg; reg = reg->next_reg) {
+		pthread_mutex_unlock(&reg->lock);
+		pthread_mutex_unlock(&reg->reclaim_lock);
+	}
+	pthread_mutex_unlock(&g_regs_lock);
+}
+
+/* In the child only this thread exists: other threads' records are reset so
+ * their (now eternal) sections cannot block a grace period. */
+static void child_reset_records(struct dlreg *reg)
+{
+	pthread_t self = pthread_self();
+	ck_stack_entry_t *cursor;
+	CK_STACK_FOREACH(&reg->epoch.records, cursor)
+	{
+		struct dlreg_reader *r = (struct dlreg_reader *)((char *)cursor -
+					 offsetof(ck_epoch_record_t, record_next));
+		if (r->is_reclaimer || pthread_equal(r->owner, self))
+			continue;
+		if (r->rec.state == EPOCH_RECORD_USED) {
+			r->rec.active = 0;
+			memset(&r->rec.local, 0, sizeof r->rec.local);
+			ck_epoch_unregister(&r->rec);
+		}
+	}
+}
+
+static void atfork_child(void)
+{
+	for (struct dlreg *reg = g_regs; reg; reg = reg->next_reg) {
+		pthread_mutex_unlock(&reg->lock);
+		pthread_mutex_unlock(&reg->reclaim_lock);
+		child_reset_records(reg);
+		if (reg->thread_running) {
+			/* The reclaim thread does not exist here. */
+			reg->thread_running = false;
+			reg->cfg.reclaim = DLREG_RECLAIM_POLL;
+		}
+	}
+	pthread_mutex_unlock(&g_regs_lock);
+}
