@@ -41,13 +41,15 @@
  * both sets, mark it RETIRED and push it on the limbo stack.  Close never
  * waits.
  *
- * Reclamation.  A reclaimer (any thread that is outside every read section
- * and outside the dynamic loader, holding reg->reclaim_lock, which is never
- * held together with reg->lock) steals the limbo stack, hands each node to
- * ck_epoch_call on its private record, and ck_epoch_poll()s (never waits) or,
- * in dlreg_quiesce and the reclaim thread, ck_epoch_barrier()s.  Nodes whose
- * grace period ended come back through the callback onto a ready list; after
- * dropping reclaim_lock the reclaimer dlclose()s and frees them.
+ * Reclamation.  Only a thread outside every read section and outside every
+ * dlopen/dlclose dlreg made reclaims.  Polling (open/close): holding
+ * reg->reclaim_lock briefly (never across a wait, never with reg->lock
+ * except in the fork handlers), it steals the limbo stack, hands each node
+ * to ck_epoch_call on the registry's reclaimer record, ck_epoch_poll()s
+ * (never waits) and takes the nodes whose grace period ended.  Waiting
+ * (dlreg_quiesce, the reclaim thread): it steals the limbo stack for itself
+ * and waits in ck_epoch_synchronize_wait holding no lock at all.  Either way
+ * the dlclose()s and frees run after every lock is dropped.
  *
  * DEADLOCK FREEDOM - four rules, each broken by one seeded-bug build:
  *   1. At most one registry lock is held at a time, and none is held across
@@ -72,7 +74,9 @@
  * reader needs (readers take none).
  *
  * INVARIANTS (checked by the storms):
- *   - refs never underflows; a close beyond zero is reported as EINVAL;
+ *   - refs never underflows (the locked decrement stops at 0; closing a
+ *     handle more often than it was opened is undefined behaviour, reported
+ *     as EINVAL when it is seen before the entry is released);
  *   - dlopen_calls - dlclose_calls == number of entries not yet DEAD;
  *   - an entry found by a reader inside a section is LIVE or RETIRED, never
  *     DEAD, until that section ends (poison: dlreg_lib_check).
@@ -186,7 +190,9 @@ struct dlreg {
 	pthread_mutex_t reclaim_lock;       /* guards reclaimer and ready */
 	struct dlreg_reader *reclaimer;     /* epoch record for ck_epoch_call */
 	struct retire *ready;               /* grace period over; not released */
-	_Atomic size_t pending;             /* retired, not released */
+	_Atomic size_t pending;             /* retired entries and memory, not released */
+	_Atomic unsigned releasing;         /* ready lists being released right now */
+	pthread_mutex_t thread_lock;        /* reclaim thread's sleep */
 	pthread_key_t self_key;
 	struct dlreg_config cfg;
 	pthread_t thread;
@@ -341,29 +347,22 @@ static void release_lib(struct dlreg *reg, struct retire *r)
 	atomic_fetch_add_explicit(&reg->st.released, 1, memory_order_relaxed);
 }
 
-/* ck_epoch callback: runs inside ck_epoch_poll/barrier under reclaim_lock;
- * only moves the node to the ready list. */
+/* ck_epoch callback: runs inside ck_epoch_poll under reclaim_lock; only
+ * moves the node to the ready list. */
 static void grace_over(ck_epoch_entry_t *e)
 {
 	struct retire *r = (struct retire *)((char *)e - offsetof(struct retire, epoch_entry));
-	struct dlreg *reg = tl_hs_owner; /* set by reclaim_step */
+	struct dlreg *reg = tl_hs_owner; /* set by poll_locked */
 	r->next = reg->ready;
 	reg->ready = r;
 }
 
-/* Moves limbo into the reclaimer's epoch queue.  Caller holds reclaim_lock. */
-static void limbo_to_epoch(struct dlreg *reg)
-{
-	struct retire *r = atomic_exchange_explicit(&reg->limbo, NULL, memory_order_acquire);
-	while (r) {
-		struct retire *next = r->next;
-		ck_epoch_call(&reg->reclaimer->rec, &r->epoch_entry, grace_over);
-		r = next;
-	}
-}
-
-/* Runs dlclose and free for a ready list: no lock held, not in a section. */
-static void release_ready(struct dlreg *reg, struct retire *r)
+/*
+ * Runs dlclose and free for a list whose grace period is over: no lock
+ * held, not in a section.  `releasing` counts such lists in flight so that
+ * dlreg_quiesce can wait for another thread's batch to finish.
+ */
+static void release_list(struct dlreg *reg, struct retire *r)
 {
 	if (r)
 		dlreg_ann_acquire(&reg->grace);
@@ -373,26 +372,31 @@ static void release_ready(struct dlreg *reg, struct retire *r)
 		atomic_fetch_sub_explicit(&reg->pending, 1, memory_order_relaxed);
 		r = next;
 	}
+	atomic_fetch_sub_explicit(&reg->releasing, 1, memory_order_release);
 }
 
-static struct retire *take_ready(struct dlreg *reg)
-{
-	struct retire *r = reg->ready;
-	reg->ready = NULL;
-	return r;
-}
-
-/* One reclamation step; if `wait`, waits for a full grace period. */
-static void reclaim_step(struct dlreg *reg, bool wait)
+/*
+ * Under reclaim_lock (held briefly, never across a wait or user code):
+ * hands the limbo stack to ck_epoch_call, polls without waiting, and takes
+ * what the poll found ready.  The caller must call release_list on the
+ * result after unlocking.
+ */
+static struct retire *poll_locked(struct dlreg *reg)
 {
 	struct dlreg *saved = tl_hs_owner;
 	tl_hs_owner = reg;
-	limbo_to_epoch(reg);
-	if (wait)
-		ck_epoch_barrier(&reg->reclaimer->rec);
-	else
-		ck_epoch_poll(&reg->reclaimer->rec);
+	struct retire *r = atomic_exchange_explicit(&reg->limbo, NULL, memory_order_acquire);
+	while (r) {
+		struct retire *next = r->next;
+		ck_epoch_call(&reg->reclaimer->rec, &r->epoch_entry, grace_over);
+		r = next;
+	}
+	ck_epoch_poll(&reg->reclaimer->rec);
 	tl_hs_owner = saved;
+	r = reg->ready;
+	reg->ready = NULL;
+	atomic_fetch_add_explicit(&reg->releasing, 1, memory_order_relaxed);
+	return r;
 }
 
 static bool may_reclaim_here(void)
@@ -413,22 +417,58 @@ static void reclaim_poll(struct dlreg *reg)
 	}
 	if (pthread_mutex_trylock(&reg->reclaim_lock) != 0)
 		return;
-	reclaim_step(reg, false);
-	struct retire *r = take_ready(reg);
+	struct retire *r = poll_locked(reg);
 	pthread_mutex_unlock(&reg->reclaim_lock);
-	release_ready(reg, r);
+	release_list(reg, r);
 }
 
-static void quiesce_locked_rounds(struct dlreg *reg)
+/* Sleeps instead of spinning while a grace period waits on a reader. */
+static void grace_wait_cb(ck_epoch_t *epoch, ck_epoch_record_t *rec, void *ctx)
 {
-	/* Releasing can retire more (a destructor closing a handle), so loop;
-	 * bounded because each round only sees what earlier rounds caused. */
-	for (int round = 0; round < 64; round++) {
+	(void)epoch;
+	(void)rec;
+	(void)ctx;
+	struct timespec ts = { 0, 50 * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * One blocking round, holding no lock while it waits: take the limbo stack
+ * for ourselves, wait for a grace period, release it; then let the poller
+ * hand over what earlier polls queued on the reclaimer's record (a full
+ * grace period has passed for those too, so two polls dispatch them).
+ */
+static void reclaim_round(struct dlreg *reg)
+{
+	struct retire *mine = atomic_exchange_explicit(&reg->limbo, NULL, memory_order_acquire);
+	ck_epoch_synchronize_wait(&reg->epoch, grace_wait_cb, NULL);
+	if (mine) {
+		atomic_fetch_add_explicit(&reg->releasing, 1, memory_order_relaxed);
+		release_list(reg, mine);
+	}
+	for (int i = 0; i < 2; i++) {
 		pthread_mutex_lock(&reg->reclaim_lock);
-		reclaim_step(reg, true);
-		struct retire *r = take_ready(reg);
+		struct retire *r = poll_locked(reg);
 		pthread_mutex_unlock(&reg->reclaim_lock);
-		release_ready(reg, r);
+		release_list(reg, r);
+	}
+}
+
+/* Waits until no other thread is releasing a batch it took earlier. */
+static void wait_for_releasers(struct dlreg *reg)
+{
+	struct timespec ts = { 0, 100 * 1000 };
+	while (atomic_load_explicit(&reg->releasing, memory_order_acquire) != 0)
+		nanosleep(&ts, NULL);
+}
+
+static void quiesce_rounds(struct dlreg *reg)
+{
+	/* Releasing can retire more (a destructor closing a handle), and a
+	 * concurrent poller may hold a batch: repeat until both settle. */
+	for (int round = 0; round < 64; round++) {
+		reclaim_round(reg);
+		wait_for_releasers(reg);
 		if (atomic_load_explicit(&reg->pending, memory_order_relaxed) == 0)
 			return;
 	}
@@ -439,10 +479,11 @@ int dlreg_quiesce(dlreg_t *reg)
 	if (!reg)
 		return DLREG_EINVAL;
 	if (!may_reclaim_here()) {
-		dlreg__set_detail("quiesce from inside a read section or the dynamic loader");
+		dlreg__set_detail("quiesce from inside a read section or a dlopen/dlclose made "
+				  "by dlreg");
 		return DLREG_EDEADLK;
 	}
-	quiesce_locked_rounds(reg);
+	quiesce_rounds(reg);
 	return DLREG_OK;
 }
 
@@ -454,9 +495,9 @@ size_t dlreg_pending(dlreg_t *reg)
 static void *reclaim_thread_main(void *arg)
 {
 	struct dlreg *reg = arg;
-	pthread_mutex_lock(&reg->reclaim_lock);
+	pthread_mutex_lock(&reg->thread_lock);
 	while (!reg->thread_stop) {
-		if (atomic_load_explicit(&reg->limbo, memory_order_relaxed) == NULL) {
+		if (atomic_load_explicit(&reg->pending, memory_order_relaxed) == 0) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 20 * 1000 * 1000;
@@ -464,16 +505,14 @@ static void *reclaim_thread_main(void *arg)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000L;
 			}
-			pthread_cond_timedwait(&reg->thread_cond, &reg->reclaim_lock, &ts);
+			pthread_cond_timedwait(&reg->thread_cond, &reg->thread_lock, &ts);
 			continue;
 		}
-		reclaim_step(reg, true);
-		struct retire *r = take_ready(reg);
-		pthread_mutex_unlock(&reg->reclaim_lock);
-		release_ready(reg, r);
-		pthread_mutex_lock(&reg->reclaim_lock);
+		pthread_mutex_unlock(&reg->thread_lock);
+		reclaim_round(reg);
+		pthread_mutex_lock(&reg->thread_lock);
 	}
-	pthread_mutex_unlock(&reg->reclaim_lock);
+	pthread_mutex_unlock(&reg->thread_lock);
 	return NULL;
 }
 
@@ -568,18 +607,20 @@ int dlreg_create(const struct dlreg_config *config, dlreg_t **out)
 	pthread_mutex_init(&reg->lock, NULL);
 	pthread_mutex_init(&reg->reclaim_lock, NULL);
 	pthread_cond_init(&reg->thread_cond, NULL);
+	pthread_mutex_init(&reg->thread_lock, NULL);
 #ifdef DLREG_SEEDED_BUG_wait_for_load
 	pthread_cond_init(&reg->loading_cond, NULL);
 #endif
 	ck_epoch_init(&reg->epoch);
 	int err = reg_init_sets(reg);
+	bool sets_ok = err == DLREG_OK;
 	if (err == DLREG_OK && !(reg->reclaimer = reader_alloc(reg)))
 		err = DLREG_ENOMEM;
 	if (err == DLREG_OK && pthread_key_create(&reg->self_key, reader_key_destructor) != 0)
 		err = DLREG_ENOMEM;
 	if (err != DLREG_OK) {
-		if (reg->reclaimer) {
-			free(reg->reclaimer);
+		free(reg->reclaimer);
+		if (sets_ok) {
 			ck_hs_destroy(&reg->by_handle);
 			ck_hs_destroy(&reg->by_path);
 		}
@@ -617,10 +658,10 @@ static void stop_reclaim_thread(struct dlreg *reg)
 {
 	if (!reg->thread_running)
 		return;
-	pthread_mutex_lock(&reg->reclaim_lock);
+	pthread_mutex_lock(&reg->thread_lock);
 	reg->thread_stop = true;
 	pthread_cond_signal(&reg->thread_cond);
-	pthread_mutex_unlock(&reg->reclaim_lock);
+	pthread_mutex_unlock(&reg->thread_lock);
 	pthread_join(reg->thread, NULL);
 	reg->thread_running = false;
 }
@@ -642,6 +683,7 @@ static size_t destroy_entries(struct dlreg *reg)
 				"destroy: %s still referenced (%u handles); left loaded", name,
 				refs - (lib->pinned ? 1u : 0u));
 			leaked++;
+			lib->reg = NULL; /* orphaned: dlreg_sym keeps working, close refuses */
 			continue;
 		}
 		lib_dlclose(reg, lib->dl);
@@ -673,10 +715,10 @@ int dlreg_destroy(dlreg_t *reg, size_t *still_referenced)
 		return DLREG_EDEADLK;
 	}
 	stop_reclaim_thread(reg);
-	quiesce_locked_rounds(reg);
+	quiesce_rounds(reg);
 	reg_unlink(reg);
 	size_t leaked = destroy_entries(reg);
-	quiesce_locked_rounds(reg); /* the maps' deferred frees */
+	quiesce_rounds(reg); /* the maps' deferred frees */
 	pthread_key_delete(reg->self_key);
 	tl_hs_owner = NULL;
 	ck_hs_destroy(&reg->by_handle);
@@ -685,6 +727,7 @@ int dlreg_destroy(dlreg_t *reg, size_t *still_referenced)
 	pthread_mutex_destroy(&reg->lock);
 	pthread_mutex_destroy(&reg->reclaim_lock);
 	pthread_cond_destroy(&reg->thread_cond);
+	pthread_mutex_destroy(&reg->thread_lock);
 	free(reg);
 	if (still_referenced)
 		*still_referenced = leaked;
@@ -715,10 +758,12 @@ dlreg_reader_t *dlreg_reader_register(dlreg_t *reg)
 
 void dlreg_reader_unregister(dlreg_reader_t *reader)
 {
-	if (reader && !reader->is_reclaimer) {
-		dlreg_ann_release(&reader->rec);
-		ck_epoch_unregister(&reader->rec);
-	}
+	if (!reader || reader->is_reclaimer)
+		return;
+	if (pthread_getspecific(reader->reg->self_key) == reader)
+		pthread_setspecific(reader->reg->self_key, NULL);
+	dlreg_ann_release(&reader->rec);
+	ck_epoch_unregister(&reader->rec);
 }
 
 dlreg_reader_t *dlreg_reader_self(dlreg_t *reg)
@@ -784,7 +829,8 @@ static int sym_cache_fill(struct dlreg_lib *lib, uint64_t h, const char *name, s
 	dlerror();
 	void *addr = dlsym(lib->dl, name);
 	const char *err = addr ? NULL : dlerror();
-	atomic_fetch_add_explicit(&lib->reg->st.sym_misses, 1, memory_order_relaxed);
+	if (lib->reg)
+		atomic_fetch_add_explicit(&lib->reg->st.sym_misses, 1, memory_order_relaxed);
 	if (!addr) {
 		char red[256];
 		dlreg__redact_text(err ? err : "symbol has a NULL value", red, sizeof red,
@@ -908,7 +954,7 @@ int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *clib, dlreg_lib
 	struct dlreg_lib *lib = (struct dlreg_lib *)clib;
 	if (!ref_get_live(lib))
 		return DLREG_ENOTLOADED;
-	atomic_fetch_add_explicit(&lib->reg->st.opens, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&reader->reg->st.opens, 1, memory_order_relaxed);
 	*out = lib;
 	return DLREG_OK;
 }
@@ -1359,6 +1405,10 @@ int dlreg_close(dlreg_t *reg, dlreg_lib_t *lib)
 	dlreg__clear_detail();
 	if (!reg || !lib)
 		return DLREG_EINVAL;
+	if (lib->reg != reg) {
+		dlreg__set_detail("close: handle belongs to another (or a destroyed) registry");
+		return DLREG_EINVAL;
+	}
 	if (atomic_load_explicit(&lib->state, memory_order_relaxed) != LIB_LIVE ||
 	    atomic_load_explicit(&lib->refs, memory_order_relaxed) == 0) {
 		dlreg__set_detail("close: handle is not live (closed more often than opened?)");
@@ -1425,10 +1475,16 @@ static void atfork_child(void)
 		pthread_mutex_unlock(&reg->lock);
 		pthread_mutex_unlock(&reg->reclaim_lock);
 		child_reset_records(reg);
+		/* Batches other threads were releasing at fork are lost here (they
+		 * leak); nobody may wait for them. */
+		atomic_store_explicit(&reg->releasing, 0, memory_order_relaxed);
 		if (reg->thread_running) {
-			/* The reclaim thread does not exist here. */
+			/* The reclaim thread does not exist here, yet it may still be
+			 * counted as a waiter on the condition variable. */
 			reg->thread_running = false;
 			reg->cfg.reclaim = DLREG_RECLAIM_POLL;
+			pthread_cond_init(&reg->thread_cond, NULL);
+			pthread_mutex_init(&reg->thread_lock, NULL);
 		}
 	}
 	pthread_mutex_unlock(&g_regs_lock);

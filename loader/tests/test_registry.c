@@ -421,6 +421,47 @@ static void test_fork_child_opens_and_closes(void)
 	done_reg(reg);
 }
 
+/*
+ * A reclaim thread is waiting for a grace period that a reader's section
+ * holds open when another thread forks: the fork must not block on the
+ * registry, and the child must be able to use and destroy the registry.
+ */
+static void test_fork_during_grace_wait(void)
+{
+	struct dlreg_config cfg = { .reclaim = DLREG_RECLAIM_THREAD };
+	dlreg_t *reg;
+	CHECK_ERR(dlreg_create(&cfg, &reg), DLREG_OK);
+	host_reg = reg;
+	struct section_holder h = { .reg = reg };
+	pthread_barrier_init(&h.in, NULL, 2);
+	pthread_barrier_init(&h.out, NULL, 2);
+	pthread_t t;
+	pthread_create(&t, NULL, hold_section, &h);
+	pthread_barrier_wait(&h.in);
+	dlreg_lib_t *a;
+	CHECK_ERR(dlreg_open(reg, fixture("plain14"), 0, &a), DLREG_OK);
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK); /* the reclaim thread now waits */
+	usleep(50000);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(20);
+		dlreg_lib_t *b;
+		int rc = dlreg_open(reg, fixture("plain15"), 0, &b) != DLREG_OK ? 1
+			 : dlreg_close(reg, b) != DLREG_OK                 ? 2
+			 : dlreg_destroy(reg, NULL) != DLREG_OK            ? 3
+									   : 0;
+		_exit(rc);
+	}
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	pthread_barrier_wait(&h.out);
+	pthread_join(t, NULL);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	CHECK(!mapped("plain14"));
+	done_reg(reg);
+}
+
 struct log_capture {
 	char lines[32][512];
 	int n;
@@ -458,6 +499,11 @@ static void test_log_redacts_paths(void)
 		saw_hash |= strstr(cap.lines[i], "libplain10.so#") != NULL;
 	}
 	CHECK(saw_hash);
+	/* The orphaned handle still resolves symbols (cache miss included) and
+	 * refuses a close through another registry. */
+	void *sym = NULL;
+	CHECK_ERR(dlreg_sym(leaked_on_purpose, DLREG_FIXTURE_SYM_KIND, &sym), DLREG_OK);
+	CHECK(sym == dlsym(dlreg_lib_dlhandle(leaked_on_purpose), DLREG_FIXTURE_SYM_KIND));
 
 	struct log_capture full = { .n = 0 };
 	struct dlreg_config cfg2 = { .log = capture_log, .log_ctx = &full,
@@ -465,6 +511,7 @@ static void test_log_redacts_paths(void)
 	CHECK_ERR(dlreg_create(&cfg2, &reg), DLREG_OK);
 	CHECK_ERR(dlreg_open(reg, fixture("fail"), 0, &a), DLREG_EUNDEFINED);
 	CHECK(full.n >= 1 && strstr(full.lines[0], fixdir) != NULL);
+	CHECK_ERR(dlreg_close(reg, leaked_on_purpose), DLREG_EINVAL);
 	CHECK_ERR(dlreg_destroy(reg, NULL), DLREG_OK);
 	host_reg = NULL;
 }
@@ -561,6 +608,7 @@ static const struct test tests[] = {
 	{ "load_failure_detail", test_load_failure_detail },
 	{ "bad_arguments", test_bad_arguments },
 	{ "fork_child_opens_and_closes", test_fork_child_opens_and_closes },
+	{ "fork_during_grace_wait", test_fork_during_grace_wait },
 	{ "log_redacts_paths", test_log_redacts_paths },
 	{ "reclaim_thread_mode", test_reclaim_thread_mode },
 	{ "concurrent_open_one_entry", test_concurrent_open_one_entry },

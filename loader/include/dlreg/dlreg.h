@@ -170,14 +170,19 @@ DLREG_API uint32_t dlreg_lib_refs(const dlreg_lib_t *lib);
 DLREG_API unsigned dlreg_lib_hints(const dlreg_lib_t *lib);
 
 /*
- * Waits for a grace period and releases every entry retired before the call,
- * running their dlclose() on the calling thread.  DLREG_EDEADLK if called
- * inside a read section or from inside the dynamic loader (a constructor or
- * destructor): the work is then left to a later call.
+ * Waits for a grace period and releases every entry retired before the call
+ * (and waits for releases other threads have in progress), running
+ * dlclose() on the calling thread; holds no lock while it waits.
+ * DLREG_EDEADLK if called inside a read section or from inside a dlopen() or
+ * dlclose() that dlreg made (a constructor or destructor of a library it is
+ * loading or unloading): the work is then left to a later call.  dlreg
+ * cannot see dlopen() calls made by others: do not call dlreg_quiesce or
+ * dlreg_destroy from the constructor of a library loaded with plain
+ * dlopen() while other threads may resolve symbols (glibc's loader lock).
  */
 DLREG_API int dlreg_quiesce(dlreg_t *reg);
 
-/* Number of retired entries not released yet (a snapshot). */
+/* Retired entries (and retired index memory) not released yet (a snapshot). */
 DLREG_API size_t dlreg_pending(dlreg_t *reg);
 
 /*
