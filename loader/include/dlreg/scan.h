@@ -1,0 +1,210 @@
+/*
+ * scan.h - reading a plugin's metadata without loading it.
+ *
+ * The scanner never runs code from the file and cannot be crashed by it:
+ * every offset, size and count is checked with overflow-safe arithmetic
+ * before use, the mapping size is capped, and a file truncated while mapped
+ * yields DLREG_ETRUNCATED instead of SIGBUS.  All functions are thread-safe;
+ * results are private copies (nothing points into a mapping or buffer after a
+ * call returns).
+ *
+ * Where the metadata is looked for, in order (the first hit wins):
+ *   1. ELF files (32/64-bit, either byte order): notes in PT_NOTE segments;
+ *   2. then notes in SHT_NOTE sections;
+ *   3. then (any file) a forward search for the marker record described in
+ *      dlreg/metadata.h.  A marker counts only if its length is non-zero,
+ *      within max_meta_size and inside the file, and its text is valid UTF-8
+ *      forming one JSON object (no NUL, RFC 8259).  The first marker that
+ *      passes wins, so stale or partial copies in debug data are skipped.
+ *      After DLREG_SCAN_MAX_BAD_MARKERS rejected markers the file is
+ *      DLREG_EMALFORMED.
+ * Notes are matched by owner "dlreg" and type DLREG_NOTE_TYPE_METADATA; the
+ * first such note is used.  A dlreg note whose record is broken (bad magic,
+ * length past the descriptor, invalid JSON) is DLREG_EMALFORMED, not skipped:
+ * a note is authoritative.
+ *
+ * Defined results for hostile files (each is tested):
+ *   0-byte file, no ELF note and no valid marker   DLREG_ENOMETA
+ *   ELF magic with a truncated header, tables or notes past the end of file,
+ *   bad class/byte order, header entry sizes too small, misaligned notes or
+ *   a note alignment other than 0, 1, 2, 4 or 8 (as binutils' readelf),
+ *   note sizes running past their segment or section, e_shstrndx >= e_shnum
+ *   (also via SHN_XINDEX), section names running off their string table,
+ *   extended numbering (PN_XNUM, SHN_XINDEX) without a section 0   DLREG_EMALFORMED
+ *   more than DLREG_SCAN_MAX_HEADERS program or section headers,
+ *   metadata above max_meta_size, file above max_map_size (mmap backend)
+ *                                                   DLREG_ETOOBIG
+ *   directory                                        DLREG_EISDIR
+ *   FIFO, device, socket (never opened for blocking) DLREG_EINVAL
+ *   file shrank or changed while read                DLREG_ETRUNCATED
+ *   missing / unreadable                             DLREG_ENOENT / DLREG_EACCES
+ * Each failure also sets dlreg_errdetail(); paths in it are redacted
+ * (basename#hash) unless DLREG_SCAN_FULL_PATHS is given.
+ */
+#ifndef DLREG_SCAN_H
+#define DLREG_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dlreg/dlreg.h"
+#include "dlreg/metadata.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum dlreg_scan_backend {
+	/* mmap for files of at least DLREG_SCAN_AUTO_MMAP_MIN bytes, read below. */
+	DLREG_SCAN_AUTO = 0,
+	/*
+	 * Map the whole file (up to max_map_size) under a per-thread fault
+	 * scope.  Falls back to read (reported in dlreg_metadata.backend) for
+	 * empty files and when the application has replaced the SIGBUS handler
+	 * the scope relies on.  The handler is installed on first use, chains
+	 * to the one it replaced for every fault that is not a scan's, and pins
+	 * libdlreg in memory (a dlclose could otherwise leave it dangling).
+	 */
+	DLREG_SCAN_MMAP = 1,
+	/* pread() through a buffer of read_buf_size bytes. */
+	DLREG_SCAN_READ = 2,
+};
+
+/*
+ * Size at which DLREG_SCAN_AUTO switches from read to mmap.  Small files are
+ * cheaper to read than to map and unmap; above this, mapping avoids the
+ * copy.  The value comes from the scan benchmarks on the reference machine.
+ * Auto also falls back to read when the file is above max_map_size or when
+ * the application replaced the SIGBUS handler the fault scope relies on.
+ */
+#define DLREG_SCAN_AUTO_MMAP_MIN ((uint64_t)1 << 20)
+
+#define DLREG_SCAN_READ_BUF_MIN ((size_t)16 * 1024)
+#define DLREG_SCAN_READ_BUF_MAX ((size_t)4 * 1024 * 1024)
+#define DLREG_SCAN_READ_BUF_DEFAULT ((size_t)128 * 1024)
+/* Default mapping cap: 1 TiB with 64-bit pointers, 512 MiB with 32-bit. */
+#if SIZE_MAX > 0xffffffffu
+#define DLREG_SCAN_MAX_MAP_DEFAULT ((size_t)1 << 40)
+#else
+#define DLREG_SCAN_MAX_MAP_DEFAULT ((size_t)1 << 29)
+#endif
+/* Largest max_meta_size accepted (the default is DLREG_METADATA_MAX). */
+#define DLREG_SCAN_META_LIMIT ((size_t)16 * 1024 * 1024)
+/* Program or section header counts above this are DLREG_ETOOBIG. */
+#define DLREG_SCAN_MAX_HEADERS 65536u
+/* Rejected markers tolerated in one file before it is DLREG_EMALFORMED. */
+#define DLREG_SCAN_MAX_BAD_MARKERS 256u
+/* Longest GNU build-id recorded; longer ones are ignored. */
+#define DLREG_BUILD_ID_MAX 64
+
+#define DLREG_SCAN_FULL_PATHS 0x1u /* detail text shows full paths */
+#define DLREG_SCAN_NO_MARKER 0x2u  /* ELF notes only: skip the marker search */
+#define DLREG_SCAN_FLAGS_ALL_ 0x3u
+
+/* Zero-initialised options (or NULL) mean: auto backend, every default. */
+struct dlreg_scan_options {
+	enum dlreg_scan_backend backend;
+	size_t read_buf_size; /* 0 or DLREG_SCAN_READ_BUF_MIN..DLREG_SCAN_READ_BUF_MAX */
+	size_t max_map_size;  /* 0: DLREG_SCAN_MAX_MAP_DEFAULT; larger files never mapped */
+	size_t max_meta_size; /* 0: DLREG_METADATA_MAX; at most DLREG_SCAN_META_LIMIT */
+	unsigned flags;       /* DLREG_SCAN_* */
+};
+
+enum dlreg_meta_where {
+	DLREG_META_NOTE_SEGMENT = 1, /* a note in a PT_NOTE segment */
+	DLREG_META_NOTE_SECTION = 2, /* a note in an SHT_NOTE section */
+	DLREG_META_MARKER = 3,       /* found by the marker search */
+};
+
+/* The scanned file, as fstat() saw it when the scan started. */
+struct dlreg_file_identity {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_sec;
+	long mtime_nsec;
+};
+
+/* A scan result: one allocation, released with dlreg_metadata_free(). */
+struct dlreg_metadata {
+	const char *json;            /* NUL-terminated UTF-8 JSON object */
+	size_t json_len;             /* bytes before the NUL */
+	enum dlreg_meta_where where; /* how it was found */
+	uint64_t offset;             /* file offset of the first JSON byte */
+	unsigned elf_class;          /* 32 or 64; 0 for a non-ELF file */
+	int elf_big_endian;          /* 1 for ELFDATA2MSB */
+	char section[64];            /* SHT_NOTE section name, "" unless NOTE_SECTION */
+	size_t build_id_len;         /* 0: the file has no GNU build-id note */
+	unsigned char build_id[DLREG_BUILD_ID_MAX];
+	int has_identity; /* 0 for dlreg_scan_buffer() results */
+	struct dlreg_file_identity identity;
+	enum dlreg_scan_backend backend; /* used: MMAP or READ (AUTO from a buffer) */
+};
+
+/*
+ * Scans the file at `path`.  Opens it O_NONBLOCK (a FIFO never blocks) and
+ * scans only regular files.  On success sets *out (free it with
+ * dlreg_metadata_free) and returns DLREG_OK; otherwise *out is NULL and the
+ * return value is one of the errors listed at the top of this header.
+ */
+DLREG_API int dlreg_scan_file(const char *path, const struct dlreg_scan_options *opt,
+                              struct dlreg_metadata **out);
+
+/*
+ * Pure parser over `len` bytes at `buf` (same rules as a file; no I/O, no
+ * signal handling).  The backend option is ignored; has_identity is 0.
+ */
+DLREG_API int dlreg_scan_buffer(const void *buf, size_t len, const struct dlreg_scan_options *opt,
+                                struct dlreg_metadata **out);
+
+DLREG_API void dlreg_metadata_free(struct dlreg_metadata *meta);
+
+/* "note-segment", "note-section", "marker" (or "unknown"). */
+DLREG_API const char *dlreg_meta_where_name(enum dlreg_meta_where where);
+/* "auto", "mmap", "read" (or "unknown"). */
+DLREG_API const char *dlreg_scan_backend_name(enum dlreg_scan_backend backend);
+
+/*
+ * Number of faults (SIGBUS/SIGSEGV inside an active scan mapping) the fault
+ * scope has turned into DLREG_ETRUNCATED since the process started, over all
+ * threads.  A snapshot, for monitoring and tests.
+ */
+DLREG_API uint64_t dlreg_scan_fault_count(void);
+
+/*
+ * Offset of the first occurrence of needle[0..m) in hay[0..n), or SIZE_MAX.
+ * m == 0 matches at 0.  SIMD first/last-byte filter (AVX2 when the CPU has
+ * it, else SSE2 on x86-64, else memchr), falling back to glibc memmem's
+ * linear-time search if verification work grows beyond a few times the
+ * bytes scanned.  Reads only inside both ranges.
+ */
+DLREG_API size_t dlreg_find(const void *hay, size_t n, const void *needle, size_t m);
+
+/*
+ * Opens `path` through the registry and checks that the object the dynamic
+ * loader actually mapped is the file `meta` was scanned from: GNU build-ids
+ * compared when both have one (the loaded one read from the object's own
+ * PT_NOTE in memory), otherwise the file identity (dev, inode, size, mtime
+ * of the link map's file).  On mismatch the handle is closed again and
+ * DLREG_EREPLACED returned.  `path` must contain a '/' (so no library search
+ * path can pick another file).  DLREG_EINVAL if `meta` has neither a
+ * build-id nor an identity.  Other errors are dlreg_open's.
+ */
+DLREG_API int dlreg_open_verified(dlreg_t *reg, const char *path, unsigned hints,
+                                  const struct dlreg_metadata *meta, dlreg_lib_t **out);
+
+/*
+ * dlreg_scan_file() + dlreg_open_verified(): the metadata returned belongs to
+ * the object that is loaded.  On success *out holds a reference and, if
+ * `meta` is non-NULL, *meta the metadata (free with dlreg_metadata_free);
+ * on failure both are NULL.
+ */
+DLREG_API int dlreg_open_scanned(dlreg_t *reg, const char *path, unsigned hints,
+                                 const struct dlreg_scan_options *opt, dlreg_lib_t **out,
+                                 struct dlreg_metadata **meta);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DLREG_SCAN_H */

@@ -1,0 +1,169 @@
+/*
+ * bind.c - scan-then-load: the metadata reported for a loaded library must
+ * belong to the object the dynamic loader actually mapped.
+ *
+ * A plugin file can be replaced (rename over it, rewrite in place) between
+ * the scan and dlopen(), and glibc may also hand back an object it loaded
+ * earlier from the same path.  So after dlreg_open() we look at the loaded
+ * object itself: its GNU build-id is read from its own PT_NOTE in memory
+ * (found through dl_iterate_phdr by the link map's base address and name)
+ * and compared with the scanned one.  Without build-ids we compare the file
+ * identity (dev, inode, size, mtime) of the link map's file name with the
+ * scanned identity; that fallback cannot see a file swapped away and back
+ * between dlopen() and the stat() (build-ids can), which is why plugins
+ * should be linked with --build-id (the toolchain default on Debian).
+ *
+ * Built only on the public API (dlreg_open, dlreg_close, dlreg_lib_dlhandle);
+ * no registry lock is held here.
+ */
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "scan_internal.h"
+
+struct loaded_id {
+	ElfW(Addr) base;
+	const char *name;
+	int found;
+	size_t len;
+	unsigned char id[DLREG_BUILD_ID_MAX];
+};
+
+static size_t note_pad(size_t v, size_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* The loader validated this note area when it mapped it; we still stay in bounds. */
+static void build_id_in(const unsigned char *p, size_t size, size_t align, struct loaded_id *out)
+{
+	size_t pos = 0;
+	align = align == 8 ? 8 : 4;
+	while (size - pos >= sizeof(ElfW(Nhdr))) {
+		ElfW(Nhdr) nh;
+		memcpy(&nh, p + pos, sizeof nh);
+		size_t desc = note_pad(pos + sizeof nh + nh.n_namesz, align);
+		if (desc > size || nh.n_descsz > size - desc)
+			return;
+		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+		    memcmp(p + pos + sizeof nh, "GNU", 4) == 0 && nh.n_descsz > 0 &&
+		    nh.n_descsz <= DLREG_BUILD_ID_MAX) {
+			out->len = nh.n_descsz;
+			memcpy(out->id, p + desc, nh.n_descsz);
+			return;
+		}
+		pos = note_pad(desc + nh.n_descsz, align);
+	}
+}
+
+static int find_loaded(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct loaded_id *l = data;
+	(void)size;
+	if (info->dlpi_addr != l->base || !info->dlpi_name || strcmp(info->dlpi_name, l->name) != 0)
+		return 0;
+	l->found = 1;
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum && !l->len; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_NOTE)
+			build_id_in((const unsigned char *)(info->dlpi_addr + ph->p_vaddr),
+			            ph->p_memsz, ph->p_align, l);
+	}
+	return 1;
+}
+
+static int identity_matches(const char *file, const struct dlreg_metadata *meta)
+{
+	struct stat st;
+	const struct dlreg_file_identity *id = &meta->identity;
+	return stat(file, &st) == 0 && (uint64_t)st.st_dev == id->dev &&
+	       (uint64_t)st.st_ino == id->ino && (uint64_t)st.st_size == id->size &&
+	       (int64_t)st.st_mtim.tv_sec == id->mtime_sec &&
+	       (long)st.st_mtim.tv_nsec == id->mtime_nsec;
+}
+
+/* DLREG_OK if the object behind lib is the scanned file; why[] says what differed. */
+static int verify_loaded(const dlreg_lib_t *lib, const struct dlreg_metadata *meta, char *why,
+                         size_t n)
+{
+	struct link_map *lm = NULL;
+	void *h = dlreg_lib_dlhandle(lib);
+	if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || !lm || !lm->l_name) {
+		snprintf(why, n, "cannot inspect the loaded object");
+		return DLREG_EREPLACED;
+	}
+	struct loaded_id l = {.base = lm->l_addr, .name = lm->l_name};
+	dl_iterate_phdr(find_loaded, &l);
+	if (meta->build_id_len && l.len) {
+		if (l.len == meta->build_id_len && memcmp(l.id, meta->build_id, l.len) == 0)
+			return DLREG_OK;
+		snprintf(why, n, "loaded object has another build-id");
+		return DLREG_EREPLACED;
+	}
+	if (meta->has_identity && identity_matches(lm->l_name, meta))
+		return DLREG_OK;
+	snprintf(why, n,
+	         meta->has_identity ? "loaded file differs from the scanned one"
+	                            : "loaded object has no build-id to compare");
+	return DLREG_EREPLACED;
+}
+
+int dlreg_open_verified(dlreg_t *reg, const char *path, unsigned hints,
+                        const struct dlreg_metadata *meta, dlreg_lib_t **out)
+{
+	dlreg_lib_t *lib = NULL;
+	char why[96];
+	char name[160];
+	dlreg__clear_detail();
+	if (!out)
+		return DLREG_EINVAL;
+	*out = NULL;
+	if (!reg || !path || !strchr(path, '/') || !meta) {
+		dlreg__set_detail("need a registry, metadata and a path containing '/'");
+		return DLREG_EINVAL;
+	}
+	if (!meta->build_id_len && !meta->has_identity) {
+		dlreg__set_detail("metadata has neither a build-id nor a file identity");
+		return DLREG_EINVAL;
+	}
+	int rc = dlreg_open(reg, path, hints, &lib);
+	if (rc)
+		return rc;
+	rc = verify_loaded(lib, meta, why, sizeof why);
+	if (rc == DLREG_OK) {
+		*out = lib;
+		return DLREG_OK;
+	}
+	dlreg_close(reg, lib);
+	dlreg__redact_path(path, name, sizeof name, 0);
+	dlreg__set_detail("%s: %s", name, why);
+	return rc;
+}
+
+int dlreg_open_scanned(dlreg_t *reg, const char *path, unsigned hints,
+                       const struct dlreg_scan_options *opt, dlreg_lib_t **out,
+                       struct dlreg_metadata **meta)
+{
+	struct dlreg_metadata *m = NULL;
+	if (meta)
+		*meta = NULL;
+	if (!out || !reg || !path || !strchr(path, '/')) {
+		if (out)
+			*out = NULL;
+		dlreg__set_detail("need a registry and a path containing '/'");
+		return DLREG_EINVAL;
+	}
+	*out = NULL;
+	int rc = dlreg_scan_file(path, opt, &m);
+	if (rc == DLREG_OK)
+		rc = dlreg_open_verified(reg, path, hints, m, out);
+	if (rc == DLREG_OK && meta)
+		*meta = m;
+	else
+		dlreg_metadata_free(m);
+	return rc;
+}

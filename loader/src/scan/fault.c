@@ -1,0 +1,145 @@
+/*
+ * fault.c - turns a fault on a scan mapping into an error instead of a crash.
+ *
+ * A file can shrink or be rewritten while it is mapped; touching a page past
+ * its new end raises SIGBUS.  Each thread keeps a stack of armed scopes in a
+ * thread-local pointer; the handler (installed once, process-wide) jumps
+ * back into the scan only when the faulting address lies inside the calling
+ * thread's innermost armed mapping.  Every other fault, in this thread or
+ * any other, is passed to the handler that was installed before ours.
+ *
+ * Async-signal-safety: the handler reads only the thread's scope pointer
+ * (written by the same thread, ordered with signal fences, and first written
+ * before any mapping is touched, so its TLS block already exists), the saved
+ * previous actions (written once before our handler goes live), and calls
+ * only siglongjmp, sigaction and raise.  The jump can only interrupt our own
+ * plain loads from the mapping (memcpy and the search), never code holding a
+ * lock or inside malloc, so leaving those frames is safe; the scan's heap
+ * state lives in its job and is released by the caller after the jump.
+ * The scope's buffer is taken with sigsetjmp(env, 1): the jump restores the
+ * signal mask from before the fault, whatever the kernel or a sanitizer's
+ * wrapper blocked while running the handler (otherwise SIGBUS would stay
+ * blocked and the next fault would kill the process).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "scan_internal.h"
+
+static struct sigaction prev_bus;
+static struct sigaction prev_segv;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static int installed;
+static _Atomic uint64_t faults_caught;
+static _Thread_local struct dlreg__fault_scope *volatile scope_top;
+
+/* A fault cannot be ignored: SIG_IGN and SIG_DFL both end in the default action. */
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+	const struct sigaction *p = sig == SIGBUS ? &prev_bus : &prev_segv;
+	if ((p->sa_flags & SA_SIGINFO) && p->sa_sigaction) {
+		p->sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (!(p->sa_flags & SA_SIGINFO) && p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) {
+		p->sa_handler(sig);
+		return;
+	}
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	raise(sig);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	struct dlreg__fault_scope *s = scope_top;
+	uintptr_t addr = (uintptr_t)si->si_addr;
+	/* si_code <= 0: sent by kill() or raise(), si_addr means nothing; not ours. */
+	if (s && si->si_code > 0 && addr >= s->lo && addr < s->hi) {
+		scope_top = s->prev;
+		siglongjmp(s->env, 1);
+	}
+	int saved = errno;
+	chain(sig, si, uc);
+	errno = saved;
+}
+
+/*
+ * The handler stays installed for the life of the process, so the code it
+ * points to must too: if libdlreg was dlopen'ed, pin it (RTLD_NODELETE) so a
+ * later dlclose cannot leave a dangling signal handler.  Linked into an
+ * executable there is nothing to pin and the dlopen simply finds nothing.
+ */
+static void pin_self(void)
+{
+	Dl_info info;
+	if (dladdr((void *)(uintptr_t)&pin_self, &info) && info.dli_fname)
+		dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+static void install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	/* Save the previous actions before ours can run and read them. */
+	if (sigaction(SIGBUS, NULL, &prev_bus) != 0 || sigaction(SIGSEGV, NULL, &prev_segv) != 0)
+		return;
+	pin_self();
+	if (sigaction(SIGBUS, &sa, NULL) != 0)
+		return;
+	if (sigaction(SIGSEGV, &sa, NULL) != 0) {
+		sigaction(SIGBUS, &prev_bus, NULL);
+		return;
+	}
+	installed = 1;
+}
+
+int dlreg__fault_ready(void)
+{
+	struct sigaction cur;
+	if (pthread_once(&install_once, install) != 0 || !installed)
+		return 0;
+	/* An application may have replaced our handler since; then mapping is unsafe. */
+	if (sigaction(SIGBUS, NULL, &cur) != 0)
+		return 0;
+	return (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault;
+}
+
+void dlreg__fault_arm(struct dlreg__fault_scope *scope, const void *base, size_t len)
+{
+	scope->lo = (uintptr_t)base;
+	scope->hi = scope->lo + len;
+	scope->prev = scope_top;
+#ifndef DLREG_SEEDED_BUG_no_sigbus_guard
+	atomic_signal_fence(memory_order_seq_cst);
+	scope_top = scope;
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+void dlreg__fault_disarm(struct dlreg__fault_scope *scope)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	scope_top = scope->prev;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+void dlreg__fault_note_caught(void)
+{
+	atomic_fetch_add_explicit(&faults_caught, 1, memory_order_relaxed);
+}
+
+uint64_t dlreg_scan_fault_count(void)
+{
+	return atomic_load_explicit(&faults_caught, memory_order_relaxed);
+}

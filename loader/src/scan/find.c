@@ -1,0 +1,187 @@
+/*
+ * find.c - substring search for the marker scan (and the benchmarks).
+ *
+ * A first/last-byte SIMD filter: compare 16 or 32 candidate start positions
+ * at once against the needle's first byte and, shifted by m-1, its last
+ * byte; only positions where both match are verified with memcmp.  On real
+ * data almost no position survives the filter, so the loop runs at close to
+ * memchr speed.  Adversarial inputs (both bytes everywhere) would make it
+ * O(n*m); a work budget hands such inputs to glibc memmem, whose two-way
+ * algorithm is linear.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "scan_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DLREG_FIND_X86 1
+#include <immintrin.h>
+#endif
+
+/* Verification may cost this much more than the bytes already scanned. */
+#define FIND_SLACK 4096u
+
+static int over_budget(size_t work, size_t scanned)
+{
+	return work > FIND_SLACK + 2 * scanned;
+}
+
+static size_t find_memmem_from(const unsigned char *h, size_t n, const unsigned char *nd, size_t m,
+                               size_t from)
+{
+	if (from > n - m)
+		return SIZE_MAX;
+	const unsigned char *p = memmem(h + from, n - from, nd, m);
+	return p ? (size_t)(p - h) : SIZE_MAX;
+}
+
+static int verify(const unsigned char *at, const unsigned char *nd, size_t m)
+{
+	return at[m - 1] == nd[m - 1] && memcmp(at + 1, nd + 1, m - 2) == 0;
+}
+
+/* Candidate starts from..n-m, memchr on the first byte (n >= m >= 2). */
+static size_t find_scalar(const unsigned char *h, size_t n, const unsigned char *nd, size_t m,
+                          size_t from)
+{
+	size_t last = n - m;
+	size_t work = 0;
+	size_t i = from;
+	while (i <= last) {
+		const unsigned char *p = memchr(h + i, nd[0], last - i + 1);
+		if (!p)
+			return SIZE_MAX;
+		i = (size_t)(p - h);
+		if (verify(p, nd, m))
+			return i;
+		work += m;
+		if (over_budget(work, i))
+			return find_memmem_from(h, n, nd, m, i + 1);
+		i++;
+	}
+	return SIZE_MAX;
+}
+
+#ifdef DLREG_FIND_X86
+/* Checks each set bit of mask (a candidate at base + bit); SIZE_MAX if none. */
+static size_t verify_mask(const unsigned char *h, size_t base, uint64_t mask,
+                          const unsigned char *nd, size_t m, size_t *work)
+{
+	while (mask) {
+		size_t k = (size_t)__builtin_ctzll(mask);
+		if (memcmp(h + base + k + 1, nd + 1, m - 2) == 0)
+			return base + k;
+		*work += m;
+		mask &= mask - 1;
+	}
+	return SIZE_MAX;
+}
+
+/*
+ * The hot loops live in their own functions, free of calls, so the compiler
+ * keeps the broadcast bytes in registers; verification (memcmp) happens in
+ * the caller, once per block that has a candidate.  Each returns the start
+ * of the first block of positions i.. (< stop) with a candidate and its
+ * bit mask, or stop.
+ */
+static __m128i match_sse2(const unsigned char *p, size_t m, __m128i f, __m128i l)
+{
+	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + m - 1));
+	return _mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l));
+}
+
+__attribute__((noinline)) static size_t next_block_sse2(const unsigned char *h, size_t i,
+                                                        size_t stop, const unsigned char *nd,
+                                                        size_t m, uint64_t *mask)
+{
+	const __m128i f = _mm_set1_epi8((char)nd[0]);
+	const __m128i l = _mm_set1_epi8((char)nd[m - 1]);
+	for (; i < stop; i += 32) {
+		__m128i e0 = match_sse2(h + i, m, f, l);
+		__m128i e1 = match_sse2(h + i + 16, m, f, l);
+		if (_mm_movemask_epi8(_mm_or_si128(e0, e1))) {
+			*mask = (uint64_t)(unsigned)_mm_movemask_epi8(e0) |
+			        (uint64_t)(unsigned)_mm_movemask_epi8(e1) << 16;
+			return i;
+		}
+	}
+	return stop;
+}
+
+__attribute__((target("avx2"))) static __m256i match_avx2(const unsigned char *p, size_t m,
+                                                          __m256i f, __m256i l)
+{
+	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+	__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + m - 1));
+	return _mm256_and_si256(_mm256_cmpeq_epi8(a, f), _mm256_cmpeq_epi8(b, l));
+}
+
+__attribute__((target("avx2"), noinline)) static size_t next_block_avx2(const unsigned char *h,
+                                                                        size_t i, size_t stop,
+                                                                        const unsigned char *nd,
+                                                                        size_t m, uint64_t *mask)
+{
+	const __m256i f = _mm256_set1_epi8((char)nd[0]);
+	const __m256i l = _mm256_set1_epi8((char)nd[m - 1]);
+	for (; i < stop; i += 64) {
+		__m256i e0 = match_avx2(h + i, m, f, l);
+		__m256i e1 = match_avx2(h + i + 32, m, f, l);
+		__m256i any = _mm256_or_si256(e0, e1);
+		if (!_mm256_testz_si256(any, any)) {
+			*mask = (uint64_t)(uint32_t)_mm256_movemask_epi8(e0) |
+			        (uint64_t)(uint32_t)_mm256_movemask_epi8(e1) << 32;
+			return i;
+		}
+	}
+	return stop;
+}
+
+typedef size_t next_block_fn(const unsigned char *h, size_t i, size_t stop, const unsigned char *nd,
+                             size_t m, uint64_t *mask);
+
+/* Blocks of `width` candidate starts: block i reads up to h[i + width - 1 + m - 1]. */
+static size_t find_blocks(const unsigned char *h, size_t n, const unsigned char *nd, size_t m,
+                          size_t width, next_block_fn *next)
+{
+	size_t stop = n - m + 1 >= width ? n - m + 2 - width : 0;
+	size_t work = 0;
+	size_t i = 0;
+	for (;;) {
+		uint64_t mask = 0;
+		i = next(h, i, stop, nd, m, &mask);
+		if (i >= stop)
+			break;
+		size_t r = verify_mask(h, i, mask, nd, m, &work);
+		if (r != SIZE_MAX)
+			return r;
+		if (over_budget(work, i))
+			return find_memmem_from(h, n, nd, m, i + width);
+		i += width;
+	}
+	/* The last, partial block: positions from i (== stop) to n - m. */
+	return find_scalar(h, n, nd, m, i);
+}
+#endif
+
+size_t dlreg_find(const void *hay, size_t n, const void *needle, size_t m)
+{
+	if (m == 0)
+		return 0;
+	if (!hay || !needle || n < m)
+		return SIZE_MAX;
+	const unsigned char *h = hay;
+	const unsigned char *nd = needle;
+	if (m == 1) {
+		const unsigned char *p = memchr(h, nd[0], n);
+		return p ? (size_t)(p - h) : SIZE_MAX;
+	}
+#ifdef DLREG_FIND_X86
+	if (__builtin_cpu_supports("avx2"))
+		return find_blocks(h, n, nd, m, 64, next_block_avx2);
+	return find_blocks(h, n, nd, m, 32, next_block_sse2);
+#else
+	return find_scalar(h, n, nd, m, 0);
+#endif
+}

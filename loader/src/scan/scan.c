@@ -1,0 +1,553 @@
+/*
+ * scan.c - the public scanner: options, file checks, the three byte
+ * sources (buffer, mapping, pread window) and the result.
+ *
+ * Sizes: file sizes and offsets are uint64_t throughout (st_size is checked
+ * non-negative first); a file is mapped only if its size fits max_map_size,
+ * which is a size_t, so the length handed to mmap() can never be truncated
+ * on a 32-bit system.  The mapping is guarded by a fault scope (fault.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "scan_internal.h"
+
+/* Files at least this big ask the filesystem for data extents, skipping holes. */
+#define SPARSE_MIN ((uint64_t)1 << 20)
+
+struct scan_opts {
+	enum dlreg_scan_backend backend;
+	size_t buf_size;
+	size_t max_map;
+	size_t max_meta;
+	unsigned flags;
+};
+
+static int resolve_opts(const struct dlreg_scan_options *opt, struct scan_opts *o)
+{
+	static const struct dlreg_scan_options defaults;
+	if (!opt)
+		opt = &defaults;
+	if (opt->backend != DLREG_SCAN_AUTO && opt->backend != DLREG_SCAN_MMAP &&
+	    opt->backend != DLREG_SCAN_READ) {
+		dlreg__set_detail("unknown scan backend %d", (int)opt->backend);
+		return DLREG_EINVAL;
+	}
+	if (opt->read_buf_size && (opt->read_buf_size < DLREG_SCAN_READ_BUF_MIN ||
+	                           opt->read_buf_size > DLREG_SCAN_READ_BUF_MAX)) {
+		dlreg__set_detail("read buffer size %zu outside %zu..%zu", opt->read_buf_size,
+		                  DLREG_SCAN_READ_BUF_MIN, DLREG_SCAN_READ_BUF_MAX);
+		return DLREG_EINVAL;
+	}
+	if (opt->max_meta_size > DLREG_SCAN_META_LIMIT || (opt->flags & ~DLREG_SCAN_FLAGS_ALL_)) {
+		dlreg__set_detail("metadata limit above %zu or unknown flags",
+		                  DLREG_SCAN_META_LIMIT);
+		return DLREG_EINVAL;
+	}
+	o->backend = opt->backend;
+	o->buf_size = opt->read_buf_size ? opt->read_buf_size : DLREG_SCAN_READ_BUF_DEFAULT;
+	o->max_map = opt->max_map_size ? opt->max_map_size : DLREG_SCAN_MAX_MAP_DEFAULT;
+	o->max_meta = opt->max_meta_size ? opt->max_meta_size : DLREG_METADATA_MAX;
+	o->flags = opt->flags;
+	return DLREG_OK;
+}
+
+/* ---- data extents ---- */
+
+/* Next data region [*ds, *de) at or after from; DLREG_ENOMETA when none is left. */
+static int next_data(int fd, int sparse, uint64_t from, uint64_t size, uint64_t *ds, uint64_t *de)
+{
+	*ds = from;
+	*de = size;
+	if (from >= size)
+		return DLREG_ENOMETA;
+	if (!sparse)
+		return DLREG_OK;
+	off_t d = lseek(fd, (off_t)from, SEEK_DATA);
+	if (d < 0)
+		return errno == ENXIO ? DLREG_ENOMETA : DLREG_OK; /* no hole support: all data */
+	off_t h = lseek(fd, d, SEEK_HOLE);
+	*ds = (uint64_t)d;
+	if (h >= d && (uint64_t)h < size)
+		*de = (uint64_t)h;
+	return *ds < size ? DLREG_OK : DLREG_ENOMETA;
+}
+
+/* ---- memory source (buffer or mapping) ---- */
+
+struct mem_src {
+	struct dlreg__src base;
+	const unsigned char *p;
+	int fd; /* -1 for a plain buffer */
+	int sparse;
+};
+
+static int mem_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t n)
+{
+	struct mem_src *m = (struct mem_src *)src;
+	memcpy(dst, m->p + off, n);
+	return DLREG_OK;
+}
+
+static int mem_find(struct dlreg__src *src, uint64_t from, uint64_t *at)
+{
+	struct mem_src *m = (struct mem_src *)src;
+	uint64_t ds, de;
+	int rc;
+	while ((rc = next_data(m->fd, m->sparse, from, src->size, &ds, &de)) == DLREG_OK) {
+		size_t r = dlreg_find(m->p + ds, (size_t)(de - ds), dlreg__magic,
+		                      DLREG_METADATA_MAGIC_LEN);
+		if (r != SIZE_MAX) {
+			*at = ds + r;
+			return DLREG_OK;
+		}
+		from = de;
+	}
+	return rc;
+}
+
+static void mem_src_init(struct mem_src *m, const void *p, uint64_t size, int fd)
+{
+	m->base.size = size;
+	m->base.read_at = mem_read_at;
+	m->base.find_magic = mem_find;
+	m->p = p;
+	m->fd = fd;
+	m->sparse = fd >= 0 && size >= SPARSE_MIN;
+}
+
+/* ---- pread source: one window of the file, reused for headers and search ---- */
+
+struct read_src {
+	struct dlreg__src base;
+	int fd;
+	int sparse;
+	unsigned char *buf;
+	size_t cap;
+	uint64_t win_off;
+	size_t win_len;
+};
+
+static int pread_full(int fd, void *dst, size_t n, uint64_t off, size_t *got)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = pread(fd, (char *)dst + done, n - done, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			dlreg__set_detail("read failed at offset %llu: %s",
+			                  (unsigned long long)(off + done), strerror(errno));
+			return DLREG_EIO;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	*got = done;
+	return DLREG_OK;
+}
+
+static int shrank(void)
+{
+	dlreg__set_detail("file shrank while it was read");
+	return DLREG_ETRUNCATED;
+}
+
+static int window_load(struct read_src *r, uint64_t off)
+{
+	uint64_t left = r->base.size - off;
+	size_t want = left < r->cap ? (size_t)left : r->cap;
+	size_t got = 0;
+	r->win_off = off;
+	r->win_len = 0;
+	int rc = pread_full(r->fd, r->buf, want, off, &got);
+	r->win_len = got;
+	if (rc == DLREG_OK && got < want)
+		rc = shrank();
+	return rc;
+}
+
+/* Slides the window forward, keeping the last `keep` bytes (a needle's m-1). */
+static int window_advance(struct read_src *r, size_t keep)
+{
+	uint64_t end = r->win_off + r->win_len;
+	uint64_t left = r->base.size - end;
+	if (keep > r->win_len)
+		keep = r->win_len;
+	memmove(r->buf, r->buf + r->win_len - keep, keep);
+	size_t want = left < r->cap - keep ? (size_t)left : r->cap - keep;
+	size_t got = 0;
+	r->win_off = end - keep;
+	r->win_len = keep;
+	int rc = pread_full(r->fd, r->buf + keep, want, end, &got);
+	r->win_len += got;
+	if (rc == DLREG_OK && (got < want || want == 0))
+		rc = shrank();
+	return rc;
+}
+
+static int in_window(const struct read_src *r, uint64_t off, size_t n)
+{
+	return off >= r->win_off && off - r->win_off <= r->win_len &&
+	       n <= r->win_len - (off - r->win_off);
+}
+
+static int read_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t n)
+{
+	struct read_src *r = (struct read_src *)src;
+	size_t got = 0;
+	if (!in_window(r, off, n) && n <= r->cap / 2) {
+		/* Start the window a little earlier: neighbouring headers come next. */
+		uint64_t start = off & ~(uint64_t)4095;
+		int rc = window_load(r, off + n - start <= r->cap ? start : off);
+		if (rc)
+			return rc;
+	}
+	if (in_window(r, off, n)) {
+		memcpy(dst, r->buf + (off - r->win_off), n);
+		return DLREG_OK;
+	}
+	int rc = pread_full(r->fd, dst, n, off, &got);
+	return rc == DLREG_OK && got < n ? shrank() : rc;
+}
+
+/* Searches [pos, de) window by window, carrying m-1 bytes across windows. */
+static int read_find_extent(struct read_src *r, uint64_t pos, uint64_t de, uint64_t *at)
+{
+	const size_t m = DLREG_METADATA_MAGIC_LEN;
+	for (;;) {
+		if (!in_window(r, pos, 1)) {
+			int rc = window_load(r, pos);
+			if (rc)
+				return rc;
+		}
+		size_t rel = (size_t)(pos - r->win_off);
+		size_t hit = dlreg_find(r->buf + rel, r->win_len - rel, dlreg__magic, m);
+		if (hit != SIZE_MAX) {
+			*at = pos + hit;
+			return DLREG_OK;
+		}
+		if (r->win_off + r->win_len >= de)
+			return DLREG_ENOMETA;
+		int rc = window_advance(r, m - 1);
+		if (rc)
+			return rc;
+		if (pos < r->win_off)
+			pos = r->win_off;
+	}
+}
+
+static int read_find(struct dlreg__src *src, uint64_t from, uint64_t *at)
+{
+	struct read_src *r = (struct read_src *)src;
+	uint64_t ds, de;
+	int rc;
+	while ((rc = next_data(r->fd, r->sparse, from, src->size, &ds, &de)) == DLREG_OK) {
+		rc = read_find_extent(r, ds, de, at);
+		if (rc != DLREG_ENOMETA)
+			return rc;
+		from = de;
+	}
+	return rc;
+}
+
+/* ---- running a job over each kind of source ---- */
+
+static void job_init(struct dlreg__scan_job *job, struct dlreg__src *src, const struct scan_opts *o)
+{
+	memset(job, 0, sizeof *job);
+	job->src = src;
+	job->max_meta = o->max_meta;
+	job->flags = o->flags;
+}
+
+static int run_read(struct dlreg__scan_job *job, int fd, uint64_t size, size_t cap)
+{
+	/* A small file needs no bigger buffer than itself (and malloc stays off mmap). */
+	if (size < cap)
+		cap = size < 64 ? 64 : (size_t)size;
+	struct read_src r = {.base = {size, read_read_at, read_find},
+	                     .fd = fd,
+	                     .sparse = size >= SPARSE_MIN,
+	                     .cap = cap};
+	r.buf = malloc(cap);
+	if (!r.buf) {
+		dlreg__set_detail("cannot allocate a %zu-byte read buffer", cap);
+		return DLREG_ENOMEM;
+	}
+	job->src = &r.base;
+	int rc = dlreg__scan_run(job);
+	free(r.buf);
+	return rc;
+}
+
+/*
+ * The only function that sigsetjmps.  Nothing it reads after a jump was
+ * changed after the sigsetjmp: the job lives in the caller's frame.
+ */
+static int run_guarded(struct dlreg__scan_job *job, const void *base, size_t span)
+{
+	struct dlreg__fault_scope scope;
+	if (sigsetjmp(scope.env, 1)) {
+		dlreg__fault_note_caught();
+		dlreg__set_detail("file shrank while it was mapped");
+		return DLREG_ETRUNCATED;
+	}
+	dlreg__fault_arm(&scope, base, span);
+	int rc = dlreg__scan_run(job);
+	dlreg__fault_disarm(&scope);
+	return rc;
+}
+
+static int run_mapped(struct dlreg__scan_job *job, int fd, uint64_t size)
+{
+	struct mem_src m;
+	size_t len = (size_t)size; /* size <= max_map_size, a size_t */
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t span;
+	if (__builtin_add_overflow(len, page - 1, &span)) {
+		dlreg__set_detail("file too large to map");
+		return DLREG_ETOOBIG;
+	}
+	span &= ~(page - 1);
+	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		dlreg__set_detail("mmap of %zu bytes failed: %s", len, strerror(errno));
+		return errno == ENOMEM ? DLREG_ENOMEM : DLREG_EIO;
+	}
+	mem_src_init(&m, p, size, fd);
+	job->src = &m.base;
+	int rc = run_guarded(job, p, span);
+	munmap(p, len);
+	return rc;
+}
+
+/* ---- files ---- */
+
+static int open_error(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		return DLREG_ENOENT;
+	case EACCES:
+	case EPERM:
+		return DLREG_EACCES;
+	case EISDIR:
+		return DLREG_EISDIR;
+	case ENOMEM:
+		return DLREG_ENOMEM;
+	case ENAMETOOLONG:
+	case ELOOP:
+		return DLREG_EINVAL;
+	default:
+		return DLREG_EIO;
+	}
+}
+
+static int open_regular(const char *path, int *fd_out, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+		dlreg__set_detail("open failed: %s", strerror(e));
+		return open_error(e);
+	}
+	int rc = DLREG_OK;
+	if (fstat(fd, st) != 0) {
+		dlreg__set_detail("fstat failed: %s", strerror(errno));
+		rc = DLREG_EIO;
+	} else if (S_ISDIR(st->st_mode)) {
+		dlreg__set_detail("is a directory");
+		rc = DLREG_EISDIR;
+	} else if (!S_ISREG(st->st_mode)) {
+		dlreg__set_detail("not a regular file");
+		rc = DLREG_EINVAL;
+	} else if (st->st_size < 0) {
+		dlreg__set_detail("negative file size");
+		rc = DLREG_EIO;
+	}
+	if (rc)
+		close(fd);
+	else
+		*fd_out = fd;
+	return rc;
+}
+
+static enum dlreg_scan_backend pick_backend(const struct scan_opts *o, uint64_t size)
+{
+	int mappable = size > 0 && size <= o->max_map;
+	if (o->backend == DLREG_SCAN_READ || !mappable)
+		return DLREG_SCAN_READ;
+	if (o->backend == DLREG_SCAN_AUTO && size < DLREG_SCAN_AUTO_MMAP_MIN)
+		return DLREG_SCAN_READ;
+	/* Without our fault handler in place a mapping could crash us: read instead. */
+	return dlreg__fault_ready() ? DLREG_SCAN_MMAP : DLREG_SCAN_READ;
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static int scan_fd(struct dlreg__scan_job *job, int fd, const struct stat *st,
+                   const struct scan_opts *o, enum dlreg_scan_backend *used)
+{
+	uint64_t size = (uint64_t)st->st_size;
+	struct stat after;
+	if (o->backend == DLREG_SCAN_MMAP && size > o->max_map) {
+		dlreg__set_detail("file of %llu bytes above the mapping cap of %zu",
+		                  (unsigned long long)size, o->max_map);
+		return DLREG_ETOOBIG;
+	}
+	*used = pick_backend(o, size);
+	int rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, size)
+	                                  : run_read(job, fd, size, o->buf_size);
+	/* Whatever the verdict, it is void if the file changed meanwhile. */
+	if (fstat(fd, &after) == 0 && !same_file(st, &after)) {
+		dlreg__set_detail("file changed while it was read");
+		rc = DLREG_ETRUNCATED;
+	}
+	return rc;
+}
+
+static int make_result(const struct dlreg__scan_job *job, const struct stat *st,
+                       enum dlreg_scan_backend used, struct dlreg_metadata **out)
+{
+	struct dlreg_metadata *m = calloc(1, sizeof *m + job->json_len + 1);
+	if (!m) {
+		dlreg__set_detail("cannot allocate the scan result");
+		return DLREG_ENOMEM;
+	}
+	char *text = (char *)(m + 1);
+	memcpy(text, job->json, job->json_len + 1);
+	m->json = text;
+	m->json_len = job->json_len;
+	m->where = job->where;
+	m->offset = job->offset;
+	m->elf_class = job->elf_class;
+	m->elf_big_endian = job->elf_big_endian;
+	memcpy(m->section, job->section, sizeof m->section);
+	m->build_id_len = job->build_id_len;
+	memcpy(m->build_id, job->build_id, sizeof m->build_id);
+	m->backend = used;
+	if (st) {
+		m->has_identity = 1;
+		m->identity.dev = (uint64_t)st->st_dev;
+		m->identity.ino = (uint64_t)st->st_ino;
+		m->identity.size = (uint64_t)st->st_size;
+		m->identity.mtime_sec = (int64_t)st->st_mtim.tv_sec;
+		m->identity.mtime_nsec = (long)st->st_mtim.tv_nsec;
+	}
+	*out = m;
+	return DLREG_OK;
+}
+
+/* Prefixes the detail text with the (redacted) file name. */
+static void name_detail(const char *path, unsigned flags)
+{
+	char name[160];
+	char why[400];
+	snprintf(why, sizeof why, "%s", dlreg_errdetail());
+	dlreg__redact_path(path, name, sizeof name, (flags & DLREG_SCAN_FULL_PATHS) != 0);
+	dlreg__set_detail("%s: %s", name, why);
+}
+
+int dlreg_scan_file(const char *path, const struct dlreg_scan_options *opt,
+                    struct dlreg_metadata **out)
+{
+	struct scan_opts o;
+	struct dlreg__scan_job job;
+	struct stat st;
+	int fd = -1;
+	enum dlreg_scan_backend used = DLREG_SCAN_READ;
+	dlreg__clear_detail();
+	if (!out)
+		return DLREG_EINVAL;
+	*out = NULL;
+	if (!path || !*path) {
+		dlreg__set_detail("empty path");
+		return DLREG_EINVAL;
+	}
+	int rc = resolve_opts(opt, &o);
+	if (rc)
+		return rc;
+	job_init(&job, NULL, &o);
+	rc = open_regular(path, &fd, &st);
+	if (rc == DLREG_OK) {
+		rc = scan_fd(&job, fd, &st, &o, &used);
+		close(fd); /* read-only: nothing a failing close could have lost */
+	}
+	if (rc == DLREG_OK)
+		rc = make_result(&job, &st, used, out);
+	free(job.json);
+	if (rc)
+		name_detail(path, o.flags);
+	return rc;
+}
+
+int dlreg_scan_buffer(const void *buf, size_t len, const struct dlreg_scan_options *opt,
+                      struct dlreg_metadata **out)
+{
+	struct scan_opts o;
+	struct dlreg__scan_job job;
+	struct mem_src m;
+	dlreg__clear_detail();
+	if (!out)
+		return DLREG_EINVAL;
+	*out = NULL;
+	if (!buf && len) {
+		dlreg__set_detail("NULL buffer");
+		return DLREG_EINVAL;
+	}
+	int rc = resolve_opts(opt, &o);
+	if (rc)
+		return rc;
+	mem_src_init(&m, buf ? buf : "", len, -1);
+	job_init(&job, &m.base, &o);
+	rc = dlreg__scan_run(&job);
+	if (rc == DLREG_OK)
+		rc = make_result(&job, NULL, DLREG_SCAN_AUTO, out);
+	free(job.json);
+	return rc;
+}
+
+void dlreg_metadata_free(struct dlreg_metadata *meta)
+{
+	free(meta);
+}
+
+const char *dlreg_meta_where_name(enum dlreg_meta_where where)
+{
+	switch (where) {
+	case DLREG_META_NOTE_SEGMENT:
+		return "note-segment";
+	case DLREG_META_NOTE_SECTION:
+		return "note-section";
+	case DLREG_META_MARKER:
+		return "marker";
+	}
+	return "unknown";
+}
+
+const char *dlreg_scan_backend_name(enum dlreg_scan_backend backend)
+{
+	switch (backend) {
+	case DLREG_SCAN_AUTO:
+		return "auto";
+	case DLREG_SCAN_MMAP:
+		return "mmap";
+	case DLREG_SCAN_READ:
+		return "read";
+	}
+	return "unknown";
+}

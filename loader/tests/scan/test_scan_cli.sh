@@ -1,0 +1,155 @@
+#!/bin/sh
+# test_scan_cli.sh - drives dlreg-scan the way a user would.
+#
+# usage: test_scan_cli.sh DLREG_SCAN SCAN_GEN_CORPUS PLUGIN_A PLUGIN_B [PATH JSON]...
+#   PATH JSON pairs: fixture plugins and the exact metadata each must print.
+#
+# Every corpus case must give exit 0 and one metadata line ("ok-*" files) or
+# exit 1 with exactly one error line on stderr naming the file as
+# basename#hash; no output may contain the temporary directory's full path
+# unless --full-paths is given; all backends must agree.
+set -u
+
+if [ "${1:-}" = "--help" ] || [ $# -lt 4 ]; then
+	echo "usage: test_scan_cli.sh DLREG_SCAN SCAN_GEN_CORPUS PLUGIN_A PLUGIN_B [PATH JSON]..."
+	[ "${1:-}" = "--help" ] && exit 0
+	exit 2
+fi
+scan=$1
+gen=$2
+plugin_a=$3
+plugin_b=$4
+shift 4
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dlreg-scan-cli-secret-XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); }
+fail() {
+	failed=$((failed + 1))
+	echo "FAIL: $*" >&2
+}
+check() { # check DESCRIPTION COMMAND...
+	what=$1
+	shift
+	if "$@"; then pass; else fail "$what"; fi
+}
+lines() { wc -l <"$1" | tr -d ' '; }
+no_path_leak() { ! grep -q -F "$tmp" "$tmp/out" "$tmp/err"; }
+
+# Runs dlreg-scan with a watchdog: a FIFO that blocked would hang the test.
+run() {
+	timeout 20 "$scan" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+expect_ok() { # expect_ok NAME JSON-SUBSTRING ARGS...
+	name=$1
+	want=$2
+	shift 2
+	run "$@"
+	check "$name: exit $rc, want 0" [ "$rc" -eq 0 ]
+	check "$name: stdout has $(lines "$tmp/out") lines" [ "$(lines "$tmp/out")" -eq 1 ]
+	check "$name: stderr not empty" [ ! -s "$tmp/err" ]
+	check "$name: metadata missing" grep -q -F -- "$want" "$tmp/out"
+	check "$name: full path in output" no_path_leak
+}
+
+expect_error() { # expect_error NAME FILE [ARGS...]
+	name=$1
+	shift
+	run "$@"
+	base=$(basename "$1")
+	check "$name: exit $rc, want 1" [ "$rc" -eq 1 ]
+	check "$name: stdout not empty" [ ! -s "$tmp/out" ]
+	check "$name: stderr has $(lines "$tmp/err") lines" [ "$(lines "$tmp/err")" -eq 1 ]
+	check "$name: error line does not name $base#hash: $(cat "$tmp/err")" \
+		grep -q "^dlreg-scan: $base#[0-9a-f]\{8\}: " "$tmp/err"
+	check "$name: full path in output" no_path_leak
+}
+
+"$gen" "$tmp/corpus" >/dev/null || fail "corpus generation"
+n=0
+for f in "$tmp"/corpus/*; do
+	name=$(basename "$f")
+	n=$((n + 1))
+	case $name in
+	ok-unicode) expect_ok "$name" '"tags":[1,2.5e3,true,null]' "$f" ;;
+	ok-*) expect_ok "$name" '{"name":"corpus","version":1}' "$f" ;;
+	*) expect_error "$name" "$f" ;;
+	esac
+done
+check "only $n corpus files" [ "$n" -ge 40 ]
+
+# The backends agree on every file (mmap with a cap below some files' sizes).
+for backend in mmap read auto; do
+	timeout 60 "$scan" --backend "$backend" --read-buf 16K "$tmp"/corpus/* \
+		>"$tmp/$backend.out" 2>"$tmp/$backend.err"
+	check "backend $backend: exit status" [ $? -eq 1 ]
+done
+check "mmap and read disagree" cmp -s "$tmp/mmap.out" "$tmp/read.out"
+check "mmap and auto disagree" cmp -s "$tmp/mmap.out" "$tmp/auto.out"
+check "mmap and read errors disagree" cmp -s "$tmp/mmap.err" "$tmp/read.err"
+check "ok lines" [ "$(lines "$tmp/read.out")" -eq "$(ls "$tmp"/corpus | grep -c '^ok-')" ]
+
+# JSON lines: one object per file, failures included, all parseable.
+timeout 60 "$scan" --json "$tmp"/corpus/* >"$tmp/json.out" 2>/dev/null
+check "--json lines" [ "$(lines "$tmp/json.out")" -eq "$n" ]
+if command -v python3 >/dev/null 2>&1; then
+	check "--json output does not parse" python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert all(isinstance(r["ok"], bool) and "#" in r["file"] for r in rows)
+assert all(r["metadata"]["name"] for r in rows if r["ok"])
+assert all(r["error"].startswith("E") for r in rows if not r["ok"])
+' "$tmp/json.out"
+fi
+
+# Real plugins built with DLREG_PLUGIN_METADATA.
+expect_ok plugin-a '{"name":"scan-a","version":1,"keys":["png","jpeg"]}' "$plugin_a"
+check "plugin-a: not found in a PT_NOTE" grep -q "	note-segment	" "$tmp/out"
+expect_ok plugin-b '{"name":"scan-b","version":2}' --backend mmap "$plugin_b"
+while [ $# -ge 2 ]; do
+	expect_ok "fixture $(basename "$1")" "	$2" "$1"
+	shift 2
+done
+
+# Files that are not plugins at all.
+cp "$plugin_a" "$tmp/copy.so"
+mkdir "$tmp/dir.so"
+mkfifo "$tmp/fifo.so"
+expect_error directory "$tmp/dir.so"
+expect_error fifo "$tmp/fifo.so"
+expect_error missing "$tmp/missing.so"
+
+# Several files: the good ones print, the status says some failed.
+run "$tmp/copy.so" "$tmp/missing.so" "$plugin_b"
+check "mixed: exit $rc" [ "$rc" -eq 1 ]
+check "mixed: two metadata lines" [ "$(lines "$tmp/out")" -eq 2 ]
+check "mixed: one error line" [ "$(lines "$tmp/err")" -eq 1 ]
+
+# --full-paths is the only way to see a path.
+run --full-paths "$tmp/missing.so"
+check "--full-paths: path not shown" grep -q -F "$tmp/missing.so" "$tmp/err"
+
+# Caps and usage errors.
+run --backend mmap --max-map 4K "$tmp/corpus/ok-marker-straddle"
+check "--max-map: exit $rc" [ "$rc" -eq 1 ]
+check "--max-map: not ETOOBIG" grep -q "too large" "$tmp/err"
+run --max-meta 8 "$plugin_a"
+check "--max-meta: exit $rc" [ "$rc" -eq 1 ]
+run --help
+check "--help: exit $rc" [ "$rc" -eq 0 ]
+check "--help: no usage" grep -q "^usage: dlreg-scan" "$tmp/out"
+for args in "--backend" "--backend bogus x" "--read-buf 1000 x" "--max-map -5 x" \
+	"--max-map 12Q x" "--frobnicate x" ""; do
+	# shellcheck disable=SC2086
+	run $args
+	check "usage error '$args': exit $rc" [ "$rc" -eq 2 ]
+	check "usage error '$args': $(lines "$tmp/err") lines" [ "$(lines "$tmp/err")" -eq 1 ]
+done
+
+echo "scan_cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,443 @@
+/*
+ * test_scan_malformed - every corpus case through every backend and the
+ * buffer parser, plus the inputs that only exist as files: directory, FIFO,
+ * unreadable file, missing file, 3 GiB sparse files, caps and options.
+ *
+ * Usage: test_scan_malformed [PLUGIN.so]   (a plugin built with
+ * DLREG_PLUGIN_METADATA whose metadata has "name":"scan-a")
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dlreg/scan.h"
+#include "check.h"
+#include "corpus.h"
+
+static char tmpdir[256];
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int write_file(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t w = n ? fwrite(p, 1, n, f) : 0;
+	return (fclose(f) == 0 && w == n) ? 0 : -1;
+}
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "%s/%s", tmpdir, name);
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+/* The detail of a failed scan must name the file only as basename#hash. */
+static void check_detail_redacted(const char *what)
+{
+	const char *d = dlreg_errdetail();
+	CHECK(d[0] != '\0', "%s: empty error detail", what);
+	CHECK(strstr(d, tmpdir) == NULL, "%s: detail leaks the path: %s", what, d);
+	CHECK(strchr(d, '#') != NULL, "%s: detail without a redacted name: %s", what, d);
+}
+
+static void same_result(const char *what, const struct dlreg_metadata *a,
+                        const struct dlreg_metadata *b)
+{
+	CHECK(a->json_len == b->json_len && strcmp(a->json, b->json) == 0, "%s: json differs",
+	      what);
+	CHECK(a->where == b->where && a->offset == b->offset, "%s: location differs (%llu vs %llu)",
+	      what, (unsigned long long)a->offset, (unsigned long long)b->offset);
+	CHECK(a->build_id_len == b->build_id_len, "%s: build-id differs", what);
+}
+
+static void check_case(const struct corpus_case *c)
+{
+	static const enum dlreg_scan_backend backends[] = {DLREG_SCAN_MMAP, DLREG_SCAN_READ,
+	                                                   DLREG_SCAN_AUTO};
+	struct bytes b;
+	struct dlreg_metadata *ref = NULL, *m = NULL;
+	char path[512];
+	corpus_build(c, &b);
+	path_in(path, sizeof path, c->name);
+	CHECK(write_file(path, b.p, b.len) == 0, "%s: cannot write", c->name);
+
+	int rc = dlreg_scan_buffer(b.p, b.len, NULL, &ref);
+	CHECK(rc == c->expect, "%s: buffer: got %s, want %s (%s)", c->name, dlreg_strerror(rc),
+	      dlreg_strerror(c->expect), dlreg_errdetail());
+	if (rc == DLREG_OK) {
+		CHECK(strcmp(ref->json, c->json) == 0, "%s: wrong json %s", c->name, ref->json);
+		CHECK((int)ref->where == c->where, "%s: found by %s", c->name,
+		      dlreg_meta_where_name(ref->where));
+		CHECK(!ref->has_identity, "%s: buffer result with identity", c->name);
+	}
+	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+		struct dlreg_scan_options o = {.backend = backends[i],
+		                               .read_buf_size = DLREG_SCAN_READ_BUF_MIN};
+		rc = dlreg_scan_file(path, &o, &m);
+		const char *bn = dlreg_scan_backend_name(backends[i]);
+		CHECK(rc == c->expect, "%s: %s: got %s, want %s (%s)", c->name, bn,
+		      dlreg_strerror(rc), dlreg_strerror(c->expect), dlreg_errdetail());
+		CHECK((rc == DLREG_OK) == (m != NULL), "%s: %s: result pointer", c->name, bn);
+		if (rc != DLREG_OK) {
+			check_detail_redacted(c->name);
+			continue;
+		}
+		if (ref)
+			same_result(c->name, ref, m);
+		CHECK(m->has_identity && m->identity.size == b.len, "%s: identity", c->name);
+		dlreg_metadata_free(m);
+		m = NULL;
+	}
+	dlreg_metadata_free(ref);
+	free(b.p);
+}
+
+static void check_corpus(void)
+{
+	CHECK(corpus_count >= 40, "only %zu corpus cases", corpus_count);
+	for (size_t i = 0; i < corpus_count; i++)
+		check_case(&corpus_cases[i]);
+}
+
+/* Details of the ELF cases that the table does not express. */
+static void check_elf_details(void)
+{
+	struct bytes b;
+	struct dlreg_metadata *m = NULL;
+	for (size_t i = 0; i < corpus_count; i++) {
+		const struct corpus_case *c = &corpus_cases[i];
+		int be = strstr(c->name, "-be") != NULL, e32 = strstr(c->name, "elf32") != NULL;
+		if (strncmp(c->name, "ok-elf", 6) != 0 || strstr(c->name, "marker"))
+			continue;
+		corpus_build(c, &b);
+		CHECK(dlreg_scan_buffer(b.p, b.len, NULL, &m) == DLREG_OK, "%s", c->name);
+		if (m) {
+			CHECK(m->elf_class == (e32 ? 32u : 64u), "%s: class %u", c->name,
+			      m->elf_class);
+			CHECK(m->elf_big_endian == be, "%s: byte order", c->name);
+			CHECK(m->build_id_len == 20 && m->build_id[0] == 0x40 &&
+			              m->build_id[19] == 0x53,
+			      "%s: build-id", c->name);
+		}
+		dlreg_metadata_free(m);
+		m = NULL;
+		free(b.p);
+	}
+	for (size_t i = 0; i < corpus_count; i++) {
+		if (strcmp(corpus_cases[i].name, "ok-sections-only") != 0)
+			continue;
+		corpus_build(&corpus_cases[i], &b);
+		CHECK(dlreg_scan_buffer(b.p, b.len, NULL, &m) == DLREG_OK, "sections-only");
+		CHECK(m && strcmp(m->section, ".note.dlreg.metadata") == 0, "section name %s",
+		      m ? m->section : "-");
+		dlreg_metadata_free(m);
+		free(b.p);
+	}
+}
+
+/* A raised limit admits what the default one refuses. */
+static void check_limits(void)
+{
+	struct bytes b;
+	struct dlreg_metadata *m = NULL;
+	struct dlreg_scan_options o = {.max_meta_size = 1 << 20};
+	for (size_t i = 0; i < corpus_count; i++) {
+		if (strcmp(corpus_cases[i].name, "dlreg-too-big") != 0)
+			continue;
+		corpus_build(&corpus_cases[i], &b);
+		CHECK(dlreg_scan_buffer(b.p, b.len, &o, &m) == DLREG_OK, "raised meta limit");
+		CHECK(m && m->json_len == DLREG_METADATA_MAX + 100, "big json length");
+		dlreg_metadata_free(m);
+		m = NULL;
+		free(b.p);
+	}
+	/* Metadata larger than the read window is read around it, and mapped whole. */
+	char path[512];
+	path_in(path, sizeof path, "dlreg-too-big");
+	static const enum dlreg_scan_backend both[] = {DLREG_SCAN_READ, DLREG_SCAN_MMAP};
+	for (size_t i = 0; i < 2; i++) {
+		o.backend = both[i];
+		o.read_buf_size = DLREG_SCAN_READ_BUF_MIN;
+		int rc = dlreg_scan_file(path, &o, &m);
+		CHECK(rc == DLREG_OK && m->json_len == DLREG_METADATA_MAX + 100 &&
+		              m->json[0] == '{',
+		      "big metadata via %s: %s", dlreg_scan_backend_name(both[i]),
+		      dlreg_strerror(rc));
+		dlreg_metadata_free(m);
+		m = NULL;
+	}
+	struct dlreg_scan_options bad[] = {
+	        {.read_buf_size = 1000},
+	        {.read_buf_size = DLREG_SCAN_READ_BUF_MAX + 1},
+	        {.max_meta_size = DLREG_SCAN_META_LIMIT + 1},
+	        {.flags = 0x80},
+	        {.backend = (enum dlreg_scan_backend)7},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(dlreg_scan_buffer("", 0, &bad[i], &m) == DLREG_EINVAL && !m, "bad option %zu",
+		      i);
+	CHECK(dlreg_scan_file(NULL, NULL, &m) == DLREG_EINVAL, "NULL path");
+	CHECK(dlreg_scan_file("", NULL, &m) == DLREG_EINVAL, "empty path");
+	CHECK(dlreg_scan_file("x", NULL, NULL) == DLREG_EINVAL, "NULL out");
+	CHECK(dlreg_scan_buffer(NULL, 5, NULL, &m) == DLREG_EINVAL, "NULL buffer");
+}
+
+/* JSON acceptance rules, through the marker form. */
+static void check_json_rules(void)
+{
+	static const struct {
+		const char *text;
+		int ok;
+	} t[] = {
+	        {"{}", 1},
+	        {" \t\r\n{ \"a\" : [ ] , \"b\":{\"c\":-0.5E+2}}\n", 1},
+	        {"{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"}", 1},
+	        {"{\"a\":[true,false,null,0,-1,1e5,1.25]}", 1},
+	        {"[]", 0},
+	        {"\"s\"", 0},
+	        {"{", 0},
+	        {"{\"a\":1,}", 0},
+	        {"{\"a\" 1}", 0},
+	        {"{a:1}", 0},
+	        {"{\"a\":01}", 0},
+	        {"{\"a\":1.}", 0},
+	        {"{\"a\":.5}", 0},
+	        {"{\"a\":tru}", 0},
+	        {"{\"a\":\"\\x\"}", 0},
+	        {"{\"a\":\"\\u12g4\"}", 0},
+	        {"{\"a\":\"tab\there\"}", 0},
+	        {"{} {}", 0},
+	        {"{\"a\":1}x", 0},
+	        {"{\"a\":\"\xff\"}", 0},
+	        {"{\"a\":\"\xe2\x82\"}", 0},
+	        {"{\"a\":\"\xf4\x90\x80\x80\"}", 0},
+	};
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		unsigned char buf[256];
+		uint32_t n = (uint32_t)strlen(t[i].text);
+		struct dlreg_metadata *m = NULL;
+		memcpy(buf, magic, 16);
+		for (int k = 0; k < 4; k++)
+			buf[16 + k] = (unsigned char)(n >> (8 * k));
+		memcpy(buf + 20, t[i].text, n);
+		int rc = dlreg_scan_buffer(buf, 20 + n, NULL, &m);
+		CHECK(rc == (t[i].ok ? DLREG_OK : DLREG_ENOMETA), "json rule %zu (%s): %s", i,
+		      t[i].text, dlreg_strerror(rc));
+		dlreg_metadata_free(m);
+	}
+}
+
+/* Nesting deeper than the validator's bound is refused, not recursed into. */
+static void check_json_depth(void)
+{
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	char deep[400];
+	size_t k = 0;
+	deep[k++] = '{';
+	deep[k++] = '"';
+	deep[k++] = 'a';
+	deep[k++] = '"';
+	deep[k++] = ':';
+	for (int d = 0; d < 150; d++)
+		deep[k++] = '[';
+	for (int d = 0; d < 150; d++)
+		deep[k++] = ']';
+	deep[k++] = '}';
+	unsigned char buf[420];
+	memcpy(buf, magic, 16);
+	for (int i = 0; i < 4; i++)
+		buf[16 + i] = (unsigned char)(k >> (8 * i));
+	memcpy(buf + 20, deep, k);
+	struct dlreg_metadata *m = NULL;
+	CHECK(dlreg_scan_buffer(buf, 20 + k, NULL, &m) == DLREG_ENOMETA, "deep nesting accepted");
+	dlreg_metadata_free(m);
+}
+
+static void check_special_files(void)
+{
+	struct dlreg_metadata *m = NULL;
+	char path[512];
+	CHECK(dlreg_scan_file(tmpdir, NULL, &m) == DLREG_EISDIR, "directory");
+	check_detail_redacted("directory");
+
+	path_in(path, sizeof path, "missing.so");
+	CHECK(dlreg_scan_file(path, NULL, &m) == DLREG_ENOENT, "missing file");
+	check_detail_redacted("missing");
+	path_in(path, sizeof path, "ok-elf64-le/x");
+	CHECK(dlreg_scan_file(path, NULL, &m) == DLREG_ENOENT, "file used as a directory");
+
+	path_in(path, sizeof path, "fifo");
+	CHECK(mkfifo(path, 0600) == 0, "mkfifo: %s", strerror(errno));
+	alarm(20); /* a blocking open would hang here: fail loudly instead */
+	double t0 = now_s();
+	CHECK(dlreg_scan_file(path, NULL, &m) == DLREG_EINVAL, "fifo");
+	CHECK(now_s() - t0 < 5.0, "fifo scan took %.1f s", now_s() - t0);
+	alarm(0);
+	check_detail_redacted("fifo");
+	CHECK(dlreg_scan_file("/dev/null", NULL, &m) == DLREG_EINVAL, "character device");
+}
+
+/*
+ * Root reads through mode 000, so as root the check runs in a child that
+ * has dropped to uid/gid 65534.  The same child must still read a 0644 file
+ * next to it, so the EACCES comes from the file's mode and nothing else.
+ */
+static void check_unreadable(void)
+{
+	char locked[512], open_ok[512];
+	path_in(locked, sizeof locked, "ok-elf64-le");
+	path_in(open_ok, sizeof open_ok, "ok-marker-text");
+	CHECK(chmod(locked, 0) == 0, "chmod");
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct dlreg_metadata *m = NULL;
+		if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(200);
+		if (dlreg_scan_file(open_ok, NULL, &m) != DLREG_OK)
+			_exit(201);
+		_exit(dlreg_scan_file(locked, NULL, &m));
+	}
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork/wait");
+	CHECK(WIFEXITED(status), "child crashed");
+	int code = WEXITSTATUS(status);
+	if (code == 200)
+		printf("note: cannot drop privileges; unreadable-file case not run\n");
+	else
+		CHECK(code == DLREG_EACCES, "unreadable file: child says %d (%s)", code,
+		      code < DLREG_ERR_COUNT_ ? dlreg_strerror(code) : "setup failed");
+	chmod(locked, 0644);
+}
+
+/* 3 GiB of hole: no data extents, so every backend answers at once. */
+static void check_sparse(void)
+{
+	static const enum dlreg_scan_backend backends[] = {DLREG_SCAN_MMAP, DLREG_SCAN_READ,
+	                                                   DLREG_SCAN_AUTO};
+	const uint64_t big = (uint64_t)3 << 30;
+	char path[512];
+	path_in(path, sizeof path, "sparse-3g");
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0 && ftruncate(fd, (off_t)big) == 0, "sparse file: %s", strerror(errno));
+	for (size_t i = 0; i < 3; i++) {
+		struct dlreg_metadata *m = NULL;
+		struct dlreg_scan_options o = {.backend = backends[i]};
+		double t0 = now_s();
+		int rc = dlreg_scan_file(path, &o, &m);
+		double dt = now_s() - t0;
+		CHECK(rc == DLREG_ENOMETA, "sparse %s: %s", dlreg_scan_backend_name(backends[i]),
+		      dlreg_strerror(rc));
+		CHECK(dt < 3.0, "sparse %s took %.2f s", dlreg_scan_backend_name(backends[i]), dt);
+	}
+	/* A record near the end is found: the search visits data extents only. */
+	unsigned char rec[64];
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	memcpy(rec, magic, 16);
+	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+	const uint64_t at = big - 4096;
+	CHECK(pwrite(fd, rec, 22, (off_t)at) == 22, "pwrite");
+	for (size_t i = 0; i < 3; i++) {
+		struct dlreg_metadata *m = NULL;
+		struct dlreg_scan_options o = {.backend = backends[i]};
+		int rc = dlreg_scan_file(path, &o, &m);
+		CHECK(rc == DLREG_OK && m->offset == at + 20 && m->where == DLREG_META_MARKER,
+		      "sparse record %s: %s", dlreg_scan_backend_name(backends[i]),
+		      dlreg_strerror(rc));
+		dlreg_metadata_free(m);
+	}
+	struct dlreg_metadata *m = NULL;
+	struct dlreg_scan_options cap = {.backend = DLREG_SCAN_MMAP, .max_map_size = 1 << 30};
+	CHECK(dlreg_scan_file(path, &cap, &m) == DLREG_ETOOBIG, "mapping cap");
+	cap.backend = DLREG_SCAN_AUTO;
+	CHECK(dlreg_scan_file(path, &cap, &m) == DLREG_OK && m->backend == DLREG_SCAN_READ,
+	      "auto above the cap reads");
+	dlreg_metadata_free(m);
+	close(fd);
+	unlink(path);
+}
+
+static void check_plugin(const char *plugin)
+{
+	struct dlreg_metadata *m = NULL;
+	static const enum dlreg_scan_backend backends[] = {DLREG_SCAN_MMAP, DLREG_SCAN_READ};
+	for (size_t i = 0; i < 2; i++) {
+		struct dlreg_scan_options o = {.backend = backends[i]};
+		int rc = dlreg_scan_file(plugin, &o, &m);
+		CHECK(rc == DLREG_OK, "plugin: %s (%s)", dlreg_strerror(rc), dlreg_errdetail());
+		if (!m)
+			continue;
+		CHECK(strstr(m->json, "\"scan-a\"") != NULL, "plugin json %s", m->json);
+		CHECK(m->where == DLREG_META_NOTE_SEGMENT, "plugin found by %s",
+		      dlreg_meta_where_name(m->where));
+		CHECK(m->build_id_len >= 8, "plugin build-id length %zu", m->build_id_len);
+		CHECK(m->backend == backends[i], "backend used");
+		dlreg_metadata_free(m);
+		m = NULL;
+	}
+	struct dlreg_scan_options no_marker = {.flags = DLREG_SCAN_NO_MARKER};
+	char path[512];
+	path_in(path, sizeof path, "ok-marker-text");
+	CHECK(dlreg_scan_file(path, &no_marker, &m) == DLREG_ENOMETA, "NO_MARKER flag");
+}
+
+static void check_full_paths_flag(void)
+{
+	struct dlreg_metadata *m = NULL;
+	char path[512];
+	struct dlreg_scan_options full = {.flags = DLREG_SCAN_FULL_PATHS};
+	path_in(path, sizeof path, "missing-full.so");
+	CHECK(dlreg_scan_file(path, &full, &m) == DLREG_ENOENT, "missing (full)");
+	CHECK(strstr(dlreg_errdetail(), path) != NULL, "FULL_PATHS detail: %s", dlreg_errdetail());
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: test_scan_malformed [PLUGIN.so]\n");
+		return 0;
+	}
+	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(tmpdir, sizeof tmpdir, "%s/dlreg-scan-secret-XXXXXX", base);
+	if (!mkdtemp(tmpdir) || chmod(tmpdir, 0755) != 0) {
+		fprintf(stderr, "test_scan_malformed: cannot create a temporary directory\n");
+		return 2;
+	}
+	check_corpus();
+	check_elf_details();
+	check_limits();
+	check_json_rules();
+	check_json_depth();
+	check_special_files();
+	check_unreadable();
+	check_sparse();
+	check_full_paths_flag();
+	if (argc > 1)
+		check_plugin(argv[1]);
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return check_report("scan_malformed");
+}

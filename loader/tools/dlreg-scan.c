@@ -1,0 +1,281 @@
+/*
+ * dlreg-scan - print the dlreg metadata of plugin files without loading them.
+ *
+ * One line per file on stdout (tab-separated text, or JSON lines with
+ * --json); one line per failing file on stderr.  Exit status: 0 if every
+ * file was scanned, 1 if any failed, 2 on a usage error.  File names are
+ * shown as basename#hash unless --full-paths is given.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dlreg/scan.h"
+#include "internal.h"
+
+struct cli {
+	struct dlreg_scan_options opt;
+	int json;
+	int full_paths;
+	int progress;
+};
+
+static const char usage_text[] =
+        "usage: dlreg-scan [OPTIONS] FILE...\n"
+        "Prints each file's dlreg plugin metadata without loading it.\n"
+        "\n"
+        "  --backend mmap|read|auto  how to read files (default auto)\n"
+        "  --json                    one JSON object per file on stdout\n"
+        "  --max-map BYTES           never map files larger than this (default 1T)\n"
+        "  --max-meta BYTES          largest metadata accepted (default 64K)\n"
+        "  --read-buf BYTES          read backend buffer, 16K..4M (default 128K)\n"
+        "  --notes-only              ELF notes only, no marker search\n"
+        "  --full-paths              show full paths instead of basename#hash\n"
+        "  --progress                progress on stderr (default: only on a terminal)\n"
+        "  --help                    this text\n"
+        "BYTES takes a K, M, G or T suffix (powers of 1024).\n"
+        "Text output: NAME<TAB>WHERE<TAB>OFFSET<TAB>BUILD-ID<TAB>JSON\n"
+        "Exit status: 0 all files scanned, 1 some file failed, 2 usage error.\n";
+
+static const char *const err_names[DLREG_ERR_COUNT_] = {
+        "OK",         "EINVAL",     "ENOMEM",     "ENOENT",  "EACCES",    "EISDIR", "ENOTELF",
+        "EUNDEFINED", "ELOAD",      "ENOTLOADED", "ENOSYM",  "EDEADLK",   "EBUSY",  "EIO",
+        "ETRUNCATED", "EMALFORMED", "ENOMETA",    "ETOOBIG", "EREPLACED",
+};
+
+static const char *err_name(int rc)
+{
+	return rc >= 0 && rc < DLREG_ERR_COUNT_ && err_names[rc] ? err_names[rc] : "EUNKNOWN";
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "dlreg-scan: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try --help)\n");
+	return 2;
+}
+
+/* Parses BYTES[K|M|G|T]; 0 on success. */
+static int parse_bytes(const char *s, size_t *out)
+{
+	char *end;
+	unsigned shift = 0;
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end || v > (SIZE_MAX >> shift))
+		return -1;
+	*out = (size_t)(v << shift);
+	return 0;
+}
+
+static int parse_backend(const char *s, enum dlreg_scan_backend *b)
+{
+	if (!s)
+		return -1;
+	if (strcmp(s, "mmap") == 0)
+		*b = DLREG_SCAN_MMAP;
+	else if (strcmp(s, "read") == 0)
+		*b = DLREG_SCAN_READ;
+	else if (strcmp(s, "auto") == 0)
+		*b = DLREG_SCAN_AUTO;
+	else
+		return -1;
+	return 0;
+}
+
+/* Handles one option that takes a value; returns 0, or 2 after printing why. */
+static int parse_valued(struct cli *c, const char *opt, const char *val)
+{
+	if (!val)
+		return usage_error("%s needs a value", opt);
+	if (strcmp(opt, "--backend") == 0)
+		return parse_backend(val, &c->opt.backend)
+		               ? usage_error("unknown backend '%s'", val)
+		               : 0;
+	size_t *dst = strcmp(opt, "--max-map") == 0    ? &c->opt.max_map_size
+	              : strcmp(opt, "--max-meta") == 0 ? &c->opt.max_meta_size
+	                                               : &c->opt.read_buf_size;
+	if (parse_bytes(val, dst) || *dst == 0)
+		return usage_error("bad size '%s'", val);
+	return 0;
+}
+
+static int is_valued(const char *a)
+{
+	return strcmp(a, "--backend") == 0 || strcmp(a, "--max-map") == 0 ||
+	       strcmp(a, "--max-meta") == 0 || strcmp(a, "--read-buf") == 0;
+}
+
+/* Returns the index of the first file argument, or -1 (exit 0) / -2 (exit 2). */
+static int parse_args(int argc, char **argv, struct cli *c)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0)
+			return i + 1;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage_text, stdout);
+			return -1;
+		}
+		if (strcmp(a, "--json") == 0)
+			c->json = 1;
+		else if (strcmp(a, "--full-paths") == 0)
+			c->full_paths = 1;
+		else if (strcmp(a, "--progress") == 0)
+			c->progress = 1;
+		else if (strcmp(a, "--notes-only") == 0)
+			c->opt.flags |= DLREG_SCAN_NO_MARKER;
+		else if (is_valued(a)) {
+			if (parse_valued(c, a, i + 1 < argc ? argv[i + 1] : NULL))
+				return -2;
+			i++;
+		} else {
+			usage_error("unknown option '%s'", a);
+			return -2;
+		}
+	}
+	return i;
+}
+
+static void put_json_string(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* Validated JSON has raw control characters only as whitespace: one line is safe. */
+static void put_one_line(const char *json)
+{
+	for (const char *p = json; *p; p++)
+		putchar(*p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p);
+}
+
+static void build_id_hex(const struct dlreg_metadata *m, char *buf)
+{
+	if (!m->build_id_len) {
+		strcpy(buf, "-");
+		return;
+	}
+	for (size_t i = 0; i < m->build_id_len; i++)
+		sprintf(buf + 2 * i, "%02x", m->build_id[i]);
+}
+
+static void print_ok(const struct cli *c, const char *name, const struct dlreg_metadata *m)
+{
+	char bid[2 * DLREG_BUILD_ID_MAX + 1];
+	build_id_hex(m, bid);
+	if (!c->json) {
+		printf("%s\t%s\t%llu\t%s\t", name, dlreg_meta_where_name(m->where),
+		       (unsigned long long)m->offset, bid);
+		put_one_line(m->json);
+		putchar('\n');
+		return;
+	}
+	printf("{\"file\":");
+	put_json_string(name);
+	printf(",\"ok\":true,\"where\":\"%s\",\"offset\":%llu,\"elf_class\":%u,\"build_id\":",
+	       dlreg_meta_where_name(m->where), (unsigned long long)m->offset, m->elf_class);
+	if (m->build_id_len)
+		printf("\"%s\"", bid);
+	else
+		printf("null");
+	printf(",\"backend\":\"%s\",\"size\":%llu,\"metadata\":",
+	       dlreg_scan_backend_name(m->backend), (unsigned long long)m->identity.size);
+	put_one_line(m->json);
+	printf("}\n");
+}
+
+static void print_error(const struct cli *c, const char *name, int rc, const char *detail)
+{
+	fprintf(stderr, "dlreg-scan: %s: %s (%s)\n", name, dlreg_strerror(rc), detail);
+	if (!c->json)
+		return;
+	printf("{\"file\":");
+	put_json_string(name);
+	printf(",\"ok\":false,\"error\":\"%s\",\"message\":", err_name(rc));
+	put_json_string(dlreg_strerror(rc));
+	printf(",\"detail\":");
+	put_json_string(detail);
+	printf("}\n");
+}
+
+static int scan_one(const struct cli *c, const char *path)
+{
+	struct dlreg_metadata *m = NULL;
+	char name[512];
+	char detail[512];
+	dlreg__redact_path(path, name, sizeof name, c->full_paths);
+	int rc = dlreg_scan_file(path, &c->opt, &m);
+	if (rc == DLREG_OK) {
+		print_ok(c, name, m);
+		dlreg_metadata_free(m);
+		return 0;
+	}
+	snprintf(detail, sizeof detail, "%s", dlreg_errdetail());
+	/* The library prefixes its detail with the file's name; the line already has it. */
+	size_t nl = strlen(name);
+	const char *why =
+	        strncmp(detail, name, nl) == 0 && detail[nl] == ':' ? detail + nl + 2 : detail;
+	print_error(c, name, rc, why);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {.progress = isatty(STDERR_FILENO)};
+	int first = parse_args(argc, argv, &c);
+	if (first < 0)
+		return first == -1 ? 0 : 2;
+	if (first >= argc)
+		return usage_error("%s", "no FILE given");
+	if (c.full_paths)
+		c.opt.flags |= DLREG_SCAN_FULL_PATHS;
+	/* Reject bad option values once, up front, instead of failing every file. */
+	struct dlreg_metadata *none = NULL;
+	if (dlreg_scan_buffer("", 0, &c.opt, &none) == DLREG_EINVAL)
+		return usage_error("%s", dlreg_errdetail());
+	int failed = 0;
+	for (int i = first; i < argc; i++) {
+		if (c.progress)
+			fprintf(stderr, "dlreg-scan: [%d/%d]\n", i - first + 1, argc - first);
+		failed |= scan_one(&c, argv[i]);
+		fflush(stdout);
+	}
+	return failed;
+}
