@@ -440,12 +440,15 @@ static void grace_wait_cb(ck_epoch_t *epoch, ck_epoch_record_t *rec, void *ctx)
  */
 static void reclaim_round(struct dlreg *reg)
 {
+	/* Counted in flight before it leaves limbo, so that a concurrent
+	 * quiesce never sees it nowhere. */
+	atomic_fetch_add_explicit(&reg->releasing, 1, memory_order_relaxed);
 	struct retire *mine = atomic_exchange_explicit(&reg->limbo, NULL, memory_order_acquire);
+	if (!mine)
+		atomic_fetch_sub_explicit(&reg->releasing, 1, memory_order_release);
 	ck_epoch_synchronize_wait(&reg->epoch, grace_wait_cb, NULL);
-	if (mine) {
-		atomic_fetch_add_explicit(&reg->releasing, 1, memory_order_relaxed);
+	if (mine)
 		release_list(reg, mine);
-	}
 	for (int i = 0; i < 2; i++) {
 		pthread_mutex_lock(&reg->reclaim_lock);
 		struct retire *r = poll_locked(reg);
