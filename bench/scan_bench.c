@@ -1,0 +1,848 @@
+/*
+ * scan_bench.c - dlreg-bench-scan: the metadata scanner's benchmarks.
+ *
+ *   scan/marker/C/B    dlreg_scan_file on a non-ELF file whose only marker
+ *                      record is at its very end: a full-file search
+ *   scan/note/C/B      dlreg_scan_file on a real plugin with a metadata
+ *                      note, padded (sparse) to the size: header lookup
+ *   scan/marker/warm/memchr|memmem|dlreg_find
+ *                      the same search over the same bytes already in RAM
+ *                      (the limits a warm file scan is measured against)
+ *
+ * C is the page cache state and B the backend: mmap, read-<buffer size>
+ * (a sweep) or auto; every name ends in /size:<bytes>.  C is warm (file cached), cold (evicted with
+ * posix_fadvise(POSIX_FADV_DONTNEED) before every iteration, outside the
+ * timed region, and checked with mincore; a run whose eviction left more
+ * than 1 % of the pages resident fails with an error instead of reporting a
+ * warm number as cold).  Times are wall-clock; bytes_per_second is file
+ * bytes over wall time.
+ *
+ * The files are written to a fresh directory (--scan-dir, default $TMPDIR
+ * or /var/tmp; it must be a disk-backed file system for cold runs) and
+ * removed at exit, also on SIGINT/SIGTERM/SIGHUP.  Their bytes are
+ * pseudo-random without any 0xF0 (the marker's first byte), so memchr for
+ * that byte and every search scan all of them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "dlreg/metadata.h"
+#include "dlreg/scan.h"
+#include "dlreg_bench.h"
+
+#ifndef DLREG_BENCH_META_PLUGIN
+#error "build with -DDLREG_BENCH_META_PLUGIN=\"...\" (a plugin with a metadata note)"
+#endif
+
+#define PROG "dlreg-bench-scan"
+#define KIB ((uint64_t)1024)
+#define MIB (KIB * 1024)
+#define GIB (MIB * 1024)
+#define MAX_SIZES 32
+#define MAX_BUFS 8
+#define MAX_FILES (2 * MAX_SIZES)
+#define CHUNK (1u << 20)
+#define RESIDENT_TOLERANCE_PCT 1
+
+enum file_kind { KIND_MARKER, KIND_NOTE };
+
+struct options {
+	const char *scan_dir;
+	uint64_t min_size;
+	uint64_t max_size;
+	const char *meta_plugin;
+	size_t bufs[MAX_BUFS];
+	unsigned nbufs;
+	unsigned size_factor;
+	int cold;
+	int progress;
+};
+
+/* One registered family; the file size comes from its argument. */
+struct scan_family {
+	enum file_kind kind;
+	enum dlreg_scan_backend backend;
+	size_t buf; /* read backend only */
+	int cold;
+};
+
+struct mem_family {
+	const char *name;
+	size_t (*search)(const unsigned char *buf, size_t n);
+};
+
+static struct options opt = {
+        .min_size = 4 * KIB,
+        .max_size = GIB,
+        .meta_plugin = DLREG_BENCH_META_PLUGIN,
+        .size_factor = 4,
+        .cold = 1,
+};
+
+static const unsigned char magic[DLREG_METADATA_MAGIC_LEN] = DLREG_METADATA_MAGIC_BYTES;
+
+static uint64_t sizes[MAX_SIZES];
+static unsigned nsizes;
+static uint64_t note_min_size; /* the plugin's own size */
+
+/* Cleanup state; plain arrays so the signal handler can walk them. */
+static char work_dir[PATH_MAX];
+static char file_paths[MAX_FILES][PATH_MAX];
+static volatile sig_atomic_t nfiles;
+static unsigned char *mem_buffers[MAX_SIZES];
+
+/* ------------------------------------------------------------ cleanup --- */
+
+static void cleanup_files(void)
+{
+	for (sig_atomic_t i = 0; i < nfiles; i++)
+		unlink(file_paths[i]);
+	nfiles = 0;
+	if (work_dir[0])
+		rmdir(work_dir);
+	work_dir[0] = '\0';
+}
+
+static void cleanup_on_signal(int sig)
+{
+	cleanup_files();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void cleanup_at_exit(void)
+{
+	cleanup_files();
+	for (unsigned i = 0; i < MAX_SIZES; i++)
+		free(mem_buffers[i]);
+}
+
+static int cleanup_install(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (signal(sigs[i], cleanup_on_signal) == SIG_ERR)
+			return -1;
+	return atexit(cleanup_at_exit);
+}
+
+/* ------------------------------------------------------------- content --- */
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Pseudo-random bytes with no 0xF0, so no marker can start by chance. */
+static void fill_random(unsigned char *p, size_t n, uint64_t *state)
+{
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w = splitmix64(state);
+		size_t k = n - i < 8 ? n - i : 8;
+
+		memcpy(p + i, &w, k);
+		for (size_t j = i; j < i + k; j++)
+			if (p[j] == magic[0])
+				p[j] = 0x0f;
+	}
+}
+
+/* The marker record (magic, LE32 length, JSON) for a file of `size`. */
+static size_t marker_record(unsigned char *out, size_t cap, uint64_t size)
+{
+	char json[96];
+	int len = snprintf(json, sizeof(json), "{\"bench\": \"scan\", \"size\": %llu}",
+	                   (unsigned long long)size);
+	size_t total = DLREG_METADATA_HEADER_LEN + (size_t)len;
+
+	if (total > cap)
+		return 0;
+	memcpy(out, magic, sizeof(magic));
+	for (int b = 0; b < 4; b++)
+		out[DLREG_METADATA_MAGIC_LEN + b] = (unsigned char)((unsigned)len >> (8 * b));
+	memcpy(out + DLREG_METADATA_HEADER_LEN, json, (size_t)len);
+	return total;
+}
+
+/* The bytes of the marker file of `size` from `off` (deterministic). */
+static void marker_chunk(unsigned char *p, size_t n, uint64_t off, uint64_t size, uint64_t *state)
+{
+	unsigned char rec[128];
+	size_t rlen = marker_record(rec, sizeof(rec), size);
+	uint64_t rec_at = size - rlen;
+
+	fill_random(p, n, state);
+	if (off + n <= rec_at)
+		return;
+	size_t from = rec_at > off ? (size_t)(rec_at - off) : 0;
+
+	memcpy(p + from, rec + (off + from - rec_at), n - from);
+}
+
+/* ---------------------------------------------------------------- files --- */
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static const char *file_path(enum file_kind kind, uint64_t size)
+{
+	for (unsigned i = 0; i < nsizes; i++)
+		if (sizes[i] == size)
+			return file_paths[2 * i + (kind == KIND_NOTE)];
+	return NULL;
+}
+
+static int file_create(unsigned slot, const char *stem, uint64_t size, int *fd)
+{
+	int n = snprintf(file_paths[slot], PATH_MAX, "%s/%s-%llu", work_dir, stem,
+	                 (unsigned long long)size);
+
+	if (n < 0 || n >= PATH_MAX)
+		return -1;
+	*fd = open(file_paths[slot], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return -1;
+	if ((sig_atomic_t)slot >= nfiles)
+		nfiles = (sig_atomic_t)slot + 1;
+	return 0;
+}
+
+static int marker_file_write(unsigned idx, unsigned char *chunk)
+{
+	uint64_t size = sizes[idx], state = size;
+	int fd;
+
+	if (file_create(2 * idx, "marker", size, &fd))
+		return -1;
+	int bad = 0;
+
+	for (uint64_t off = 0; !bad && off < size; off += CHUNK) {
+		size_t n = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+
+		marker_chunk(chunk, n, off, size, &state);
+		bad = write_all(fd, chunk, n);
+	}
+	bad = bad || fsync(fd) != 0;
+	return (close(fd) != 0 || bad) ? -1 : 0;
+}
+
+/* The plugin's bytes, then a hole up to `size`: only headers are read. */
+static int note_file_write(unsigned idx, const unsigned char *plugin, size_t plen)
+{
+	uint64_t size = sizes[idx];
+	int fd;
+
+	if (file_create(2 * idx + 1, "note", size, &fd))
+		return -1;
+	int bad = write_all(fd, plugin, plen) || ftruncate(fd, (off_t)size) != 0 || fsync(fd) != 0;
+
+	return (close(fd) != 0 || bad) ? -1 : 0;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	unsigned char *p = NULL;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &sb) == 0 && sb.st_size > 0 && (p = malloc((size_t)sb.st_size))) {
+		if (pread(fd, p, (size_t)sb.st_size, 0) != sb.st_size) {
+			free(p);
+			p = NULL;
+		}
+		*len = (size_t)sb.st_size;
+	}
+	close(fd);
+	return p;
+}
+
+static int files_write(void)
+{
+	size_t plen = 0;
+	unsigned char *plugin = slurp(opt.meta_plugin, &plen);
+	unsigned char *chunk = malloc(CHUNK);
+	int bad = !plugin || !chunk;
+
+	if (!plugin)
+		fprintf(stderr, "%s: cannot read --meta-plugin %s\n", PROG, opt.meta_plugin);
+	note_min_size = plen;
+	for (unsigned i = 0; !bad && i < nsizes; i++) {
+		if (opt.progress)
+			fprintf(stderr, "%s: writing %llu-byte files\n", PROG,
+			        (unsigned long long)sizes[i]);
+		bad = marker_file_write(i, chunk);
+		if (!bad && sizes[i] >= plen)
+			bad = note_file_write(i, plugin, plen);
+	}
+	if (bad && plugin)
+		fprintf(stderr, "%s: cannot write the test files in %s: %s\n", PROG, work_dir,
+		        strerror(errno));
+	free(plugin);
+	free(chunk);
+	return bad ? -1 : 0;
+}
+
+static int work_dir_create(void)
+{
+	const char *base = opt.scan_dir ? opt.scan_dir : getenv("TMPDIR");
+	int n = snprintf(work_dir, sizeof(work_dir), "%s/dlreg-bench-scan.XXXXXX",
+	                 base && *base ? base : "/var/tmp");
+
+	if (n < 0 || (size_t)n >= sizeof(work_dir) || !mkdtemp(work_dir)) {
+		fprintf(stderr, "%s: cannot create a directory under %s: %s\n", PROG,
+		        base && *base ? base : "/var/tmp", strerror(errno));
+		work_dir[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------- page cache --- */
+
+/* Pages of the file at fd that are in the page cache now. */
+static int resident_pages(int fd, uint64_t size, size_t *resident, size_t *pages)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t n = (size_t)((size + page - 1) / page);
+	void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	unsigned char *vec = malloc(n);
+	int rc = -1;
+
+	if (map != MAP_FAILED && vec && mincore(map, (size_t)size, vec) == 0) {
+		*resident = 0;
+		for (size_t i = 0; i < n; i++)
+			*resident += vec[i] & 1u;
+		*pages = n;
+		rc = 0;
+	}
+	free(vec);
+	if (map != MAP_FAILED)
+		munmap(map, (size_t)size);
+	return rc;
+}
+
+/* Drops the file from the page cache; 0 only if mincore confirms it. */
+static int evict(const char *path, uint64_t size, char *why, size_t whylen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t resident = 0, pages = 0;
+	int rc = -1;
+
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot open the test file: %s", strerror(errno));
+		return -1;
+	}
+	if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0 ||
+	    resident_pages(fd, size, &resident, &pages) != 0)
+		snprintf(why, whylen, "posix_fadvise or mincore failed");
+	else if (resident * 100 > pages * RESIDENT_TOLERANCE_PCT)
+		snprintf(why, whylen,
+		         "page cache eviction did not happen: %zu of %zu pages still resident "
+		         "(a memory-backed --scan-dir?)",
+		         resident, pages);
+	else
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
+/* Reads the file once so a warm run starts with every page cached. */
+static void warm_up(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char *buf = malloc(CHUNK);
+
+	if (fd >= 0 && buf)
+		while (read(fd, buf, CHUNK) > 0)
+			;
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* -------------------------------------------------------------- bodies --- */
+
+static int scan_check(const struct scan_family *f, const struct dlreg_metadata *m, uint64_t size)
+{
+	if (f->kind == KIND_NOTE)
+		return m->where == DLREG_META_NOTE_SEGMENT ? 0 : -1;
+	return m->where == DLREG_META_MARKER && m->offset + m->json_len == size ? 0 : -1;
+}
+
+static void scan_fail(dlreg_bench_state_t *st, const char *what, int err)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s: %s %s", what, dlreg_strerror(err), dlreg_errdetail());
+	dlreg_bench_skip_with_error(st, msg);
+}
+
+/*
+ * One timed scan (and, cold, an untimed eviction before it).  A failure
+ * skips the run with its reason.
+ */
+static void scan_once(dlreg_bench_state_t *st, const struct scan_family *f, const char *path,
+                      uint64_t size, const struct dlreg_scan_options *o, int *used_mmap)
+{
+	if (f->cold) {
+		char why[160];
+
+		dlreg_bench_pause_timing(st);
+		int rc = evict(path, size, why, sizeof(why));
+
+		dlreg_bench_resume_timing(st);
+		if (rc) {
+			dlreg_bench_skip_with_error(st, why);
+			return;
+		}
+	}
+	struct dlreg_metadata *m = NULL;
+	int err = dlreg_scan_file(path, o, &m);
+
+	if (err) {
+		scan_fail(st, "dlreg_scan_file", err);
+		return;
+	}
+	int bad = scan_check(f, m, size);
+
+	*used_mmap = m->backend == DLREG_SCAN_MMAP;
+	dlreg_metadata_free(m);
+	if (bad)
+		dlreg_bench_skip_with_error(st, "the scan found the wrong metadata");
+}
+
+static void bench_scan(dlreg_bench_state_t *st, void *data)
+{
+	const struct scan_family *f = data;
+	uint64_t size = (uint64_t)dlreg_bench_range_get(st, 0);
+	struct dlreg_scan_options o = {.backend = f->backend, .read_buf_size = f->buf};
+	const char *path = file_path(f->kind, size);
+	int used_mmap = 0;
+
+	if (!f->cold)
+		warm_up(path);
+	/* After a failed scan (a skipped run) the next keep_running ends it. */
+	while (dlreg_bench_keep_running(st))
+		scan_once(st, f, path, size, &o, &used_mmap);
+	int64_t its = dlreg_bench_iterations_done(st);
+
+	if (f->kind == KIND_MARKER)
+		dlreg_bench_set_bytes_processed(st, its * (int64_t)size);
+	dlreg_bench_set_items_processed(st, its);
+	/* Which backend auto picked: the crossover is visible in the report. */
+	dlreg_bench_counter_set(st, "mmap_used", used_mmap, DLREG_BENCH_COUNTER_DEFAULT);
+}
+
+/* The marker file's bytes in RAM, loaded once per size. */
+static unsigned char *mem_buffer(uint64_t size)
+{
+	for (unsigned i = 0; i < nsizes; i++) {
+		if (sizes[i] != size)
+			continue;
+		if (!mem_buffers[i]) {
+			size_t len = 0;
+			unsigned char *p = slurp(file_path(KIND_MARKER, size), &len);
+
+			if (p && len != size) {
+				free(p);
+				p = NULL;
+			}
+			mem_buffers[i] = p;
+		}
+		return mem_buffers[i];
+	}
+	return NULL;
+}
+
+static size_t search_memchr(const unsigned char *buf, size_t n)
+{
+	const unsigned char *p = memchr(buf, magic[0], n);
+
+	return p ? (size_t)(p - buf) : SIZE_MAX;
+}
+
+static size_t search_memmem(const unsigned char *buf, size_t n)
+{
+	const unsigned char *p = memmem(buf, n, magic, sizeof(magic));
+
+	return p ? (size_t)(p - buf) : SIZE_MAX;
+}
+
+static size_t search_dlreg_find(const unsigned char *buf, size_t n)
+{
+	return dlreg_find(buf, n, magic, sizeof(magic));
+}
+
+static void bench_mem(dlreg_bench_state_t *st, void *data)
+{
+	const struct mem_family *f = data;
+	uint64_t size = (uint64_t)dlreg_bench_range_get(st, 0);
+	const unsigned char *buf = mem_buffer(size);
+	unsigned char rec[128];
+	size_t want = (size_t)size - marker_record(rec, sizeof(rec), size);
+
+	if (!buf) {
+		dlreg_bench_skip_with_error(st, "cannot load the test file into memory");
+		return;
+	}
+	while (dlreg_bench_keep_running(st)) {
+		size_t at = f->search(buf, (size_t)size);
+
+		/* The buffer is unchanged between iterations; make the compiler
+		 * believe otherwise so it cannot hoist the pure search out. */
+		dlreg_bench_clobber();
+		if (at != want)
+			dlreg_bench_skip_with_error(st, "the search found the wrong offset");
+	}
+	dlreg_bench_set_bytes_processed(st, dlreg_bench_iterations_done(st) * (int64_t)size);
+}
+
+/* -------------------------------------------------------- registration --- */
+
+/* "16K", "1M": buffer sizes as they appear in benchmark names. */
+static void size_label(size_t n, char *out, size_t len)
+{
+	if (n % MIB == 0)
+		snprintf(out, len, "%zuM", (size_t)(n / MIB));
+	else
+		snprintf(out, len, "%zuK", (size_t)(n / KIB));
+}
+
+/* Which sizes a read buffer gets: all for buffers up to the default, else
+ * sizes at least as large as the buffer. */
+static int buf_applies(size_t buf, uint64_t size)
+{
+	return buf <= DLREG_SCAN_READ_BUF_DEFAULT || buf <= size;
+}
+
+static void scan_name(const struct scan_family *f, char *out, size_t len)
+{
+	char backend[40];
+
+	if (f->backend == DLREG_SCAN_READ) {
+		char b[24];
+
+		size_label(f->buf, b, sizeof(b));
+		snprintf(backend, sizeof(backend), "read-%s", b);
+	} else {
+		snprintf(backend, sizeof(backend), "%s",
+		         f->backend == DLREG_SCAN_MMAP ? "mmap" : "auto");
+	}
+	snprintf(out, len, "scan/%s/%s/%s", f->kind == KIND_NOTE ? "note" : "marker",
+	         f->cold ? "cold" : "warm", backend);
+}
+
+static int register_scan(const struct scan_family *tmpl)
+{
+	static struct scan_family families[2 * 2 * (MAX_BUFS + 2)];
+	static unsigned used;
+	uint64_t min = tmpl->kind == KIND_NOTE ? note_min_size : 0;
+	char name[96];
+
+	if (used == sizeof(families) / sizeof(families[0]))
+		return -1;
+	struct scan_family *f = &families[used++];
+
+	*f = *tmpl;
+	scan_name(f, name, sizeof(name));
+	dlreg_bench_t *b = dlreg_bench_register(name, bench_scan, f);
+
+	for (unsigned i = 0; b && i < nsizes; i++)
+		if (sizes[i] >= min &&
+		    (f->backend != DLREG_SCAN_READ || buf_applies(f->buf, sizes[i])))
+			b = dlreg_bench_arg(b, (int64_t)sizes[i]);
+	b = dlreg_bench_unit(dlreg_bench_use_real_time(dlreg_bench_arg_name(b, "size")),
+	                     DLREG_BENCH_US);
+	if (!b) {
+		fprintf(stderr, "%s: cannot register %s\n", PROG, name);
+		return -1;
+	}
+	return 0;
+}
+
+static int register_mem(void)
+{
+	static const struct mem_family families[] = {
+	        {"scan/marker/warm/memchr", search_memchr},
+	        {"scan/marker/warm/memmem", search_memmem},
+	        {"scan/marker/warm/dlreg_find", search_dlreg_find},
+	};
+
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		dlreg_bench_t *b =
+		        dlreg_bench_register(families[i].name, bench_mem, (void *)&families[i]);
+
+		for (unsigned j = 0; b && j < nsizes; j++)
+			b = dlreg_bench_arg(b, (int64_t)sizes[j]);
+		b = dlreg_bench_unit(dlreg_bench_arg_name(dlreg_bench_use_real_time(b), "size"),
+		                     DLREG_BENCH_US);
+		if (!b) {
+			fprintf(stderr, "%s: cannot register %s\n", PROG, families[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Every backend of one (kind, cache) pair: mmap, the read sweep, auto. */
+static int register_kind(enum file_kind kind, int cold)
+{
+	struct scan_family f = {kind, DLREG_SCAN_MMAP, 0, cold};
+	int err = register_scan(&f);
+
+	f.backend = DLREG_SCAN_READ;
+	for (unsigned i = 0; !err && i < opt.nbufs; i++) {
+		f.buf = opt.bufs[i];
+		err = register_scan(&f);
+	}
+	f.backend = DLREG_SCAN_AUTO;
+	f.buf = 0;
+	return err ? err : register_scan(&f);
+}
+
+static int register_all(void)
+{
+	for (int cold = 0; cold <= opt.cold; cold++)
+		for (int kind = KIND_MARKER; kind <= KIND_NOTE; kind++)
+			if (register_kind((enum file_kind)kind, cold))
+				return -1;
+	return register_mem();
+}
+
+/* ------------------------------------------------------------- context --- */
+
+/* The value of `key` in /proc/meminfo ("0 kB"), or "unknown". */
+static void meminfo_value(const char *key, char *out, size_t len)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	size_t klen = strlen(key);
+
+	snprintf(out, len, "unknown");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) != 0 || line[klen] != ':')
+			continue;
+		const char *v = line + klen + 1;
+
+		while (*v == ' ')
+			v++;
+		snprintf(out, len, "%.*s", (int)strcspn(v, "\n"), v);
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
+static void first_line(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	snprintf(out, len, "unknown");
+	if (f && fgets(out, (int)len, f))
+		out[strcspn(out, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+static int context_add_all(void)
+{
+	char buf[256];
+	struct statfs sfs;
+	int err = 0;
+
+	meminfo_value("FileHugePages", buf, sizeof(buf));
+	err |= dlreg_bench_context_add("scan.FileHugePages", buf);
+	first_line("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf));
+	err |= dlreg_bench_context_add("scan.transparent_hugepage", buf);
+	snprintf(buf, sizeof(buf), "0x%lx",
+	         statfs(work_dir, &sfs) == 0 ? (unsigned long)sfs.f_type : 0ul);
+	err |= dlreg_bench_context_add("scan.dir_fs_magic", buf);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)DLREG_SCAN_AUTO_MMAP_MIN);
+	err |= dlreg_bench_context_add("scan.auto_mmap_min", buf);
+	snprintf(buf, sizeof(buf), "%zu", (size_t)DLREG_SCAN_READ_BUF_DEFAULT);
+	err |= dlreg_bench_context_add("scan.read_buf_default", buf);
+	return err ? -1 : 0;
+}
+
+/* ------------------------------------------------------------- options --- */
+
+/* "4096", "64K", "1M", "1G" (binary units). */
+static int parse_size(const char *flag, const char *text, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	uint64_t mul = 1;
+
+	if (*end == 'K' || *end == 'k')
+		mul = KIB;
+	else if (*end == 'M' || *end == 'm')
+		mul = MIB;
+	else if (*end == 'G' || *end == 'g')
+		mul = GIB;
+	if (mul != 1)
+		end++;
+	if (errno || end == text || *end || text[0] == '-' || v == 0 || v > (64 * GIB) / mul) {
+		fprintf(stderr, "%s: %s wants a size like 4096, 64K, 1M or 1G, not '%s'\n", PROG,
+		        flag, text);
+		return -1;
+	}
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_bufs(const char *text)
+{
+	char copy[256];
+
+	if (snprintf(copy, sizeof(copy), "%s", text) >= (int)sizeof(copy))
+		return -1;
+	opt.nbufs = 0;
+	for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+
+		if (opt.nbufs == MAX_BUFS || parse_size("--read-bufs", tok, &v))
+			return -1;
+		if (v < DLREG_SCAN_READ_BUF_MIN || v > DLREG_SCAN_READ_BUF_MAX) {
+			fprintf(stderr, "%s: --read-bufs: %s is outside 16K..4M\n", PROG, tok);
+			return -1;
+		}
+		opt.bufs[opt.nbufs++] = (size_t)v;
+	}
+	return opt.nbufs ? 0 : -1;
+}
+
+static const char *flag_arg(int argc, char **argv, int *i, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(argv[*i], name, len) != 0)
+		return NULL;
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (argv[*i][len] == '\0' && *i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+static int option_one(int argc, char **argv, int *i)
+{
+	const char *v;
+
+	if (strcmp(argv[*i], "--no-cold") == 0)
+		opt.cold = 0;
+	else if (strcmp(argv[*i], "--progress") == 0)
+		opt.progress = 1;
+	else if ((v = flag_arg(argc, argv, i, "--scan-dir")))
+		opt.scan_dir = v;
+	else if ((v = flag_arg(argc, argv, i, "--meta-plugin")))
+		opt.meta_plugin = v;
+	else if ((v = flag_arg(argc, argv, i, "--min-size")))
+		return parse_size("--min-size", v, &opt.min_size);
+	else if ((v = flag_arg(argc, argv, i, "--max-size")))
+		return parse_size("--max-size", v, &opt.max_size);
+	else if ((v = flag_arg(argc, argv, i, "--read-bufs")))
+		return parse_bufs(v);
+	else if ((v = flag_arg(argc, argv, i, "--size-factor"))) {
+		if (strcmp(v, "2") != 0 && strcmp(v, "4") != 0) {
+			fprintf(stderr, "%s: --size-factor wants 2 or 4, not '%s'\n", PROG, v);
+			return -1;
+		}
+		opt.size_factor = (unsigned)(v[0] - '0');
+	} else {
+		fprintf(stderr, "%s: unknown argument '%s' (see --help)\n", PROG, argv[*i]);
+		return -1;
+	}
+	return 0;
+}
+
+static int options_parse(int argc, char **argv)
+{
+	static const size_t default_bufs[] = {16 * KIB,  64 * KIB, 128 * KIB,
+	                                      256 * KIB, MIB,      4 * MIB};
+
+	opt.nbufs = sizeof(default_bufs) / sizeof(default_bufs[0]);
+	memcpy(opt.bufs, default_bufs, sizeof(default_bufs));
+	for (int i = 1; i < argc; i++)
+		if (option_one(argc, argv, &i))
+			return -1;
+	if (opt.min_size > opt.max_size) {
+		fprintf(stderr, "%s: --min-size is above --max-size\n", PROG);
+		return -1;
+	}
+	/* 4 KiB * factor^k, clipped to the requested range. */
+	for (uint64_t s = 4 * KIB; s <= 64 * GIB && nsizes < MAX_SIZES; s *= opt.size_factor)
+		if (s >= opt.min_size && s <= opt.max_size)
+			sizes[nsizes++] = s;
+	if (!nsizes) {
+		fprintf(stderr, "%s: no size of 4K * %u^k lies in --min-size..--max-size\n", PROG,
+		        opt.size_factor);
+		return -1;
+	}
+	return 0;
+}
+
+static void usage(void)
+{
+	printf("usage: " PROG
+	       " [--scan-dir=DIR] [--min-size=S] [--max-size=S] [--size-factor=2|4]\n"
+	       "       [--read-bufs=S,...] [--no-cold] [--meta-plugin=PATH] [--benchmark_* "
+	       "flags]\n\n"
+	       "Scanner benchmarks: full-file marker search and ELF note lookup through the\n"
+	       "mmap, read and auto backends, warm and cold page cache, plus memchr, memmem\n"
+	       "and dlreg_find over the same bytes in RAM.  Sizes are 4K * F^k.\n\n"
+	       "  --scan-dir=DIR      where the test files go (default $TMPDIR, else /var/tmp);\n"
+	       "                      must be disk-backed for the cold runs\n"
+	       "  --min-size=S        smallest file size (default 4K)\n"
+	       "  --max-size=S        largest file size (default 1G)\n"
+	       "  --size-factor=F     step between sizes, 2 or 4 (default 4)\n"
+	       "  --read-bufs=LIST    read backend buffer sweep (default 16K,64K,128K,256K,1M,4M)\n"
+	       "  --no-cold           skip the cold page cache runs\n"
+	       "  --progress          report file generation on stderr (default: on a TTY)\n"
+	       "  --meta-plugin=PATH  ELF plugin with a metadata note (default: the build's)\n\n");
+	dlreg_bench_print_default_help();
+}
+
+int main(int argc, char **argv)
+{
+	opt.progress = isatty(STDERR_FILENO);
+	if (dlreg_bench_initialize(&argc, argv, usage) != 0 || options_parse(argc, argv) != 0)
+		return 2;
+	if (cleanup_install() != 0 || work_dir_create() != 0 || files_write() != 0)
+		return 1;
+	if (register_all() != 0 || context_add_all() != 0)
+		return 1;
+	dlreg_bench_run();
+	dlreg_bench_shutdown();
+	return 0;
+}

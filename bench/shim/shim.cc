@@ -1,0 +1,503 @@
+// shim.cc - the only C++ in the benchmarks: dlreg_bench.h over Google
+// Benchmark 1.7.1.  Handles are the Google objects themselves, cast; no
+// wrapper allocation stands between a C body and benchmark::State.
+#include "dlreg_bench.h"
+
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace
+{
+
+using benchmark::State;
+using benchmark::internal::Benchmark;
+
+State *state_of(dlreg_bench_state_t *st)
+{
+	return reinterpret_cast<State *>(st);
+}
+
+const State *state_of(const dlreg_bench_state_t *st)
+{
+	return reinterpret_cast<const State *>(st);
+}
+
+const dlreg_bench_state_t *handle_of(const State &st)
+{
+	return reinterpret_cast<const dlreg_bench_state_t *>(&st);
+}
+
+Benchmark *bench_of(dlreg_bench_t *b)
+{
+	return reinterpret_cast<Benchmark *>(b);
+}
+
+dlreg_bench_t *handle_of(Benchmark *b)
+{
+	return reinterpret_cast<dlreg_bench_t *>(b);
+}
+
+// --- callback slots ------------------------------------------------------
+//
+// Google Benchmark stores Setup/Teardown/statistics as bare function
+// pointers.  Slot i of a table is served by trampoline<i>, a separate
+// function, so the slot index travels inside the pointer itself.
+
+constexpr size_t kSlots = DLREG_BENCH_CALLBACK_SLOTS;
+
+struct hook_slot {
+	dlreg_bench_hook_fn *fn;
+	void *data;
+};
+
+struct stat_slot {
+	dlreg_bench_stat_fn *fn;
+	void *data;
+};
+
+std::mutex slot_lock;
+hook_slot setup_slots[kSlots];
+hook_slot teardown_slots[kSlots];
+stat_slot stat_slots[kSlots];
+size_t setup_used, teardown_used, stat_used;
+
+using hook_ptr = void (*)(const State &);
+using stat_ptr = double (*)(const std::vector<double> &);
+
+template <hook_slot *Table, size_t I> void hook_trampoline(const State &st)
+{
+	Table[I].fn(handle_of(st), Table[I].data);
+}
+
+template <size_t I> double stat_trampoline(const std::vector<double> &v)
+{
+	return stat_slots[I].fn(v.data(), v.size(), stat_slots[I].data);
+}
+
+template <hook_slot *Table, size_t... I>
+constexpr std::array<hook_ptr, sizeof...(I)> make_hooks(std::index_sequence<I...>)
+{
+	return {{&hook_trampoline<Table, I>...}};
+}
+
+template <size_t... I>
+constexpr std::array<stat_ptr, sizeof...(I)> make_stats(std::index_sequence<I...>)
+{
+	return {{&stat_trampoline<I>...}};
+}
+
+constexpr auto setup_trampolines = make_hooks<setup_slots>(std::make_index_sequence<kSlots>{});
+constexpr auto teardown_trampolines =
+        make_hooks<teardown_slots>(std::make_index_sequence<kSlots>{});
+constexpr auto stat_trampolines = make_stats(std::make_index_sequence<kSlots>{});
+
+// Claims the next free slot of a table; kSlots when none is left.
+size_t slot_claim(size_t *used)
+{
+	std::lock_guard<std::mutex> guard(slot_lock);
+	if (*used == kSlots)
+		return kSlots;
+	return (*used)++;
+}
+
+// --- flag validation -------------------------------------------------------
+
+// Value of --name=VALUE or -name=VALUE in arg, or nullptr.
+const char *flag_value(const char *arg, const char *name)
+{
+	if (arg[0] != '-')
+		return nullptr;
+	arg += (arg[1] == '-') ? 2 : 1;
+	size_t len = std::strlen(name);
+	if (std::strncmp(arg, name, len) != 0 || arg[len] != '=')
+		return nullptr;
+	return arg + len + 1;
+}
+
+bool format_valid(const char *v)
+{
+	return !std::strcmp(v, "console") || !std::strcmp(v, "json") || !std::strcmp(v, "csv");
+}
+
+// Google Benchmark prints its help and exits 0 on a bad format name; a
+// script must see a failure instead.
+int formats_check(int argc, char **argv)
+{
+	static const char *const names[] = {"benchmark_format", "benchmark_out_format"};
+	for (int i = 1; i < argc; i++) {
+		for (const char *name : names) {
+			const char *v = flag_value(argv[i], name);
+			if (v && !format_valid(v)) {
+				std::fprintf(stderr,
+				             "%s: --%s must be console, json or csv, not '%s'\n",
+				             argv[0], name, v);
+				return DLREG_BENCH_EINVAL;
+			}
+		}
+	}
+	return DLREG_BENCH_OK;
+}
+
+benchmark::Counter::Flags counter_flags(unsigned flags)
+{
+	int f = benchmark::Counter::kDefaults;
+	if (flags & DLREG_BENCH_COUNTER_RATE)
+		f |= benchmark::Counter::kIsRate;
+	if (flags & DLREG_BENCH_COUNTER_AVG_THREADS)
+		f |= benchmark::Counter::kAvgThreads;
+	if (flags & DLREG_BENCH_COUNTER_ITERATION_INVARIANT)
+		f |= benchmark::Counter::kIsIterationInvariant;
+	if (flags & DLREG_BENCH_COUNTER_AVG_ITERATIONS)
+		f |= benchmark::Counter::kAvgIterations;
+	if (flags & DLREG_BENCH_COUNTER_INVERT)
+		f |= benchmark::Counter::kInvert;
+	return static_cast<benchmark::Counter::Flags>(f);
+}
+
+constexpr unsigned kCounterFlagsAll = DLREG_BENCH_COUNTER_RATE | DLREG_BENCH_COUNTER_AVG_THREADS |
+                                      DLREG_BENCH_COUNTER_ITERATION_INVARIANT |
+                                      DLREG_BENCH_COUNTER_AVG_ITERATIONS |
+                                      DLREG_BENCH_COUNTER_INVERT | DLREG_BENCH_COUNTER_BASE_1024;
+
+// Runs a builder step, turning a null handle or an allocation failure into
+// nullptr so a C caller checks a chain once.
+template <class F> dlreg_bench_t *build(dlreg_bench_t *b, bool valid, F &&step)
+{
+	if (!b || !valid)
+		return nullptr;
+	try {
+		step(bench_of(b));
+	} catch (...) {
+		return nullptr;
+	}
+	return b;
+}
+
+} // namespace
+
+extern "C" {
+
+int dlreg_bench_initialize(int *argc, char **argv, void (*help)(void))
+{
+	if (!argc || !argv)
+		return DLREG_BENCH_EINVAL;
+	int err = formats_check(*argc, argv);
+	if (err)
+		return err;
+	benchmark::Initialize(argc, argv, help ? help : benchmark::PrintDefaultHelp);
+	return DLREG_BENCH_OK;
+}
+
+void dlreg_bench_print_default_help(void)
+{
+	benchmark::PrintDefaultHelp();
+}
+
+size_t dlreg_bench_run(void)
+{
+	return benchmark::RunSpecifiedBenchmarks();
+}
+
+void dlreg_bench_shutdown(void)
+{
+	benchmark::Shutdown();
+}
+
+int dlreg_bench_context_add(const char *key, const char *value)
+{
+	if (!key || !value)
+		return DLREG_BENCH_EINVAL;
+	try {
+		benchmark::AddCustomContext(key, value);
+	} catch (...) {
+		return DLREG_BENCH_ENOMEM;
+	}
+	return DLREG_BENCH_OK;
+}
+
+dlreg_bench_t *dlreg_bench_register(const char *name, dlreg_bench_fn *fn, void *data)
+{
+	if (!name || !*name || !fn)
+		return nullptr;
+	try {
+		auto body = [fn, data](State &st) {
+			fn(reinterpret_cast<dlreg_bench_state_t *>(&st), data);
+		};
+		return handle_of(benchmark::RegisterBenchmark(name, body));
+	} catch (...) {
+		return nullptr;
+	}
+}
+
+dlreg_bench_t *dlreg_bench_arg(dlreg_bench_t *b, int64_t x)
+{
+	return build(b, true, [&](Benchmark *g) { g->Arg(x); });
+}
+
+dlreg_bench_t *dlreg_bench_args(dlreg_bench_t *b, const int64_t *args, size_t n)
+{
+	return build(b, args && n,
+	             [&](Benchmark *g) { g->Args(std::vector<int64_t>(args, args + n)); });
+}
+
+dlreg_bench_t *dlreg_bench_range(dlreg_bench_t *b, int64_t lo, int64_t hi)
+{
+	return build(b, lo >= 0 && lo <= hi, [&](Benchmark *g) { g->Range(lo, hi); });
+}
+
+dlreg_bench_t *dlreg_bench_range_multiplier(dlreg_bench_t *b, int multiplier)
+{
+	return build(b, multiplier > 1, [&](Benchmark *g) { g->RangeMultiplier(multiplier); });
+}
+
+dlreg_bench_t *dlreg_bench_ranges(dlreg_bench_t *b, const int64_t (*lo_hi)[2], size_t n)
+{
+	bool valid = lo_hi && n;
+	for (size_t i = 0; valid && i < n; i++)
+		valid = lo_hi[i][0] >= 0 && lo_hi[i][0] <= lo_hi[i][1];
+	return build(b, valid, [&](Benchmark *g) {
+		std::vector<std::pair<int64_t, int64_t>> r;
+		for (size_t i = 0; i < n; i++)
+			r.emplace_back(lo_hi[i][0], lo_hi[i][1]);
+		g->Ranges(r);
+	});
+}
+
+dlreg_bench_t *dlreg_bench_dense_range(dlreg_bench_t *b, int64_t lo, int64_t hi, int step)
+{
+	return build(b, lo <= hi && step > 0, [&](Benchmark *g) { g->DenseRange(lo, hi, step); });
+}
+
+dlreg_bench_t *dlreg_bench_arg_name(dlreg_bench_t *b, const char *name)
+{
+	return build(b, name != nullptr, [&](Benchmark *g) { g->ArgName(name); });
+}
+
+dlreg_bench_t *dlreg_bench_arg_names(dlreg_bench_t *b, const char *const *names, size_t n)
+{
+	bool valid = names && n;
+	for (size_t i = 0; valid && i < n; i++)
+		valid = names[i] != nullptr;
+	return build(b, valid, [&](Benchmark *g) {
+		g->ArgNames(std::vector<std::string>(names, names + n));
+	});
+}
+
+dlreg_bench_t *dlreg_bench_threads(dlreg_bench_t *b, int threads)
+{
+	return build(b, threads > 0, [&](Benchmark *g) { g->Threads(threads); });
+}
+
+dlreg_bench_t *dlreg_bench_thread_range(dlreg_bench_t *b, int min_threads, int max_threads)
+{
+	return build(b, min_threads > 0 && min_threads <= max_threads,
+	             [&](Benchmark *g) { g->ThreadRange(min_threads, max_threads); });
+}
+
+dlreg_bench_t *dlreg_bench_use_real_time(dlreg_bench_t *b)
+{
+	return build(b, true, [](Benchmark *g) { g->UseRealTime(); });
+}
+
+dlreg_bench_t *dlreg_bench_use_manual_time(dlreg_bench_t *b)
+{
+	return build(b, true, [](Benchmark *g) { g->UseManualTime(); });
+}
+
+dlreg_bench_t *dlreg_bench_measure_process_cpu_time(dlreg_bench_t *b)
+{
+	return build(b, true, [](Benchmark *g) { g->MeasureProcessCPUTime(); });
+}
+
+dlreg_bench_t *dlreg_bench_min_time(dlreg_bench_t *b, double seconds)
+{
+	return build(b, seconds > 0, [&](Benchmark *g) { g->MinTime(seconds); });
+}
+
+dlreg_bench_t *dlreg_bench_min_warmup_time(dlreg_bench_t *b, double seconds)
+{
+	return build(b, seconds >= 0, [&](Benchmark *g) { g->MinWarmUpTime(seconds); });
+}
+
+dlreg_bench_t *dlreg_bench_iterations(dlreg_bench_t *b, int64_t n)
+{
+	return build(b, n > 0, [&](Benchmark *g) { g->Iterations(n); });
+}
+
+dlreg_bench_t *dlreg_bench_repetitions(dlreg_bench_t *b, int n)
+{
+	return build(b, n > 0, [&](Benchmark *g) { g->Repetitions(n); });
+}
+
+dlreg_bench_t *dlreg_bench_report_aggregates_only(dlreg_bench_t *b, bool only)
+{
+	return build(b, true, [&](Benchmark *g) { g->ReportAggregatesOnly(only); });
+}
+
+dlreg_bench_t *dlreg_bench_display_aggregates_only(dlreg_bench_t *b, bool only)
+{
+	return build(b, true, [&](Benchmark *g) { g->DisplayAggregatesOnly(only); });
+}
+
+dlreg_bench_t *dlreg_bench_unit(dlreg_bench_t *b, enum dlreg_bench_unit unit)
+{
+	static const benchmark::TimeUnit units[] = {benchmark::kNanosecond, benchmark::kMicrosecond,
+	                                            benchmark::kMillisecond, benchmark::kSecond};
+	bool valid = unit >= DLREG_BENCH_NS && unit <= DLREG_BENCH_S;
+	return build(b, valid, [&](Benchmark *g) { g->Unit(units[unit]); });
+}
+
+int dlreg_bench_setup(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data)
+{
+	if (!b || !fn)
+		return DLREG_BENCH_EINVAL;
+	size_t i = slot_claim(&setup_used);
+	if (i == kSlots)
+		return DLREG_BENCH_ENOSPC;
+	setup_slots[i] = hook_slot{fn, data};
+	bench_of(b)->Setup(setup_trampolines[i]);
+	return DLREG_BENCH_OK;
+}
+
+int dlreg_bench_teardown(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data)
+{
+	if (!b || !fn)
+		return DLREG_BENCH_EINVAL;
+	size_t i = slot_claim(&teardown_used);
+	if (i == kSlots)
+		return DLREG_BENCH_ENOSPC;
+	teardown_slots[i] = hook_slot{fn, data};
+	bench_of(b)->Teardown(teardown_trampolines[i]);
+	return DLREG_BENCH_OK;
+}
+
+int dlreg_bench_compute_statistics(dlreg_bench_t *b, const char *name, dlreg_bench_stat_fn *fn,
+                                   void *data, enum dlreg_bench_stat_unit unit)
+{
+	if (!b || !name || !*name || !fn)
+		return DLREG_BENCH_EINVAL;
+	if (unit != DLREG_BENCH_STAT_TIME && unit != DLREG_BENCH_STAT_PERCENTAGE)
+		return DLREG_BENCH_EINVAL;
+	size_t i = slot_claim(&stat_used);
+	if (i == kSlots)
+		return DLREG_BENCH_ENOSPC;
+	stat_slots[i] = stat_slot{fn, data};
+	auto u = unit == DLREG_BENCH_STAT_TIME ? benchmark::kTime : benchmark::kPercentage;
+	try {
+		bench_of(b)->ComputeStatistics(name, stat_trampolines[i], u);
+	} catch (...) {
+		return DLREG_BENCH_ENOMEM;
+	}
+	return DLREG_BENCH_OK;
+}
+
+bool dlreg_bench_keep_running(dlreg_bench_state_t *st)
+{
+	return state_of(st)->KeepRunning();
+}
+
+bool dlreg_bench_keep_running_batch(dlreg_bench_state_t *st, size_t *n)
+{
+	State *s = state_of(st);
+	// iterations() is 0 before the first call and counts every granted
+	// iteration after it, so this is what the run has left.
+	benchmark::IterationCount left = s->max_iterations - s->iterations();
+	benchmark::IterationCount k = left < DLREG_BENCH_BATCH_MAX ? left : DLREG_BENCH_BATCH_MAX;
+	// With nothing left, a request of 1 makes Google Benchmark finish the
+	// run (stop the timer, meet the other threads) and return false.
+	if (k < 1)
+		k = 1;
+	if (!s->KeepRunningBatch(k))
+		return false;
+	*n = static_cast<size_t>(k);
+	return true;
+}
+
+void dlreg_bench_pause_timing(dlreg_bench_state_t *st)
+{
+	state_of(st)->PauseTiming();
+}
+
+void dlreg_bench_resume_timing(dlreg_bench_state_t *st)
+{
+	state_of(st)->ResumeTiming();
+}
+
+void dlreg_bench_skip_with_error(dlreg_bench_state_t *st, const char *msg)
+{
+	state_of(st)->SkipWithError(msg ? msg : "error");
+}
+
+bool dlreg_bench_error_occurred(const dlreg_bench_state_t *st)
+{
+	return state_of(st)->error_occurred();
+}
+
+void dlreg_bench_set_iteration_time(dlreg_bench_state_t *st, double seconds)
+{
+	state_of(st)->SetIterationTime(seconds);
+}
+
+void dlreg_bench_set_bytes_processed(dlreg_bench_state_t *st, int64_t bytes)
+{
+	state_of(st)->SetBytesProcessed(bytes);
+}
+
+void dlreg_bench_set_items_processed(dlreg_bench_state_t *st, int64_t items)
+{
+	state_of(st)->SetItemsProcessed(items);
+}
+
+void dlreg_bench_set_label(dlreg_bench_state_t *st, const char *label)
+{
+	state_of(st)->SetLabel(label ? label : "");
+}
+
+int dlreg_bench_counter_set(dlreg_bench_state_t *st, const char *name, double value, unsigned flags)
+{
+	if (!st || !name || !*name || (flags & ~kCounterFlagsAll))
+		return DLREG_BENCH_EINVAL;
+	auto k = (flags & DLREG_BENCH_COUNTER_BASE_1024) ? benchmark::Counter::kIs1024
+	                                                 : benchmark::Counter::kIs1000;
+	try {
+		state_of(st)->counters[name] = benchmark::Counter(value, counter_flags(flags), k);
+	} catch (...) {
+		return DLREG_BENCH_ENOMEM;
+	}
+	return DLREG_BENCH_OK;
+}
+
+int64_t dlreg_bench_range_get(const dlreg_bench_state_t *st, size_t i)
+{
+	return state_of(st)->range(i);
+}
+
+int dlreg_bench_thread_index(const dlreg_bench_state_t *st)
+{
+	return state_of(st)->thread_index();
+}
+
+int dlreg_bench_thread_count(const dlreg_bench_state_t *st)
+{
+	return state_of(st)->threads();
+}
+
+int64_t dlreg_bench_iterations_done(const dlreg_bench_state_t *st)
+{
+	return state_of(st)->iterations();
+}
+
+int64_t dlreg_bench_max_iterations(const dlreg_bench_state_t *st)
+{
+	return state_of(st)->max_iterations;
+}
+
+} // extern "C"

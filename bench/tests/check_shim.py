@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Runs dlreg-bench-shim-selftest and asserts on its Google Benchmark JSON.
+
+usage: check_shim.py SELFTEST_BINARY
+
+Every expectation below would change if the matching shim call were broken:
+iteration counts are exact, counters carry values the flags transform in a
+known way, and setup callbacks leave per-registration tags.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+failures = []
+
+
+def expect(cond, what):
+    if not cond:
+        failures.append(what)
+
+
+def run(binary, *args):
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=100)
+
+
+def by_name(report):
+    runs = {}
+    for b in report["benchmarks"]:
+        runs.setdefault(b["name"], []).append(b)
+    return runs
+
+
+def close(a, b, rel=1e-9):
+    return abs(a - b) <= rel * max(abs(a), abs(b), 1.0)
+
+
+def check_loops(runs):
+    for threads in (1, 2):
+        name = f"shim/batch_exact/iterations:2500/threads:{threads}"
+        r = runs.get(name, [{}])[0]
+        # Iterations(2500) per thread; Google reports the sum over threads.
+        expect(r.get("iterations") == 2500 * threads, f"{name}: iterations {r.get('iterations')}")
+        expect(r.get("body_runs") == r.get("iterations"), f"{name}: batch overshoot {r}")
+        name = f"shim/batch_auto/min_time:0.020/threads:{threads}"
+        r = runs.get(name, [{}])[0]
+        expect(r.get("iterations", 0) > 1000, f"{name}: too few iterations {r.get('iterations')}")
+        expect(r.get("body_runs") == r.get("iterations"), f"{name}: batch count {r}")
+    r = runs.get("shim/single/min_time:0.010/real_time", [{}])[0]
+    expect(r.get("body_runs") == r.get("iterations"), f"shim/single: loop count {r}")
+    expect(r.get("label") == "single-loop", "shim/single: label")
+    expect(r.get("time_unit") == "us", "shim/single: unit")
+    its = r.get("iterations", 0)
+    expect(close(r.get("bytes_per_second", 0) / r.get("items_per_second", 1), 64.0, 1e-6),
+           "shim/single: bytes vs items processed")
+    expect(its > 0, "shim/single ran")
+    r = runs.get("shim/manual/iterations:50/manual_time", [{}])[0]
+    expect(r.get("iterations") == 50 and r.get("time_unit") == "ms", f"shim/manual: {r}")
+    expect(close(r.get("real_time", 0), 2.0, 1e-6), f"shim/manual: manual time {r.get('real_time')}")
+    r = runs.get("shim/error/process_time", [{}])[0]
+    expect(r.get("error_occurred") is True, "shim/error: error_occurred")
+    expect(r.get("error_message") == "expected failure", "shim/error: message")
+    expect("error_flag_lost" not in r, "shim/error: error_occurred() was false after skip")
+    r = runs.get("shim/error_threads/iterations:100000/threads:2", [{}])[0]
+    expect(r.get("error_message") == "thread 1 failed", f"shim/error_threads: {r}")
+
+
+def check_counters(runs):
+    name = "shim/counters/iterations:4000/threads:2"
+    r = runs.get(name, [{}])[0]
+    total = r.get("iterations")
+    expect(total == 8000, f"{name}: iterations {total}")
+    want = {
+        "plain": 2.0,              # 1 per thread, summed
+        "avg_threads": 3.0,        # 3 per thread, averaged
+        "invariant": 2.0 * 2 * 8000,  # summed, times iterations
+        "per_iter": 2000.0 / 8000,    # summed, over iterations
+        "inverted": 0.25,          # 4 averaged, inverted
+        "thread_count": 2.0,
+        "index_sum": 1.0,          # thread indexes 0 + 1
+    }
+    for key, value in want.items():
+        expect(close(r.get(key, -1.0), value), f"{name}: {key} = {r.get(key)}, want {value}")
+    rate = r.get("rate", 0.0)
+    # Rates divide by the CPU seconds of all threads together.
+    seconds = r.get("cpu_time", 0.0) * (total or 0) * 1e-9
+    expect(rate > 0 and close(rate, 2.0 / seconds, 0.05) if seconds else False,
+           f"{name}: rate {rate} vs 2/cpu seconds")
+
+
+def check_args(runs):
+    want = {
+        "shim/args/size:1/mode:0/min_time:0.001": 10,
+        "shim/args/size:8/mode:0/min_time:0.001": 80,
+        "shim/args/size:1/mode:1/min_time:0.001": 11,
+        "shim/args/size:8/mode:1/min_time:0.001": 81,
+        "shim/args/size:5/mode:7/min_time:0.001": 57,
+    }
+    for name, code in want.items():
+        expect(runs.get(name, [{}])[0].get("code") == code, f"{name}: code")
+    for n in (3, 4, 6, 16):
+        name = f"shim/one_arg/n:{n}/min_time:0.001"
+        expect(runs.get(name, [{}])[0].get("value") == n, f"{name}: value")
+    arg_runs = [n for n in runs if n.startswith("shim/args/")]
+    expect(len(arg_runs) == 5, f"shim/args: {len(arg_runs)} instances, want 5")
+
+
+def check_hooks(runs):
+    for tag, suffix in ((11, "a"), (22, "b")):
+        name = f"shim/hooks_{suffix}/iterations:100/repeats:2/threads:2"
+        reps = [r for r in runs.get(name, []) if r.get("run_type") == "iteration"]
+        expect(len(reps) == 2, f"{name}: {len(reps)} repetitions, want 2")
+        for i, r in enumerate(reps):
+            expect(r.get("armed") == tag * 100 + 2, f"{name}: setup routed wrong: {r.get('armed')}")
+            expect(r.get("setups_seen") == i + 1, f"{name}: setup not run per repetition")
+
+
+def check_stats(runs):
+    base = "shim/stats/iterations:1000/repeats:3"
+    reps = runs.get(base, [])
+    expect(len(reps) == 3, f"{base}: {len(reps)} repetitions in the file, want 3")
+    expect(all(r.get("body_runs") == 1000 for r in reps), f"{base}: body_runs")
+    aggs = {r["aggregate_name"]: r for n, rs in runs.items() if n.startswith(base + "_")
+            for r in rs}
+    for agg in ("mean", "median", "stddev", "count", "max"):
+        expect(agg in aggs, f"{base}: aggregate {agg} missing")
+    expect(aggs.get("count", {}).get("body_runs") == 3000.0, f"{base}_count: n * scale")
+    expect(aggs.get("max", {}).get("aggregate_unit") == "percentage", f"{base}_max: unit")
+    # A percentage-unit statistic is reported raw: seconds per repetition.
+    top = max((r["real_time"] for r in reps), default=0.0) * 1000 * 1e-9
+    expect(close(aggs.get("max", {}).get("real_time", -1.0), top, 1e-6), f"{base}_max: value")
+
+
+def check_report(path):
+    with open(path) as f:
+        report = json.load(f)
+    expect(report["context"].get("shim_check") == "ok", "custom context missing")
+    expect("library_build_type" in report["context"], "library_build_type missing")
+    runs = by_name(report)
+    check_loops(runs)
+    check_counters(runs)
+    check_args(runs)
+    check_hooks(runs)
+    check_stats(runs)
+
+
+def check_command_line(binary):
+    p = run(binary, "--benchmark_format=xml")
+    expect(p.returncode == 2 and p.stderr.count("\n") == 1 and "xml" in p.stderr,
+           f"bad --benchmark_format: rc {p.returncode}, stderr {p.stderr!r}")
+    p = run(binary, "--no-such-flag")
+    expect(p.returncode == 2 and "--no-such-flag" in p.stderr, f"unknown flag: rc {p.returncode}")
+    p = run(binary, "--help")
+    expect(p.returncode == 0 and "usage: dlreg-bench-shim-selftest" in p.stdout
+           and "benchmark_filter" in p.stdout, f"--help: rc {p.returncode}")
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: check_shim.py SELFTEST_BINARY", file=sys.stderr)
+        return 2
+    binary = sys.argv[1]
+    with tempfile.TemporaryDirectory(prefix="dlreg-shim-") as tmp:
+        out = os.path.join(tmp, "report.json")
+        p = run(binary, "--benchmark_format=json", f"--benchmark_out={out}",
+                "--benchmark_out_format=json")
+        sys.stderr.write(p.stderr)
+        expect(p.returncode == 0, f"selftest exited {p.returncode}")
+        if os.path.exists(out):
+            check_report(out)
+        else:
+            failures.append("no JSON report written")
+        # stdout carries the same report in JSON form.
+        try:
+            expect(len(json.loads(p.stdout)["benchmarks"]) > 0, "stdout JSON empty")
+        except ValueError:
+            failures.append("stdout is not JSON")
+    check_command_line(binary)
+    for f in failures:
+        print("FAIL:", f)
+    print(f"check_shim: {len(failures)} failure(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

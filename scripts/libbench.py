@@ -1,0 +1,315 @@
+"""Google Benchmark reports: loading, grouping by benchmark, rank statistics.
+
+Shared by scripts/compare, scripts/gate and scripts/plot.  Standard library
+only, so it runs under any Python 3 (3.7 or newer).
+
+A report is the JSON Google Benchmark writes with --benchmark_out (ours or
+any other program's).  Each entry of "benchmarks" is one run: run_type
+"iteration" for a measured repetition, "aggregate" for a statistic over the
+repetitions (mean, median, stddev, cv, ...).  Entries are grouped by
+run_name (older reports lack it: the name then serves, with an aggregate's
+"_<aggregate_name>" suffix removed).  Per-repetition values are used when a
+group has them; a group that carries only aggregates (a run with
+--benchmark_report_aggregates_only) contributes its median, or its mean, as
+a single sample, which is too few for any rank test.
+"""
+
+import json
+import math
+import statistics
+
+# Nanoseconds per unit of Google Benchmark's time_unit field.
+TIME_UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+# Both samples at most this large and free of ties: exact U distribution.
+EXACT_MAX = 20
+
+
+class ReportError(Exception):
+    """Bad input; the message is one line that names the file."""
+
+
+def read_json(path):
+    """Parses a JSON file; ReportError with a one-line reason otherwise."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ReportError("%s: no such file" % path)
+    except IsADirectoryError:
+        raise ReportError("%s: is a directory" % path)
+    except OSError as e:
+        raise ReportError("%s: cannot read: %s" % (path, e.strerror or e))
+    if not raw.strip():
+        raise ReportError("%s: empty file" % path)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ReportError("%s: not JSON (not UTF-8 text)" % path)
+    except ValueError as e:
+        msg = getattr(e, "msg", str(e))
+        where = ""
+        if hasattr(e, "lineno"):
+            where = " at line %d column %d" % (e.lineno, e.colno)
+        raise ReportError("%s: not JSON (%s%s)" % (path, msg, where))
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_entry(path, i, e):
+    if not isinstance(e, dict) or not isinstance(e.get("name"), str):
+        raise ReportError("%s: not a benchmark report (benchmarks[%d] has no name)" % (path, i))
+    if e.get("error_occurred"):
+        return
+    if e.get("run_type") == "aggregate" and e.get("aggregate_unit", "time") != "time":
+        return
+    for field in ("real_time", "cpu_time"):
+        if not _is_number(e.get(field)):
+            raise ReportError("%s: not a benchmark report (benchmarks[%d] %s has no %s)"
+                              % (path, i, e["name"], field))
+    unit = e.get("time_unit", "ns")
+    if unit not in TIME_UNITS:
+        raise ReportError("%s: benchmarks[%d] %s: unknown time_unit %r"
+                          % (path, i, e["name"], unit))
+
+
+def load_report(path):
+    """Reads and validates a report; returns the parsed JSON object."""
+    doc = read_json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
+        raise ReportError("%s: not a benchmark report (no \"benchmarks\" list)" % path)
+    for i, e in enumerate(doc["benchmarks"]):
+        _check_entry(path, i, e)
+    return doc
+
+
+def run_key(entry):
+    """The benchmark an entry belongs to (its run_name, or its name)."""
+    rn = entry.get("run_name")
+    if isinstance(rn, str) and rn:
+        return rn
+    name = entry["name"]
+    agg = entry.get("aggregate_name")
+    if entry.get("run_type") == "aggregate" and agg and name.endswith("_" + agg):
+        return name[: -len(agg) - 1]
+    return name
+
+
+class Series:
+    """One benchmark's samples, normalised to nanoseconds."""
+
+    def __init__(self, name, unit):
+        self.name = name
+        self.unit = unit  # the report's time_unit, for display
+        self.real = []
+        self.cpu = []
+        self.entries = []  # the iteration entries (or the one aggregate used)
+        self.from_aggregate = False
+
+    def samples(self, metric):
+        return self.real if metric == "real" else self.cpu
+
+    def add(self, entry):
+        scale = TIME_UNITS[entry.get("time_unit", "ns")]
+        self.real.append(float(entry["real_time"]) * scale)
+        self.cpu.append(float(entry["cpu_time"]) * scale)
+        self.entries.append(entry)
+
+
+def _pick_aggregate(aggs):
+    by_name = {a.get("aggregate_name"): a for a in aggs}
+    return by_name.get("median") or by_name.get("mean")
+
+
+def collect(doc):
+    """Groups a report's runs: (ordered dict name -> Series, skipped names).
+
+    Runs that failed (error_occurred) are skipped and reported; a name whose
+    every run failed is absent from the result.
+    """
+    iters, aggs, order, skipped = {}, {}, [], []
+    for e in doc["benchmarks"]:
+        key = run_key(e)
+        if e.get("error_occurred"):
+            skipped.append(key)
+            continue
+        if key not in iters and key not in aggs:
+            order.append(key)
+        if e.get("run_type", "iteration") == "aggregate":
+            aggs.setdefault(key, []).append(e)
+        else:
+            iters.setdefault(key, []).append(e)
+    out = {}
+    for key in order:
+        runs = iters.get(key)
+        agg = None if runs else _pick_aggregate(aggs.get(key, []))
+        chosen = runs or ([agg] if agg else [])
+        if not chosen:
+            continue
+        s = Series(key, chosen[0].get("time_unit", "ns"))
+        for e in chosen:
+            s.add(e)
+        s.from_aggregate = agg is not None
+        out[key] = s
+    return out, sorted(set(skipped) - set(out))
+
+
+# --- rank statistics ------------------------------------------------------
+
+
+def _ranks(values):
+    """Average ranks (1-based) and the sizes of tie groups."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    ties = []
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2.0 + 1.0
+        if j > i:
+            ties.append(j - i + 1)
+        i = j + 1
+    return ranks, ties
+
+
+def mann_whitney_u(x, y):
+    """U of sample x (pairs with x > y, ties counting one half) and tie sizes."""
+    ranks, ties = _ranks(list(x) + list(y))
+    r1 = sum(ranks[: len(x)])
+    return r1 - len(x) * (len(x) + 1) / 2.0, ties
+
+
+_exact_cache = {}
+
+
+def exact_u_counts(n1, n2):
+    """How many of the C(n1+n2, n1) orderings give U = 0, 1, ..., n1*n2.
+
+    Dynamic programming over the largest value: it belongs either to x (and
+    exceeds all j values of y, adding j to U) or to y (adding nothing), so
+    f(i, j)[u] = f(i-1, j)[u-j] + f(i, j-1)[u], with f(i, 0) = f(0, j) = [1].
+    """
+    key = (n1, n2)
+    if key in _exact_cache:
+        return _exact_cache[key]
+    prev = [[1] for _ in range(n2 + 1)]  # row i = 0
+    for i in range(1, n1 + 1):
+        row = [[1]]
+        for j in range(1, n2 + 1):
+            a, b = prev[j], row[j - 1]
+            cur = [0] * (i * j + 1)
+            for u, c in enumerate(b):
+                cur[u] += c
+            for u, c in enumerate(a):
+                cur[u + j] += c
+            row.append(cur)
+        prev = row
+    _exact_cache[key] = prev[n2]
+    return prev[n2]
+
+
+def exact_p(u, n1, n2):
+    """Two-sided exact p-value for U = u (no ties)."""
+    counts = exact_u_counts(n1, n2)
+    total = sum(counts)
+    # The distribution is symmetric around n1*n2/2: fold onto the lower tail.
+    lo = min(u, n1 * n2 - u)
+    tail = sum(counts[: int(math.floor(lo + 1e-9)) + 1])
+    return min(1.0, 2.0 * tail / total)
+
+
+def normal_p(u, n1, n2, ties=()):
+    """Two-sided p from the normal approximation, tie and continuity corrected."""
+    n = n1 + n2
+    tie_term = sum(t ** 3 - t for t in ties)
+    var = n1 * n2 / 12.0 * ((n + 1) - tie_term / float(n * (n - 1)))
+    if var <= 0:
+        return 1.0
+    z = max(0.0, abs(u - n1 * n2 / 2.0) - 0.5) / math.sqrt(var)
+    return min(1.0, math.erfc(z / math.sqrt(2.0)))
+
+
+def use_exact(n1, n2, ties):
+    return not ties and n1 <= EXACT_MAX and n2 <= EXACT_MAX
+
+
+def mann_whitney_p(x, y):
+    """(two-sided p-value, method) of a Mann-Whitney U test; ("none") if n < 1."""
+    n1, n2 = len(x), len(y)
+    if n1 == 0 or n2 == 0:
+        return 1.0, "none"
+    u, ties = mann_whitney_u(x, y)
+    if use_exact(n1, n2, ties):
+        return exact_p(u, n1, n2), "exact"
+    return normal_p(u, n1, n2, ties), "normal"
+
+
+def min_p(n1, n2):
+    """The smallest p-value samples of these sizes can give (fully separated)."""
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    if use_exact(n1, n2, ()):
+        return exact_p(0, n1, n2)
+    return normal_p(0, n1, n2)
+
+
+def min_reps_for(alpha):
+    """Smallest n such that n vs n repetitions can reach p < alpha."""
+    n = 1
+    while min_p(n, n) >= alpha and n < 1000:
+        n += 1
+    return n
+
+
+# --- descriptive statistics ----------------------------------------------
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def cv(values):
+    """Coefficient of variation (sample stddev / mean); 0 with fewer than 2."""
+    if len(values) < 2:
+        return 0.0
+    mean = statistics.mean(values)
+    return statistics.stdev(values) / mean if mean > 0 else 0.0
+
+
+def change_pct(old, new):
+    if not (old > 0) or not math.isfinite(new):
+        return float("nan")
+    return (new / old - 1.0) * 100.0
+
+
+def geomean_ratio(pairs):
+    """Geometric mean of new/old over (old, new) pairs with positive values."""
+    logs = [math.log(n / o) for o, n in pairs if o > 0 and n > 0]
+    if not logs:
+        return float("nan")
+    return math.exp(sum(logs) / len(logs))
+
+
+def format_time(ns, unit):
+    """A time in nanoseconds, shown in `unit` with 4 significant digits."""
+    if not math.isfinite(ns):
+        return "-"
+    v = ns / TIME_UNITS.get(unit, 1.0)
+    if abs(v) >= 1000:
+        return "%.0f %s" % (v, unit)
+    if abs(v) >= 100:
+        return "%.1f %s" % (v, unit)
+    if abs(v) >= 10:
+        return "%.2f %s" % (v, unit)
+    return "%.3f %s" % (v, unit)
+
+
+def format_pct(p):
+    if not math.isfinite(p):
+        return "-"
+    return "%+.1f%%" % p

@@ -1,0 +1,319 @@
+"""Unit tests for scripts/compare and the statistics in scripts/libbench.py.
+
+Reports are synthetic Google Benchmark JSON written by the tests, so the
+expected verdicts are known exactly.  Runs under any Python 3.
+"""
+
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+COMPARE = os.path.join(SCRIPTS, "compare")
+sys.path.insert(0, SCRIPTS)
+import libbench as lb  # noqa: E402
+
+
+def make_report(times, reps=9, unit="ns", seed=1, noise=0.01, aggregates=True):
+    """A report with `reps` repetitions per benchmark around times[name]."""
+    rnd = random.Random(seed)
+    benchmarks = []
+    for name, t in times.items():
+        vals = [t * (1 + rnd.uniform(-noise, noise)) for _ in range(reps)]
+        for i, v in enumerate(vals):
+            benchmarks.append({"name": name, "run_name": name, "run_type": "iteration",
+                               "repetitions": reps, "repetition_index": i, "threads": 1,
+                               "iterations": 1000, "real_time": v, "cpu_time": v * 0.98,
+                               "time_unit": unit})
+        if aggregates:
+            for agg in ("mean", "median", "stddev"):
+                benchmarks.append({"name": name + "_" + agg, "run_name": name,
+                                   "run_type": "aggregate", "repetitions": reps,
+                                   "threads": 1, "aggregate_name": agg,
+                                   "real_time": 1.0, "cpu_time": 1.0, "time_unit": unit})
+    return {"context": {"date": "2024-01-01", "num_cpus": 2}, "benchmarks": benchmarks}
+
+
+TIMES = {"BM_read_sym/dlreg/threads:1": 18.0, "BM_read_sym/qt/threads:2": 300.0,
+         "BM_scan/mmap/65536": 4200.0}
+
+
+class CliCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, content):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(content if isinstance(content, str) else json.dumps(content))
+        return path
+
+    def run_compare(self, *args, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        p = subprocess.run([sys.executable, COMPARE] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, env=e)
+        return p.returncode, p.stdout, p.stderr
+
+    def json_compare(self, *args):
+        code, out, err = self.run_compare("--format", "json", *args)
+        return code, json.loads(out), err
+
+
+class TestVerdicts(CliCase):
+    def test_identical_reports_pass(self):
+        a = self.write("a.json", make_report(TIMES))
+        code, doc, _ = self.json_compare(a, a)
+        self.assertEqual(code, 0)
+        self.assertEqual([r["verdict"] for r in doc["benchmarks"]], ["same"] * 3)
+        self.assertEqual(doc["regressions"], [])
+        self.assertAlmostEqual(doc["geomean"]["real_change_pct"], 0.0)
+
+    def test_every_time_20_percent_slower_fails(self):
+        a = self.write("a.json", make_report(TIMES, seed=1))
+        slow = {k: v * 1.2 for k, v in TIMES.items()}
+        b = self.write("b.json", make_report(slow, seed=2))
+        code, doc, _ = self.json_compare(a, b)
+        self.assertEqual(code, 1)
+        self.assertEqual(sorted(doc["regressions"]), sorted(TIMES))
+        for r in doc["benchmarks"]:
+            self.assertEqual(r["verdict"], "slower")
+            self.assertAlmostEqual(r["real_change_pct"], 20.0, delta=2.0)
+            # 9 vs 9 fully separated: 2 / C(18, 9) = 2 / 48620.
+            self.assertAlmostEqual(r["p_value"], 2.0 / 48620, places=12)
+        self.assertAlmostEqual(doc["geomean"]["real_change_pct"], 20.0, delta=2.0)
+
+    def test_faster_is_not_a_regression(self):
+        a = self.write("a.json", make_report(TIMES, seed=1))
+        b = self.write("b.json", make_report({k: v * 0.8 for k, v in TIMES.items()}, seed=2))
+        code, doc, _ = self.json_compare(a, b)
+        self.assertEqual(code, 0)
+        self.assertEqual({r["verdict"] for r in doc["benchmarks"]}, {"faster"})
+
+    def test_significant_but_below_threshold_passes(self):
+        a = self.write("a.json", make_report(TIMES, seed=1, noise=0.002))
+        b = self.write("b.json", make_report({k: v * 1.03 for k, v in TIMES.items()},
+                                             seed=2, noise=0.002))
+        code, doc, _ = self.json_compare(a, b)
+        self.assertEqual(code, 0)
+        self.assertEqual({r["verdict"] for r in doc["benchmarks"]}, {"slower"})
+        code, doc, _ = self.json_compare("--threshold", "2", a, b)
+        self.assertEqual(code, 1)
+
+    def test_cv_multiplier_raises_threshold(self):
+        # Base noise +-10% uniform: CV ~ 5.8%, so 3 x CV ~ 17% > the 12% slowdown.
+        a = self.write("a.json", make_report(TIMES, seed=3, noise=0.10, reps=15))
+        b = self.write("b.json", make_report({k: v * 1.4 for k, v in TIMES.items()},
+                                             seed=4, noise=0.10, reps=15))
+        code, doc, _ = self.json_compare("--cv-multiplier", "3", a, b)
+        for r in doc["benchmarks"]:
+            self.assertGreater(r["threshold_pct"], 10.0)
+        self.assertEqual(code, 1)  # 40% is past any threshold
+        b2 = self.write("b2.json", make_report({k: v * 1.12 for k, v in TIMES.items()},
+                                               seed=4, noise=0.0, reps=15))
+        code, doc, _ = self.json_compare("--cv-multiplier", "3", a, b2)
+        self.assertEqual(code, 0, doc)
+        code, doc, _ = self.json_compare(a, b2)
+        self.assertEqual(code, 1)
+
+    def test_three_repetitions_warns_and_cannot_fail(self):
+        a = self.write("a.json", make_report(TIMES, reps=3, seed=1))
+        b = self.write("b.json", make_report({k: v * 2 for k, v in TIMES.items()},
+                                             reps=3, seed=2))
+        code, doc, err = self.json_compare(a, b)
+        self.assertEqual(code, 0)
+        self.assertEqual({r["verdict"] for r in doc["benchmarks"]}, {"too few repetitions"})
+        self.assertIn("3 vs 3 repetitions can never reach p < 0.05", err)
+        self.assertIn("0.1000", err)
+        self.assertIn("at least 4", err)
+
+    def test_aggregates_only_report(self):
+        doc = make_report(TIMES, reps=5)
+        doc["benchmarks"] = [e for e in doc["benchmarks"] if e["run_type"] == "aggregate"]
+        for e in doc["benchmarks"]:
+            if e["aggregate_name"] == "median":
+                e["real_time"] = e["cpu_time"] = 50.0
+        a = self.write("a.json", doc)
+        code, out, _ = self.json_compare(a, a)
+        self.assertEqual(code, 0)
+        r = out["benchmarks"][0]
+        self.assertTrue(r["old"]["from_aggregate"])
+        self.assertEqual(r["old"]["real_median"], 50.0)  # the median aggregate, not the mean
+        self.assertEqual(r["verdict"], "too few repetitions")
+
+    def test_units_are_normalised(self):
+        a = self.write("a.json", make_report({"BM_x": 2.0}, unit="us", noise=0.0))
+        b = self.write("b.json", make_report({"BM_x": 2000.0}, unit="ns", noise=0.0))
+        code, doc, _ = self.json_compare(a, b)
+        self.assertEqual(code, 0)
+        self.assertAlmostEqual(doc["benchmarks"][0]["real_change_pct"], 0.0)
+        code, out, _ = self.run_compare(a, b)
+        self.assertIn("2.000 us", out)
+
+    def test_filter_and_partial_overlap(self):
+        a = self.write("a.json", make_report(TIMES))
+        b = self.write("b.json", make_report({"BM_read_sym/dlreg/threads:1": 18.0,
+                                              "BM_new_one": 5.0}))
+        code, doc, err = self.json_compare(a, b)
+        self.assertEqual([r["name"] for r in doc["benchmarks"]], ["BM_read_sym/dlreg/threads:1"])
+        self.assertEqual(doc["only_in_new"], ["BM_new_one"])
+        self.assertIn("only in", err)
+        code, doc, _ = self.json_compare("--filter", "qt", a, a)
+        self.assertEqual([r["name"] for r in doc["benchmarks"]], ["BM_read_sym/qt/threads:2"])
+
+    def test_error_runs_are_skipped(self):
+        doc = make_report(TIMES)
+        for e in doc["benchmarks"]:
+            if e["name"].startswith("BM_scan"):
+                e.update({"error_occurred": True, "error_message": "no file"})
+                del e["real_time"]
+        a = self.write("a.json", doc)
+        code, out, err = self.json_compare(a, a)
+        self.assertEqual(code, 0)
+        self.assertEqual(len(out["benchmarks"]), 2)
+        self.assertIn("BM_scan/mmap/65536: every run reported an error", err)
+
+
+class TestOutputFormats(CliCase):
+    def test_table_has_no_colour_when_piped(self):
+        a = self.write("a.json", make_report(TIMES))
+        b = self.write("b.json", make_report({k: v * 1.2 for k, v in TIMES.items()}, seed=2))
+        code, out, _ = self.run_compare(a, b)
+        self.assertEqual(code, 1)
+        self.assertNotIn("\033[", out)
+        self.assertIn("slower REGRESSION", out)
+        self.assertIn("geomean (3)", out)
+        code, out, _ = self.run_compare("--color", "always", a, b)
+        self.assertIn("\033[1;31m", out)
+
+    def test_markdown(self):
+        a = self.write("a.json", make_report(TIMES))
+        code, out, _ = self.run_compare("--format", "markdown", a, a)
+        lines = out.splitlines()
+        self.assertTrue(lines[0].startswith("| Benchmark |"))
+        self.assertTrue(lines[1].startswith("|---|"))
+        self.assertEqual(sum(1 for x in lines if x.startswith("| BM_")), 3)
+
+
+class TestBadInput(CliCase):
+    def assert_bad(self, expect, *args):
+        code, out, err = self.run_compare(*args)
+        self.assertEqual(code, 2, err)
+        self.assertEqual(out, "")
+        self.assertNotIn("Traceback", err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn(expect, err)
+
+    def test_missing_file(self):
+        a = self.write("a.json", make_report(TIMES))
+        self.assert_bad("no such file", a, os.path.join(self.dir, "missing.json"))
+
+    def test_empty_file(self):
+        a = self.write("a.json", make_report(TIMES))
+        self.assert_bad("empty file", self.write("e.json", ""), a)
+
+    def test_not_json(self):
+        a = self.write("a.json", make_report(TIMES))
+        self.assert_bad("not JSON", a, self.write("n.json", "{\"benchmarks\": [1,"))
+        self.assert_bad("not JSON", a, self.write("t.json", "Run on (2 X 2000 MHz CPU s)\n"))
+
+    def test_not_a_benchmark_report(self):
+        a = self.write("a.json", make_report(TIMES))
+        self.assert_bad("not a benchmark report", a, self.write("x.json", {"context": {}}))
+        self.assert_bad("not a benchmark report", a, self.write("y.json", [1, 2]))
+        self.assert_bad("not a benchmark report", a,
+                        self.write("z.json", {"benchmarks": [{"name": "BM_x"}]}))
+
+    def test_no_common_benchmarks(self):
+        a = self.write("a.json", make_report({"BM_a": 1.0}))
+        b = self.write("b.json", make_report({"BM_b": 1.0}))
+        self.assert_bad("no benchmarks in common", a, b)
+        self.assert_bad("no benchmarks matching --filter in common", "--filter", "zzz", a, a)
+
+    def test_bad_options(self):
+        a = self.write("a.json", make_report(TIMES))
+        self.assert_bad("--alpha", "--alpha", "2", a, a)
+        self.assert_bad("bad regular expression", "--filter", "(", a, a)
+        self.assert_bad("required", a)
+
+    def test_help(self):
+        code, out, _ = self.run_compare("--help")
+        self.assertEqual(code, 0)
+        self.assertIn("BASE.json", out)
+
+
+class TestMannWhitney(unittest.TestCase):
+    def test_exact_hand_computed(self):
+        # n1 = n2 = 3, fully separated: U = 0.  C(6,3) = 20 orderings, one has
+        # U = 0 and one (mirror) U = 9, so p = 2/20 = 0.1.
+        self.assertEqual(lb.mann_whitney_p([1, 2, 3], [4, 5, 6]), (2 / 20, "exact"))
+        self.assertEqual(lb.mann_whitney_p([4, 5, 6], [1, 2, 3]), (2 / 20, "exact"))
+        # n1 = n2 = 4, separated: C(8,4) = 70, p = 2/70.
+        self.assertAlmostEqual(lb.mann_whitney_p([1, 2, 3, 4], [5, 6, 7, 8])[0], 2 / 70)
+        # n1 = 3, n2 = 4, U = 1 (one x above one y): C(7,3) = 35 orderings;
+        # U = 0 only for xxxyyyy, U = 1 only for xxyxyyy, so P(U <= 1) = 2/35
+        # and the two-sided p = 4/35 = 0.1143.
+        u, ties = lb.mann_whitney_u([1, 2, 4], [3, 5, 6, 7])
+        self.assertEqual((u, ties), (1.0, []))
+        self.assertAlmostEqual(lb.mann_whitney_p([1, 2, 4], [3, 5, 6, 7])[0], 4 / 35)
+        # n1 = n2 = 5, U = 2: counts of U = 0, 1, 2 are 1, 1, 2 (partitions of
+        # 2 into at most 5 parts of size <= 5), C(10,5) = 252: p = 2*4/252.
+        self.assertAlmostEqual(lb.mann_whitney_p([1, 2, 3, 5, 6], [4, 7, 8, 9, 10])[0],
+                               8 / 252)
+        # n1 = n2 = 3, U = 4 (1, 2, 3 each above 0.5; 3 above 2.5): counts of
+        # U = 0..4 are 1 1 2 3 3, so P(U <= 4) = 10/20 and p = min(1, 20/20) = 1.
+        self.assertEqual(lb.mann_whitney_p([1, 2, 3], [0.5, 2.5, 3.5]), (1.0, "exact"))
+
+    def test_exact_counts_match_enumeration(self):
+        for n1 in range(1, 6):
+            for n2 in range(1, 6):
+                brute = [0] * (n1 * n2 + 1)
+                for xs in itertools.combinations(range(n1 + n2), n1):
+                    ys = [v for v in range(n1 + n2) if v not in xs]
+                    brute[sum(1 for x in xs for y in ys if x > y)] += 1
+                self.assertEqual(lb.exact_u_counts(n1, n2), brute, (n1, n2))
+
+    def test_normal_approximation_large_samples(self):
+        # 30 vs 30, U = 300: mean 450, sigma = sqrt(30*30*61/12) = 67.639,
+        # z = (150 - 0.5) / 67.639 = 2.2103, p = erfc(z / sqrt 2) = 0.02709.
+        self.assertAlmostEqual(lb.normal_p(300, 30, 30), 0.027086, places=5)
+        for u in range(0, 451, 25):
+            self.assertLess(abs(lb.normal_p(u, 30, 30) - lb.exact_p(u, 30, 30)), 0.01, u)
+        # Samples larger than EXACT_MAX use the approximation.
+        rnd = random.Random(7)
+        x = [rnd.gauss(100, 5) for _ in range(30)]
+        y = [rnd.gauss(103, 5) for _ in range(30)]
+        p, method = lb.mann_whitney_p(x, y)
+        self.assertEqual(method, "normal")
+        u, _ = lb.mann_whitney_u(x, y)
+        self.assertLess(abs(p - lb.exact_p(u, 30, 30)), 0.01)
+
+    def test_ties_use_corrected_normal(self):
+        # x = 1 2 3 3, y = 3 4 5 6: ranks 1 2 4 4 | 4 6 7 8, R1 = 11, U = 1.
+        # One tie group of 3: sum(t^3 - t) = 24; N = 8;
+        # var = 4*4/12 * (9 - 24/56) = 11.4286, z = (7 - 0.5)/3.3806 = 1.9227,
+        # p = erfc(1.9227 / sqrt 2) = 0.05451.
+        p, method = lb.mann_whitney_p([1, 2, 3, 3], [3, 4, 5, 6])
+        self.assertEqual(method, "normal")
+        self.assertAlmostEqual(p, 0.054514, places=5)
+        self.assertEqual(lb.mann_whitney_p([5, 5, 5], [5, 5, 5])[0], 1.0)
+
+    def test_min_p(self):
+        self.assertAlmostEqual(lb.min_p(3, 3), 0.1)
+        self.assertAlmostEqual(lb.min_p(4, 4), 2 / 70)
+        self.assertEqual(lb.min_p(1, 0), 1.0)
+        self.assertEqual(lb.min_reps_for(0.05), 4)
+        self.assertEqual(lb.min_reps_for(0.01), 5)  # 2/C(10,5) = 0.0079; 2/C(8,4) = 0.029
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)

@@ -1,0 +1,317 @@
+"""Unit tests for scripts/gate: the parts that decide pass or fail.
+
+Building and benchmarking real revisions takes minutes, so these tests feed
+the gate's decision functions synthetic inputs (cachegrind summaries,
+benchmark reports, fake build directories, a throwaway git repository) and
+check the verdicts.  Runs under any Python 3.
+"""
+
+import importlib.machinery
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from unittest import mock
+
+SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+GATE = os.path.join(SCRIPTS, "gate")
+sys.path.insert(0, SCRIPTS)
+import libbench as lb  # noqa: E402
+
+
+def load_gate():
+    loader = importlib.machinery.SourceFileLoader("gate_under_test", GATE)
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+gate = load_gate()
+
+
+def report(times, reps=3, aggregates=True):
+    b = []
+    for name, values in times.items():
+        values = values if isinstance(values, list) else [values] * reps
+        for i, v in enumerate(values):
+            b.append({"name": name, "run_name": name, "run_type": "iteration",
+                      "repetitions": len(values), "repetition_index": i, "threads": 1,
+                      "iterations": 10, "real_time": v, "cpu_time": v, "time_unit": "ns"})
+        if aggregates:
+            b.append({"name": name + "_mean", "run_name": name, "run_type": "aggregate",
+                      "aggregate_name": "mean", "repetitions": len(values), "threads": 1,
+                      "real_time": 0.0, "cpu_time": 0.0, "time_unit": "ns"})
+    return {"context": {"host_name": "x"}, "benchmarks": b}
+
+
+CACHEGRIND_STDERR = """==4242== Cachegrind, a cache and branch-prediction profiler
+==4242== Copyright (C) 2002-2017, and GNU GPL'd, by Nicholas Nethercote et al.
+==4242== Command: ./dlreg-icount --iterations 1000 sym
+==4242==
+==4242== I   refs:      1,349,628
+"""
+
+
+class TestIcount(unittest.TestCase):
+    def test_parse_cachegrind(self):
+        self.assertEqual(gate.parse_cachegrind_ir(CACHEGRIND_STDERR), 1349628)
+        self.assertIsNone(gate.parse_cachegrind_ir("==1== error: no such file\n"))
+
+    def test_per_call_removes_fixed_cost(self):
+        # 500 000 of start-up plus 561 per call, at 1000 and 11000 calls.
+        low, high = 500000 + 561 * 1000, 500000 + 561 * 11000
+        self.assertEqual(gate.per_call(low, high, (1000, 11000)), 561.0)
+
+    def test_tolerance(self):
+        self.assertEqual(gate.icount_verdict(1000.0, 1019.0, 2.0)[1], "pass")
+        self.assertEqual(gate.icount_verdict(1000.0, 1021.0, 2.0)[1], "FAIL")
+        self.assertEqual(gate.icount_verdict(1000.0, 900.0, 2.0)[1], "pass")
+        self.assertEqual(gate.icount_verdict(None, 900.0, 2.0), (None, "no base"))
+
+    def fake_build(self, root, name):
+        path = os.path.join(root, name, gate.ICOUNT_REL)
+        os.makedirs(os.path.dirname(path))
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(path, 0o755)
+        return os.path.join(root, name)
+
+    def run_icount_gate(self, base_counts, new_counts, with_base=True):
+        with tempfile.TemporaryDirectory() as tmp:
+            new = self.fake_build(tmp, "new")
+            base = self.fake_build(tmp, "base") if with_base else os.path.join(tmp, "none")
+            counts = {new: new_counts, base: base_counts}
+
+            def modes(binary):
+                return sorted(counts[binary.split("/bench/")[0]])
+
+            def measure(binary, mode):
+                return counts[binary.split("/bench/")[0]][mode]
+
+            args = gate.parse_args([])
+            with mock.patch.object(gate, "icount_modes", modes), \
+                    mock.patch.object(gate, "icount_measure", measure), \
+                    mock.patch.object(gate.shutil, "which", lambda _: "/usr/bin/valgrind"):
+                return gate.gate_icount(new, base, args)
+
+    def test_gate_catches_growth(self):
+        s = self.run_icount_gate({"sym": 561.0, "lookup": 379.0},
+                                 {"sym": 590.0, "lookup": 379.0})
+        self.assertEqual(s.failed, ["sym"])
+        self.assertIn("| sym | 561.0 | 590.0 | +5.2% | +2% | FAIL |", s.lines)
+
+    def test_new_mode_and_missing_base_pass_with_notice(self):
+        s = self.run_icount_gate({"sym": 561.0}, {"sym": 561.0, "note": 90.0})
+        self.assertEqual(s.failed, [])
+        self.assertEqual([r["result"] for r in s.rows], ["no base", "pass"])
+        s = self.run_icount_gate({}, {"sym": 561.0}, with_base=False)
+        self.assertEqual(s.failed, [])
+        self.assertTrue(any(n.startswith("no base") for n in s.notes))
+
+
+class TestRatios(unittest.TestCase):
+    def series(self, times):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(report(times), f)
+        try:
+            return lb.collect(lb.load_report(f.name))[0]
+        finally:
+            os.unlink(f.name)
+
+    def test_ratio_pass_fail_missing(self):
+        table = [("two", "BM_q/2", "BM_d/2", 10.0), ("one", "BM_q/1", "BM_d/1", 2.0),
+                 ("gone", "BM_x", "BM_d/1", 2.0)]
+        s = self.series({"BM_q/2": [300.0, 310.0, 290.0], "BM_d/2": [25.0, 24.0, 26.0],
+                         "BM_q/1": 50.0, "BM_d/1": 30.0})
+        rows = gate.evaluate_ratios(s, table)
+        self.assertEqual([r["result"] for r in rows], ["pass", "FAIL", "missing"])
+        self.assertAlmostEqual(rows[0]["ratio"], 12.0)  # medians 300 / 25
+        self.assertAlmostEqual(rows[1]["ratio"], 50.0 / 30.0)
+
+    def test_min_ratio_option_and_extra_ratios(self):
+        args = gate.parse_args(["--min-ratio", "15", "--ratio", "BM_a/x,BM_b/y,3.5"])
+        table = gate.ratio_table(args)
+        self.assertEqual(table[0][3], 15.0)
+        self.assertEqual(table[-1], ("BM_a/x / BM_b/y", "BM_a/x", "BM_b/y", 3.5))
+
+
+class TestRatioAttempts(unittest.TestCase):
+    QT, DL = "registry/read_sym/qt/threads:2", "registry/read_sym/dlreg/threads:2"
+    PROBE = "registry/read_sym/unsync/threads:2"
+    TABLE = [("qt/dlreg", QT, DL, 10.0), ("memmem/find", "BM_m", "BM_f", 2.0)]
+
+    def run_attempts(self, qt_times, attempts=3, parallel=None, strict=False):
+        """Ratio gate where attempt i measures qt at qt_times[i] and dlreg at 10.
+
+        parallel[i] is how many probe threads ran at once in attempt i
+        (CPU time summed over threads / wall time); 2.0 when not given.
+        """
+        calls = []
+        parallel = parallel or [2.0] * len(qt_times)
+
+        def run_plan(plan, reps, min_time, out_dir, tag, log):
+            calls.append(sorted(n for _, names in plan for n in names))
+            return [len(calls) - 1]
+
+        def collect(paths):
+            i = paths[0]
+            doc = report({self.QT: qt_times[i], self.DL: 10.0, "BM_m": 30.0, "BM_f": 10.0,
+                          self.PROBE: 5.0})
+            for e in doc["benchmarks"]:
+                if e["name"] == self.PROBE:
+                    e["cpu_time"] = 5.0 * parallel[i]
+            return lb.collect(doc)[0]
+
+        def select(programs, wanted):
+            return [("prog", sorted(wanted))]
+
+        argv = ["--ratio-attempts", str(attempts)] + (["--strict"] if strict else [])
+        args = gate.parse_args(argv)
+        with mock.patch.object(gate, "programs_of", lambda build: ["prog"]), \
+                mock.patch.object(gate, "select", select), \
+                mock.patch.object(gate, "run_plan", run_plan), \
+                mock.patch.object(gate, "collect_canonical", collect), \
+                mock.patch.object(gate, "ratio_table", lambda a: self.TABLE):
+            return gate.gate_ratio("build", args, "out"), calls
+
+    def ratios(self, row):
+        return [a["ratio"] for a in row["attempts"]]
+
+    def test_noise_passes_on_a_later_attempt(self):
+        section, calls = self.run_attempts([60.0, 120.0, 50.0])
+        self.assertEqual(section.failed, [])
+        self.assertEqual(len(calls), 2)
+        # Only the unpassed ratio again, with the probe for its thread count.
+        self.assertEqual(calls[1], sorted([self.DL, self.QT, self.PROBE]))
+        row = section.rows[0]
+        self.assertEqual((row["result"], self.ratios(row)), ("pass", [6.0, 12.0]))
+        self.assertTrue(any("passed on attempt 2 of 3" in n for n in section.notes))
+
+    def test_regression_fails_every_attempt(self):
+        section, calls = self.run_attempts([30.0, 40.0, 35.0])
+        self.assertEqual(section.failed, ["qt/dlreg"])
+        self.assertEqual(len(calls), 3)
+        self.assertEqual(self.ratios(section.rows[0]), [3.0, 4.0, 3.5])
+        self.assertAlmostEqual(section.rows[0]["ratio"], 4.0)  # the best attempt is shown
+        self.assertEqual(section.rows[1]["result"], "pass")
+        self.assertIn("| qt/dlreg | 40.00 ns | 10.00 ns | 4 | 10 | 2.00 of 2 | FAIL |",
+                      section.lines)
+
+    def test_busy_machine_is_inconclusive_not_a_failure(self):
+        # The lock-free probe ran 1.1 threads at once: the second core was taken.
+        section, _ = self.run_attempts([40.0, 40.0, 40.0], parallel=[1.1, 1.1, 1.1])
+        self.assertEqual(section.failed, [])
+        self.assertEqual(section.rows[0]["result"], "inconclusive")
+        self.assertTrue(any("inconclusive" in n and "not gated" in n for n in section.notes))
+        section, _ = self.run_attempts([40.0, 40.0, 40.0], parallel=[1.1, 1.1, 1.1],
+                                       strict=True)
+        self.assertEqual(section.failed, ["qt/dlreg"])
+
+    def test_one_attempt_on_free_cores_decides(self):
+        section, _ = self.run_attempts([40.0, 40.0, 40.0], parallel=[1.1, 1.95, 1.1])
+        self.assertEqual(section.rows[0]["result"], "FAIL")
+        self.assertEqual(section.failed, ["qt/dlreg"])
+
+    def test_one_attempt_means_no_retry(self):
+        section, calls = self.run_attempts([60.0, 120.0], attempts=1)
+        self.assertEqual(section.failed, ["qt/dlreg"])
+        self.assertEqual(len(calls), 1)
+
+
+class TestMerge(unittest.TestCase):
+    def test_merge_keeps_every_repetition(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = []
+            for i, t in enumerate((10.0, 11.0, 12.0)):
+                p = os.path.join(tmp, "r%d.json" % i)
+                with open(p, "w") as f:
+                    json.dump(report({"BM_a": t, "BM_b": 2 * t}, reps=2), f)
+                paths.append(p)
+            merged = gate.merge_reports(paths)
+        rows = [e for e in merged["benchmarks"] if e["name"] == "BM_a"]
+        self.assertEqual([e["repetition_index"] for e in rows], list(range(6)))
+        self.assertEqual({e["repetitions"] for e in rows}, {6})
+        self.assertEqual(sorted(e["real_time"] for e in rows), [10, 10, 11, 11, 12, 12])
+        self.assertFalse(any(e["run_type"] == "aggregate" for e in merged["benchmarks"]))
+        series, _ = lb.collect(merged)
+        self.assertEqual(len(series["BM_b"].real), 6)
+
+
+class TestBaseSelection(unittest.TestCase):
+    def setUp(self):
+        if shutil.which("git") is None:
+            self.skipTest("git not installed")
+        self.tmp = tempfile.TemporaryDirectory()
+        self.repo = self.tmp.name
+        self.env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
+                        GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org",
+                        GIT_CONFIG_NOSYSTEM="1", HOME=self.repo)
+        self.git("init", "-q", "-b", "main")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def git(self, *args):
+        return subprocess.run(["git", "-C", self.repo] + list(args), env=self.env, check=True,
+                              stdout=subprocess.PIPE, universal_newlines=True).stdout.strip()
+
+    def commit(self, msg):
+        with open(os.path.join(self.repo, "f"), "a") as f:
+            f.write(msg + "\n")
+        self.git("add", "f")
+        self.git("commit", "-q", "-m", msg)
+        return self.git("rev-parse", "HEAD")
+
+    def test_no_commit_no_parent(self):
+        self.assertEqual(gate.default_base(self.repo), (None, "HEAD has no commit"))
+        self.commit("one")
+        self.assertEqual(gate.default_base(self.repo), (None, "HEAD has no parent"))
+
+    def test_main_uses_parent_and_branch_uses_merge_base(self):
+        first = self.commit("one")
+        second = self.commit("two")
+        self.assertEqual(gate.default_base(self.repo), (first, "HEAD~1"))
+        self.git("checkout", "-q", "-b", "topic", first)
+        self.commit("three")
+        self.commit("four")
+        self.assertEqual(gate.default_base(self.repo), (first, "merge-base with main"))
+        self.assertEqual(gate.resolve_base(self.repo, "main"), (second, "main"))
+        with self.assertRaises(gate.SetupError):
+            gate.resolve_base(self.repo, "no-such-ref")
+
+
+class TestCli(unittest.TestCase):
+    def run_gate(self, *args):
+        p = subprocess.run([sys.executable, GATE] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_help(self):
+        code, out, _ = self.run_gate("--help")
+        self.assertEqual(code, 0)
+        self.assertIn("--full", out)
+        self.assertIn("Exit status", out)
+
+    def test_bad_arguments_are_one_line_errors(self):
+        for args in (["--bogus"], ["--full", "--rounds", "2", "--repetitions", "2"],
+                     ["--ratio", "a,b"], ["--quick", "--full"], ["--min-ratio", "-1"]):
+            code, out, err = self.run_gate(*args)
+            self.assertEqual(code, 2, args)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertNotIn("Traceback", err)
+
+    def test_bad_build_dir_is_a_setup_error(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            code, out, err = self.run_gate("--new-build", tmp, "--cache-dir", tmp)
+        self.assertEqual(code, 2)
+        self.assertIn("not a configured build directory", err)
+        self.assertEqual(out, "")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)

@@ -1,0 +1,176 @@
+/*
+ * storm_fatal.c - a crash still ends with a SUMMARY line.
+ *
+ * Fatal signals (a call into an unmapped plugin, SIGBUS from a truncated
+ * mapping, abort from a corrupted heap) are caught, reported with the
+ * crashing thread's operation and plugin, counted as detector "crash", and
+ * the run exits with STORM_EXIT_CRASH.  The handlers are installed before
+ * the scanner installs its own fault handler, which then chains faults it
+ * does not own to these.
+ *
+ * Under a sanitizer, its death callback writes the SUMMARY before the
+ * sanitizer exits with its own exit code: a ThreadSanitizer report counts
+ * as "races"; an AddressSanitizer report of a use after free as
+ * "use_after_grace", any other memory error as "crash".
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "storm.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define STORM_TSAN 1
+#elif defined(__SANITIZE_ADDRESS__)
+#define STORM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STORM_TSAN 1
+#elif __has_feature(address_sanitizer)
+#define STORM_ASAN 1
+#endif
+#endif
+
+#if defined(STORM_TSAN) || defined(STORM_ASAN)
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef STORM_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+
+/*
+ * Ends the process at once with `code`.  The raw system call skips the
+ * sanitizers' exit processing too: their thread-leak and leak reports about
+ * threads still stuck in a deadlock would replace the detector's exit code.
+ */
+void storm_exit_now(int code)
+{
+	syscall(SYS_exit_group, code);
+	_exit(code);
+}
+
+static void say(const char *s)
+{
+	ssize_t n = write(2, s, strlen(s));
+
+	(void)n;
+}
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGSEGV:
+		return "SIGSEGV";
+	case SIGBUS:
+		return "SIGBUS";
+	case SIGILL:
+		return "SIGILL";
+	case SIGFPE:
+		return "SIGFPE";
+	case SIGABRT:
+		return "SIGABRT";
+	default:
+		return "signal";
+	}
+}
+
+static struct storm_thread *self_thread(struct storm *s)
+{
+	pthread_t me = pthread_self();
+
+	for (unsigned i = 0; i < s->nthreads; i++)
+		if (s->threads[i].started && pthread_equal(s->threads[i].tid, me))
+			return &s->threads[i];
+	return s->nthreads ? &s->threads[s->nthreads - 1] : NULL;
+}
+
+/* One line naming what the failing thread was doing. */
+static void say_where(struct storm *s)
+{
+	struct storm_thread *t = self_thread(s);
+	const char *what, *state;
+	int plugin;
+
+	if (!t) {
+		say("\n");
+		return;
+	}
+	what = atomic_load_explicit(&t->what, memory_order_relaxed);
+	state = atomic_load_explicit(&t->state, memory_order_relaxed);
+	plugin = atomic_load_explicit(&t->plugin, memory_order_relaxed);
+	say(" in thread role=");
+	say(t->role);
+	say(" op=");
+	say(what ? what : "idle");
+	say(" state=");
+	say(state ? state : "-");
+	say(" plugin=");
+	say(plugin >= 0 && (size_t)plugin < s->cat.n ? s->cat.v[plugin].name : "-");
+	say("\n");
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+	struct storm *s = storm_global;
+
+	(void)si;
+	(void)uc;
+	say("dlreg-storm: fatal ");
+	say(signal_name(sig));
+	if (s) {
+		say_where(s);
+		atomic_fetch_add_explicit(&s->detectors[STORM_DET_CRASH], 1, memory_order_relaxed);
+		storm_report_final(s, false);
+		storm_churn_remove();
+	} else {
+		say("\n");
+	}
+	storm_exit_now(STORM_EXIT_CRASH);
+}
+
+#if defined(STORM_TSAN) || defined(STORM_ASAN)
+static enum storm_detector sanitizer_detector(void)
+{
+#ifdef STORM_ASAN
+	const char *desc = __asan_get_report_description();
+
+	return desc && strstr(desc, "use-after-free") ? STORM_DET_USE_AFTER_GRACE : STORM_DET_CRASH;
+#else
+	return STORM_DET_RACES;
+#endif
+}
+
+static void on_sanitizer_death(void)
+{
+	struct storm *s = storm_global;
+	enum storm_detector d = sanitizer_detector();
+
+	if (!s)
+		return;
+	say("dlreg-storm: the sanitizer stopped the run (");
+	say(storm_detector_name(d));
+	say(")");
+	say_where(s);
+	atomic_fetch_add_explicit(&s->detectors[d], 1, memory_order_relaxed);
+	storm_report_final(s, false);
+	storm_churn_remove();
+}
+#endif
+
+void storm_fatal_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fatal;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
+		sigaction(fatal_signals[i], &sa, NULL);
+#if defined(STORM_TSAN) || defined(STORM_ASAN)
+	__sanitizer_set_death_callback(on_sanitizer_death);
+#endif
+}

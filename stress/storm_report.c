@@ -1,0 +1,281 @@
+/*
+ * storm_report.c - progress lines, the final SUMMARY line and JSON.
+ *
+ * The SUMMARY line is also written from the watchdog and from fatal-signal
+ * and sanitizer-death handlers, so building it is async-signal-safe: relaxed
+ * atomic loads of the threads' counters and histograms, integer formatting
+ * into a stack buffer, one write(2).  It is written at most once per run.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storm.h"
+
+#define STORM_MAX_HISTS 512
+
+static const char *const detector_names[STORM_DET_COUNT] = {
+        [STORM_DET_USE_AFTER_GRACE] = "use_after_grace",
+        [STORM_DET_LEAKS] = "leaks",
+        [STORM_DET_WATCHDOG] = "watchdog",
+        [STORM_DET_RACES] = "races",
+        [STORM_DET_INVARIANTS] = "invariants",
+        [STORM_DET_CRASH] = "crash",
+};
+
+/* Which detector names a failed run: the most specific symptom first. */
+static const enum storm_detector detector_priority[STORM_DET_COUNT] = {
+        STORM_DET_WATCHDOG,        STORM_DET_CRASH,      STORM_DET_RACES,
+        STORM_DET_USE_AFTER_GRACE, STORM_DET_INVARIANTS, STORM_DET_LEAKS,
+};
+
+const char *storm_detector_name(enum storm_detector d)
+{
+	return (unsigned)d < STORM_DET_COUNT ? detector_names[d] : "?";
+}
+
+struct totals {
+	uint64_t c[SC_COUNT];
+	uint64_t det[STORM_DET_COUNT];
+	uint64_t elapsed_ns;
+	uint64_t p50, p99, p999, max, samples, stalls;
+};
+
+/* A read this slow waited for something (a lock, the loader) or was preempted. */
+#define STORM_STALL_NS 1000000u
+
+static void collect(struct storm *s, struct totals *tt)
+{
+	struct storm_hist *hists[STORM_MAX_HISTS];
+	size_t nh = 0;
+	uint64_t end = atomic_load_explicit(&s->end_ns, memory_order_relaxed);
+
+	memset(tt, 0, sizeof(*tt));
+	for (unsigned i = 0; i < s->nthreads; i++) {
+		for (int c = 0; c < SC_COUNT; c++)
+			tt->c[c] += atomic_load_explicit(&s->threads[i].counters[c],
+			                                 memory_order_relaxed);
+		if (nh < STORM_MAX_HISTS)
+			hists[nh++] = &s->threads[i].hist;
+	}
+	for (int d = 0; d < STORM_DET_COUNT; d++)
+		tt->det[d] = atomic_load_explicit(&s->detectors[d], memory_order_relaxed);
+	tt->det[STORM_DET_USE_AFTER_GRACE] += tt->c[SC_USE_AFTER_GRACE];
+	tt->det[STORM_DET_INVARIANTS] += tt->c[SC_INVARIANTS];
+	tt->elapsed_ns = (end ? end : storm_now_ns()) - s->start_ns;
+	tt->samples = storm_hist_total(hists, nh);
+	tt->p50 = storm_hist_quantile(hists, nh, 500000);
+	tt->p99 = storm_hist_quantile(hists, nh, 990000);
+	tt->p999 = storm_hist_quantile(hists, nh, 999000);
+	tt->max = storm_hist_max(hists, nh);
+	tt->stalls = storm_hist_count_above(hists, nh, STORM_STALL_NS);
+}
+
+static int verdict_of(const struct totals *tt, enum storm_detector *first)
+{
+	*first = STORM_DET_COUNT;
+	for (int i = 0; i < STORM_DET_COUNT; i++)
+		if (tt->det[detector_priority[i]]) {
+			*first = detector_priority[i];
+			return 1;
+		}
+	return tt->c[SC_ERRORS] != 0;
+}
+
+int storm_report_verdict(struct storm *s, enum storm_detector *first)
+{
+	struct totals tt;
+
+	collect(s, &tt);
+	return verdict_of(&tt, first);
+}
+
+bool storm_report_failed_yet(struct storm *s)
+{
+	static const enum storm_counter failing[] = {SC_ERRORS, SC_USE_AFTER_GRACE, SC_INVARIANTS};
+
+	for (int d = 0; d < STORM_DET_COUNT; d++)
+		if (atomic_load_explicit(&s->detectors[d], memory_order_relaxed))
+			return true;
+	for (unsigned i = 0; i < s->nthreads; i++)
+		for (size_t k = 0; k < sizeof(failing) / sizeof(failing[0]); k++)
+			if (atomic_load_explicit(&s->threads[i].counters[failing[k]],
+			                         memory_order_relaxed))
+				return true;
+	return false;
+}
+
+/* ---- async-signal-safe line building ---- */
+
+struct line {
+	char buf[1024];
+	size_t len;
+};
+
+static void put_str(struct line *l, const char *s)
+{
+	while (*s && l->len < sizeof(l->buf) - 1)
+		l->buf[l->len++] = *s++;
+}
+
+static void put_u64(struct line *l, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0 && l->len < sizeof(l->buf) - 1)
+		l->buf[l->len++] = tmp[--n];
+}
+
+static void put_kv(struct line *l, const char *key, uint64_t v)
+{
+	put_str(l, " ");
+	put_str(l, key);
+	put_str(l, "=");
+	put_u64(l, v);
+}
+
+static uint64_t ops_per_s(const struct totals *tt)
+{
+	if (tt->elapsed_ns == 0)
+		return 0;
+	return (uint64_t)((double)tt->c[SC_OPS] * 1e9 / (double)tt->elapsed_ns);
+}
+
+static void summary_line(struct storm *s, const struct totals *tt, struct line *l)
+{
+	enum storm_detector first;
+	int failed = verdict_of(tt, &first);
+
+	l->len = 0;
+	put_str(l, "SUMMARY variant=");
+	put_str(l, s->ops->name);
+	put_kv(l, "threads", s->nworkers);
+	put_kv(l, "ops", tt->c[SC_OPS]);
+	put_kv(l, "ops_per_s", ops_per_s(tt));
+	put_kv(l, "errors", tt->c[SC_ERRORS]);
+	for (int d = 0; d < STORM_DET_COUNT; d++)
+		put_kv(l, detector_names[d], tt->det[d]);
+	put_kv(l, "read_p50_ns", tt->p50);
+	put_kv(l, "read_p99_ns", tt->p99);
+	put_kv(l, "read_p999_ns", tt->p999);
+	put_kv(l, "read_max_ns", tt->max);
+	put_kv(l, "read_stalls_1ms", tt->stalls);
+	put_str(l, " detector=");
+	put_str(l, first < STORM_DET_COUNT ? detector_names[first] : failed ? "errors" : "none");
+	put_str(l, failed ? " verdict=FAILURE\n" : " verdict=SUCCESS\n");
+}
+
+static void write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* ---- JSON (normal exit only) ---- */
+
+static void json_threads(struct storm *s)
+{
+	printf("\"thread_detail\":[");
+	for (unsigned i = 0; i < s->nthreads; i++) {
+		const struct storm_thread *t = &s->threads[i];
+
+		printf("%s{\"index\":%u,\"role\":\"%s\",\"seed\":%" PRIu64 ",\"ops\":%" PRIu64
+		       ",\"sequence\":\"%016" PRIx64 "\"}",
+		       i ? "," : "", t->index, t->role, t->seed,
+		       atomic_load_explicit(&t->counters[SC_OPS], memory_order_relaxed),
+		       t->seq_hash);
+	}
+	printf("]");
+}
+
+static void json_counters(const struct totals *tt)
+{
+	printf("\"counters\":{\"opens\":%" PRIu64 ",\"open_fails\":%" PRIu64 ",\"closes\":%" PRIu64
+	       ",\"read_hits\":%" PRIu64 ",\"read_misses\":%" PRIu64 ",\"calls\":%" PRIu64
+	       ",\"acquires\":%" PRIu64 ",\"acquire_misses\":%" PRIu64 ",\"scans\":%" PRIu64
+	       ",\"scan_errors\":%" PRIu64 ",\"churns\":%" PRIu64 "}",
+	       tt->c[SC_OPENS], tt->c[SC_OPEN_FAILS], tt->c[SC_CLOSES], tt->c[SC_READ_HITS],
+	       tt->c[SC_READ_MISSES], tt->c[SC_CALLS], tt->c[SC_ACQUIRES], tt->c[SC_ACQUIRE_MISSES],
+	       tt->c[SC_SCANS], tt->c[SC_SCAN_ERRORS], tt->c[SC_CHURNS]);
+}
+
+static void json_summary(struct storm *s, const struct totals *tt)
+{
+	enum storm_detector first;
+	int failed = verdict_of(tt, &first);
+
+	printf("{\"variant\":\"%s\",\"threads\":%u,\"seed\":%" PRIu64 ",\"ops\":%" PRIu64
+	       ",\"elapsed_s\":%.3f,\"ops_per_s\":%" PRIu64 ",\"errors\":%" PRIu64
+	       ",\"detectors\":{",
+	       s->ops->name, s->nworkers, s->cfg.seed, tt->c[SC_OPS], (double)tt->elapsed_ns / 1e9,
+	       ops_per_s(tt), tt->c[SC_ERRORS]);
+	for (int d = 0; d < STORM_DET_COUNT; d++)
+		printf("%s\"%s\":%" PRIu64, d ? "," : "", detector_names[d], tt->det[d]);
+	printf("},\"read_latency_ns\":{\"samples\":%" PRIu64 ",\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
+	       ",\"p999\":%" PRIu64 ",\"max\":%" PRIu64 ",\"stalls_1ms\":%" PRIu64 "},",
+	       tt->samples, tt->p50, tt->p99, tt->p999, tt->max, tt->stalls);
+	json_counters(tt);
+	printf(",");
+	json_threads(s);
+	printf(",\"detector\":\"%s\",\"verdict\":\"%s\"}\n",
+	       first < STORM_DET_COUNT ? detector_names[first]
+	       : failed                ? "errors"
+	                               : "none",
+	       failed ? "FAILURE" : "SUCCESS");
+	fflush(stdout);
+}
+
+void storm_report_final(struct storm *s, bool json)
+{
+	struct totals tt;
+	struct line l;
+
+	if (atomic_exchange_explicit(&s->summary_done, 1, memory_order_acq_rel))
+		return;
+	collect(s, &tt);
+	summary_line(s, &tt, &l);
+	if (json)
+		json_summary(s, &tt);
+	write_all(json ? 2 : 1, l.buf, l.len);
+}
+
+void storm_report_progress(struct storm *s)
+{
+	struct totals tt;
+
+	collect(s, &tt);
+	fprintf(stderr,
+	        "dlreg-storm: [%7.1fs] ops=%" PRIu64 " ops/s=%" PRIu64 " reads=%" PRIu64
+	        " errors=%" PRIu64 " uag=%" PRIu64 " inv=%" PRIu64 " read_p99.9=%" PRIu64 "ns\n",
+	        (double)tt.elapsed_ns / 1e9, tt.c[SC_OPS], ops_per_s(&tt),
+	        tt.c[SC_READ_HITS] + tt.c[SC_READ_MISSES], tt.c[SC_ERRORS],
+	        tt.det[STORM_DET_USE_AFTER_GRACE], tt.det[STORM_DET_INVARIANTS], tt.p999);
+}
+
+void storm_report_counters(struct storm *s)
+{
+	struct totals tt;
+
+	collect(s, &tt);
+	fprintf(stderr,
+	        "dlreg-storm: elapsed_s=%.3f counters opens=%" PRIu64 " open_fails=%" PRIu64
+	        " closes=%" PRIu64 " read_hits=%" PRIu64 " read_misses=%" PRIu64 " calls=%" PRIu64
+	        " acquires=%" PRIu64 " acquire_misses=%" PRIu64 " scans=%" PRIu64
+	        " scan_errors=%" PRIu64 " scan_faults_caught=%" PRIu64 " churns=%" PRIu64
+	        " read_samples=%" PRIu64 "\n",
+	        (double)tt.elapsed_ns / 1e9, tt.c[SC_OPENS], tt.c[SC_OPEN_FAILS], tt.c[SC_CLOSES],
+	        tt.c[SC_READ_HITS], tt.c[SC_READ_MISSES], tt.c[SC_CALLS], tt.c[SC_ACQUIRES],
+	        tt.c[SC_ACQUIRE_MISSES], tt.c[SC_SCANS], tt.c[SC_SCAN_ERRORS], storm_scan_faults(),
+	        tt.c[SC_CHURNS], tt.samples);
+}
