@@ -14,12 +14,15 @@
  *   3. release(&reg->grace) before every ck_epoch_end, and acquire(&reg->grace)
  *      before a retired object is released: the grace period orders every
  *      reader's last access before the free;
- *   4. release(&dl_order) after dlclose, acquire(&dl_order) after dlopen;
+ *   4. glibc's loader lock orders every dlopen/dlclose/dlsym (the loader
+ *      allocates in one call and frees in another, on other threads): TSan
+ *      builds take a recursive stand-in mutex (registry.c: dl_order) just
+ *      outside it, around each of those calls;
  *   5. release(record) before ck_epoch_unregister, acquire(record) after
  *      ck_epoch_recycle hands a reader record to a new thread.
  *
  * Everywhere else TSan sees the real C11 atomics.  Outside TSan builds every
- * macro is a no-op.
+ * macro is a no-op and the stand-in mutex does not exist.
  */
 #ifndef DLREG_ANNOTATE_H
 #define DLREG_ANNOTATE_H

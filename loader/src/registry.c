@@ -225,7 +225,22 @@ static _Thread_local unsigned tl_sections DLREG_TLS_IE;
 /* Registry whose ck_hs is being modified by this thread (under its lock):
  * ck_malloc callbacks carry no context. */
 static _Thread_local struct dlreg *tl_hs_owner;
-static int dl_order; /* TSan: dlclose happens-before the next dlopen */
+#ifdef DLREG_TSAN
+/*
+ * TSan: a recursive mutex standing for glibc's dl_load_lock, taken just
+ * outside it around every dlopen/dlclose/dlsym, so TSan sees the order the
+ * real lock imposes (the loader's own allocations are made in one call and
+ * freed in another, on other threads).  acquire/release annotations around
+ * the calls are not enough: a thread announces its acquire while it may
+ * still wait for the real lock.
+ */
+static pthread_mutex_t dl_order = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+#define dl_enter() pthread_mutex_lock(&dl_order)
+#define dl_leave() pthread_mutex_unlock(&dl_order)
+#else
+#define dl_enter() ((void)0)
+#define dl_leave() ((void)0)
+#endif
 
 static pthread_mutex_t g_regs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dlreg *g_regs;
@@ -331,10 +346,11 @@ static void poison_and_free_lib(struct dlreg_lib *lib)
 
 static void lib_dlclose(struct dlreg *reg, void *dl)
 {
+	dl_enter();
 	tl_in_loader++;
 	dlclose(dl);
 	tl_in_loader--;
-	dlreg_ann_release(&dl_order);
+	dl_leave();
 	atomic_fetch_add_explicit(&reg->st.dlclose_calls, 1, memory_order_relaxed);
 }
 
@@ -830,7 +846,9 @@ static int sym_cache_fill(struct dlreg_lib *lib, uint64_t h, const char *name, s
 			  struct sym_node **out, void **sym)
 {
 	dlerror();
+	dl_enter();
 	void *addr = dlsym(lib->dl, name);
+	dl_leave();
 	const char *err = addr ? NULL : dlerror();
 	if (lib->reg)
 		atomic_fetch_add_explicit(&lib->reg->st.sym_misses, 1, memory_order_relaxed);
@@ -1246,10 +1264,11 @@ static void *do_dlopen(struct dlreg *reg, const char *path, unsigned hints)
 {
 	(void)reg;
 	dlerror();
+	dl_enter();
 	tl_in_loader++;
 	void *dl = dlopen(path, rtld_flags(hints));
 	tl_in_loader--;
-	dlreg_ann_acquire(&dl_order);
+	dl_leave();
 	return dl;
 }
 
@@ -1474,6 +1493,11 @@ static void child_reset_records(struct dlreg *reg)
 
 static void atfork_child(void)
 {
+#ifdef DLREG_TSAN
+	/* Another thread may have held the stand-in for glibc's loader lock. */
+	pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+	dl_order = fresh;
+#endif
 	for (struct dlreg *reg = g_regs; reg; reg = reg->next_reg) {
 		pthread_mutex_unlock(&reg->lock);
 		pthread_mutex_unlock(&reg->reclaim_lock);

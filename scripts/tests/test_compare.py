@@ -15,6 +15,7 @@ import unittest
 
 SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 COMPARE = os.path.join(SCRIPTS, "compare")
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, SCRIPTS)
 import libbench as lb  # noqa: E402
 
@@ -260,7 +261,8 @@ class TestMannWhitney(unittest.TestCase):
         # n1 = n2 = 4, separated: C(8,4) = 70, p = 2/70.
         self.assertAlmostEqual(lb.mann_whitney_p([1, 2, 3, 4], [5, 6, 7, 8])[0], 2 / 70)
         # n1 = 3, n2 = 4, U = 1 (one x above one y): C(7,3) = 35 orderings;
-        # U = 0 only for xxxyyyy, U = 1 only for xxyxyyy, so P(U <= 1) = 2/35
+        # U = 0 only for x x x y y y y, U = 1 only for x x y x y y y (sorted
+        # order), so P(U <= 1) = 2/35
         # and the two-sided p = 4/35 = 0.1143.
         u, ties = lb.mann_whitney_u([1, 2, 4], [3, 5, 6, 7])
         self.assertEqual((u, ties), (1.0, []))

@@ -19,6 +19,7 @@ from unittest import mock
 
 SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 GATE = os.path.join(SCRIPTS, "gate")
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, SCRIPTS)
 import libbench as lb  # noqa: E402
 

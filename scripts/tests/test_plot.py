@@ -16,6 +16,7 @@ import unittest
 
 SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 PLOT = os.path.join(SCRIPTS, "plot")
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, SCRIPTS)
 import libbench as lb  # noqa: E402
 

@@ -326,7 +326,7 @@ static int run_mapped(struct dlreg__scan_job *job, int fd, uint64_t size)
 	mem_src_init(&m, p, size, fd);
 	job->src = &m.base;
 	int rc = run_guarded(job, p, span);
-	munmap(p, len);
+	munmap(p, span); /* the whole pages: TSan clears its shadow for exactly this range */
 	return rc;
 }
 
