@@ -73,11 +73,15 @@ enum dlreg_scan_backend {
 /*
  * Size at which DLREG_SCAN_AUTO switches from read to mmap.  Small files are
  * cheaper to read than to map and unmap; above this, mapping avoids the
- * copy.  The value comes from the scan benchmarks on the reference machine.
+ * copy.  Measured with scripts/bench (results/20261128-6821c85-vm.json, full
+ * marker scan, warm page cache): read wins up to 4 MiB, mmap from 8 MiB
+ * (each mmap scan costs ~10 us of map/unmap here).  Cold, read wins 2.2x at
+ * 4-16 MiB and the two converge above ~64 MiB, so no single threshold is
+ * within 5% of the better backend both warm and cold (see results/README.md).
  * Auto also falls back to read when the file is above max_map_size or when
  * the application replaced the SIGBUS handler the fault scope relies on.
  */
-#define DLREG_SCAN_AUTO_MMAP_MIN ((uint64_t)1 << 20)
+#define DLREG_SCAN_AUTO_MMAP_MIN ((uint64_t)8 << 20)
 
 #define DLREG_SCAN_READ_BUF_MIN ((size_t)16 * 1024)
 #define DLREG_SCAN_READ_BUF_MAX ((size_t)4 * 1024 * 1024)
