@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "dlreg/dlreg.h"
+#include "internal.h"
 #include "reference.h"
 
 #define GM_CHECK_INIT "dlreg_module_check_init"
@@ -156,7 +157,7 @@ static int gm_open_locked(struct gm_store *store, const char *path, unsigned hin
 		*out = m;
 		return DLREG_OK;
 	}
-	dl = dlreg_ref_dlopen(path, dlreg_ref_rtld_flags(hints));
+	dl = dlreg_ref_dlopen(path, dlreg__rtld_flags(hints));
 	if (!dl)
 		return dlreg_ref_load_error(path);
 	atomic_fetch_add_explicit(&store->dl_refs, 1, memory_order_relaxed);

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "dlreg/dlreg.h"
+#include "internal.h"
 #include "reference.h"
 
 enum { QT_BUCKETS = 256 };
@@ -185,7 +186,7 @@ static int qt_load(struct qt_store *store, struct qt_lib *lib, unsigned hints)
 		return DLREG_OK;
 	}
 	pthread_mutex_unlock(&lib->mutex);
-	dl = dlreg_ref_dlopen(lib->path, dlreg_ref_rtld_flags(hints));
+	dl = dlreg_ref_dlopen(lib->path, dlreg__rtld_flags(hints));
 	if (!dl)
 		return dlreg_ref_load_error(lib->path);
 	atomic_fetch_add_explicit(&store->dl_refs, 1, memory_order_relaxed);

@@ -64,20 +64,6 @@ void *dlreg_ref_dlsym(void *dl, const char *name)
 	return sym;
 }
 
-int dlreg_ref_rtld_flags(unsigned hints)
-{
-	int flags = (hints & DLREG_HINT_LAZY) ? RTLD_LAZY : RTLD_NOW;
-
-	flags |= (hints & DLREG_HINT_GLOBAL) ? RTLD_GLOBAL : RTLD_LOCAL;
-	if (hints & DLREG_HINT_NODELETE)
-		flags |= RTLD_NODELETE;
-#ifdef RTLD_DEEPBIND
-	if (hints & DLREG_HINT_DEEPBIND)
-		flags |= RTLD_DEEPBIND;
-#endif
-	return flags;
-}
-
 /* 1 if the file starts with the ELF magic, 0 if not, -1 if unreadable. */
 static int ref_is_elf(const char *path)
 {

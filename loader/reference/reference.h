@@ -23,8 +23,6 @@ void *dlreg_ref_dlopen(const char *path, int mode);
 int dlreg_ref_dlclose(void *dl);
 void *dlreg_ref_dlsym(void *dl, const char *name);
 
-/* dlopen() mode for DLREG_HINT_* bits, as dlreg maps them. */
-int dlreg_ref_rtld_flags(unsigned hints);
 
 /*
  * The dlreg_err value for a dlopen() of `path` that just failed; reads (and

@@ -2,6 +2,7 @@
 #ifndef DLREG_INTERNAL_H
 #define DLREG_INTERNAL_H
 
+#include <dlfcn.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -17,6 +18,20 @@
 #define DLREG_LIKELY(x) (x)
 #define DLREG_UNLIKELY(x) (x)
 #endif
+
+/* dlopen() flags for DLREG_HINT_* (also used by the reference registries). */
+static inline int dlreg__rtld_flags(unsigned hints)
+{
+	int f = (hints & DLREG_HINT_LAZY) ? RTLD_LAZY : RTLD_NOW;
+	f |= (hints & DLREG_HINT_GLOBAL) ? RTLD_GLOBAL : RTLD_LOCAL;
+	if (hints & DLREG_HINT_NODELETE)
+		f |= RTLD_NODELETE;
+#ifdef RTLD_DEEPBIND
+	if (hints & DLREG_HINT_DEEPBIND)
+		f |= RTLD_DEEPBIND;
+#endif
+	return f;
+}
 
 /* The calling thread's detail text (see dlreg_errdetail). */
 void dlreg__set_detail(const char *fmt, ...) DLREG_PRINTF(1, 2);

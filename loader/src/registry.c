@@ -1024,19 +1024,6 @@ void dlreg_stats(dlreg_t *reg, struct dlreg_stats *out)
 
 /* -------------------------------------------------------------------- open */
 
-static int rtld_flags(unsigned hints)
-{
-	int f = (hints & DLREG_HINT_LAZY) ? RTLD_LAZY : RTLD_NOW;
-	f |= (hints & DLREG_HINT_GLOBAL) ? RTLD_GLOBAL : RTLD_LOCAL;
-	if (hints & DLREG_HINT_NODELETE)
-		f |= RTLD_NODELETE;
-#ifdef RTLD_DEEPBIND
-	if (hints & DLREG_HINT_DEEPBIND)
-		f |= RTLD_DEEPBIND;
-#endif
-	return f;
-}
-
 /* Fast path: the path is registered and its hints cover ours. */
 static struct dlreg_lib *open_fast(struct dlreg *reg, const char *path, unsigned hints)
 {
@@ -1266,7 +1253,7 @@ static void *do_dlopen(struct dlreg *reg, const char *path, unsigned hints)
 	dlerror();
 	dl_enter();
 	tl_in_loader++;
-	void *dl = dlopen(path, rtld_flags(hints));
+	void *dl = dlopen(path, dlreg__rtld_flags(hints));
 	tl_in_loader--;
 	dl_leave();
 	return dl;
