@@ -178,6 +178,8 @@ struct storm {
 	_Atomic uint64_t end_ns; /* 0 while running */
 	_Atomic uint64_t detectors[STORM_DET_COUNT];
 	atomic_int summary_done;
+	atomic_int end_detector; /* claimed fatal detector + 1; 0 while none */
+	atomic_int end_code;     /* its exit code; -1 for the sanitizer's own */
 	void **pin_handles;
 	bool sanitized; /* built with ASan or TSan */
 };
@@ -263,6 +265,16 @@ void storm_leaks_check(struct storm *s, struct storm_thread *main_thread);
 
 /* storm_fatal.c */
 void storm_fatal_install(void);
+/* Names the calling thread's record, for fatal-signal reports. */
+void storm_set_self(struct storm_thread *t);
+/*
+ * A fatal ending (crash, sanitizer report, watchdog) is claimed once.  The
+ * first claimer names the SUMMARY's detector and ends the process with its
+ * own exit code.  Returns true to the winner; a loser has still counted its
+ * detector and must call storm_end_lost(), which waits for the winner.
+ */
+bool storm_end_claim(struct storm *s, enum storm_detector d, int code);
+void storm_end_lost(struct storm *s) __attribute__((noreturn));
 /* Exits at once, skipping exit handlers and sanitizer exit reports. */
 void storm_exit_now(int code) __attribute__((noreturn));
 

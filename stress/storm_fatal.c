@@ -15,6 +15,7 @@
  */
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -77,14 +78,55 @@ static const char *signal_name(int sig)
 	}
 }
 
+/*
+ * Each storm thread's own record, set when it starts (initial-exec TLS in
+ * the executable: safe to read from a signal handler).  Threads the storm
+ * did not start (a plugin's, the watchdog's) report as the main thread.
+ */
+static _Thread_local struct storm_thread *self;
+
+void storm_set_self(struct storm_thread *t)
+{
+	self = t;
+}
+
 static struct storm_thread *self_thread(struct storm *s)
 {
-	pthread_t me = pthread_self();
-
-	for (unsigned i = 0; i < s->nthreads; i++)
-		if (s->threads[i].started && pthread_equal(s->threads[i].tid, me))
-			return &s->threads[i];
+	if (self)
+		return self;
 	return s->nthreads ? &s->threads[s->nthreads - 1] : NULL;
+}
+
+bool storm_end_claim(struct storm *s, enum storm_detector d, int code)
+{
+	int none = 0;
+
+	atomic_fetch_add_explicit(&s->detectors[d], 1, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&s->end_detector, &none, (int)d + 1,
+	                                             memory_order_acq_rel, memory_order_acquire))
+		return false;
+	atomic_store_explicit(&s->end_code, code, memory_order_release);
+	return true;
+}
+
+/*
+ * The winner writes the SUMMARY and ends the process within milliseconds;
+ * a loser waits for that, so the detector the SUMMARY names and the exit
+ * code always belong together.  If the winner never gets there (it cannot
+ * happen unless the winner itself hangs), the loser ends the run with the
+ * winner's code after ten seconds.
+ */
+void storm_end_lost(struct storm *s)
+{
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+	int code;
+
+	for (int i = 0; i < 1000; i++)
+		nanosleep(&pause, NULL);
+	code = atomic_load_explicit(&s->end_code, memory_order_acquire);
+	say("dlreg-storm: the run's first fatal ending did not finish; exiting for it\n");
+	storm_report_final(s, false);
+	storm_exit_now(code > 0 ? code : STORM_EXIT_CRASH);
 }
 
 /* One line naming what the failing thread was doing. */
@@ -122,7 +164,8 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	say(signal_name(sig));
 	if (s) {
 		say_where(s);
-		atomic_fetch_add_explicit(&s->detectors[STORM_DET_CRASH], 1, memory_order_relaxed);
+		if (!storm_end_claim(s, STORM_DET_CRASH, STORM_EXIT_CRASH))
+			storm_end_lost(s);
 		storm_report_final(s, false);
 		storm_churn_remove();
 	} else {
@@ -154,7 +197,9 @@ static void on_sanitizer_death(void)
 	say(storm_detector_name(d));
 	say(")");
 	say_where(s);
-	atomic_fetch_add_explicit(&s->detectors[d], 1, memory_order_relaxed);
+	/* The sanitizer exits with its own code (-1 here) once this returns. */
+	if (!storm_end_claim(s, d, -1))
+		storm_end_lost(s);
 	storm_report_final(s, false);
 	storm_churn_remove();
 }

@@ -72,8 +72,15 @@ static void collect(struct storm *s, struct totals *tt)
 	tt->stalls = storm_hist_count_above(hists, nh, STORM_STALL_NS);
 }
 
-static int verdict_of(const struct totals *tt, enum storm_detector *first)
+static int verdict_of(struct storm *s, const struct totals *tt, enum storm_detector *first)
 {
+	int ended = atomic_load_explicit(&s->end_detector, memory_order_acquire);
+
+	/* A fatal ending names the detector whose exit code ends the run. */
+	if (ended > 0) {
+		*first = (enum storm_detector)(ended - 1);
+		return 1;
+	}
 	*first = STORM_DET_COUNT;
 	for (int i = 0; i < STORM_DET_COUNT; i++)
 		if (tt->det[detector_priority[i]]) {
@@ -88,7 +95,7 @@ int storm_report_verdict(struct storm *s, enum storm_detector *first)
 	struct totals tt;
 
 	collect(s, &tt);
-	return verdict_of(&tt, first);
+	return verdict_of(s, &tt, first);
 }
 
 bool storm_report_failed_yet(struct storm *s)
@@ -149,7 +156,7 @@ static uint64_t ops_per_s(const struct totals *tt)
 static void summary_line(struct storm *s, const struct totals *tt, struct line *l)
 {
 	enum storm_detector first;
-	int failed = verdict_of(tt, &first);
+	int failed = verdict_of(s, tt, &first);
 
 	l->len = 0;
 	put_str(l, "SUMMARY variant=");
@@ -213,7 +220,7 @@ static void json_counters(const struct totals *tt)
 static void json_summary(struct storm *s, const struct totals *tt)
 {
 	enum storm_detector first;
-	int failed = verdict_of(tt, &first);
+	int failed = verdict_of(s, tt, &first);
 
 	printf("{\"variant\":\"%s\",\"threads\":%u,\"seed\":%" PRIu64 ",\"ops\":%" PRIu64
 	       ",\"elapsed_s\":%.3f,\"ops_per_s\":%" PRIu64 ",\"errors\":%" PRIu64

@@ -177,6 +177,16 @@ static void *(*role_main(const char *role))(void *)
 	return NULL;
 }
 
+/* Every storm thread names itself first, so a fatal-signal handler can tell
+ * which thread crashed without reading state other threads write. */
+static void *thread_entry(void *arg)
+{
+	struct storm_thread *t = arg;
+
+	storm_set_self(t);
+	return role_main(t->role)(arg);
+}
+
 int storm_threads_start(struct storm *s)
 {
 	for (unsigned i = 0; i < s->nthreads; i++) {
@@ -187,7 +197,7 @@ int storm_threads_start(struct storm *s)
 		if (!fn)
 			continue;
 		t->started = true;
-		err = pthread_create(&t->tid, NULL, fn, t);
+		err = pthread_create(&t->tid, NULL, thread_entry, t);
 		if (err != 0) {
 			t->started = false;
 			fprintf(stderr, "dlreg-storm: cannot start thread %u: %s\n", i,

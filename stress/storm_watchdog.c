@@ -51,7 +51,8 @@ static void fire(struct storm *s, const struct storm_thread *stalled, uint64_t n
 	for (unsigned i = 0; i < s->nthreads; i++)
 		dump_thread(s, &s->threads[i], now);
 	fflush(stderr);
-	atomic_fetch_add_explicit(&s->detectors[STORM_DET_WATCHDOG], 1, memory_order_relaxed);
+	if (!storm_end_claim(s, STORM_DET_WATCHDOG, STORM_EXIT_WATCHDOG))
+		storm_end_lost(s);
 	storm_report_final(s, false);
 	storm_churn_remove();
 	storm_exit_now(STORM_EXIT_WATCHDOG);
