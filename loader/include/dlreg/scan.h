@@ -55,7 +55,13 @@ extern "C" {
 #endif
 
 enum dlreg_scan_backend {
-	/* mmap for files of at least DLREG_SCAN_AUTO_MMAP_MIN bytes, read below. */
+	/*
+	 * Chosen per file: read below DLREG_SCAN_AUTO_MMAP_MIN; from there a
+	 * header pass through a small pread (an ELF note is found without
+	 * mapping the file), then, only if there is no note, the marker search
+	 * over a mapping when the file is mostly in the page cache (mincore()
+	 * on a sample of its pages) and through read when it is not.
+	 */
 	DLREG_SCAN_AUTO = 0,
 	/*
 	 * Map the whole file (up to max_map_size) under a per-thread fault
@@ -71,15 +77,19 @@ enum dlreg_scan_backend {
 };
 
 /*
- * Size at which DLREG_SCAN_AUTO switches from read to mmap.  Small files are
- * cheaper to read than to map and unmap; above this, mapping avoids the
- * copy.  Measured with scripts/bench (results/20261128-6821c85-vm.json, full
- * marker scan, warm page cache): read wins up to 4 MiB, mmap from 8 MiB
- * (each mmap scan costs ~10 us of map/unmap here).  Cold, read wins 2.2x at
- * 4-16 MiB and the two converge above ~64 MiB, so no single threshold is
- * within 5% of the better backend both warm and cold (see results/README.md).
- * Auto also falls back to read when the file is above max_map_size or when
- * the application replaced the SIGBUS handler the fault scope relies on.
+ * Size from which DLREG_SCAN_AUTO may map a file.  Small files are cheaper
+ * to read than to map and unmap (each mapped scan costs ~10 us of map and
+ * unmap on the reference VM); above this, mapping a cached file avoids the
+ * copy.  Measured with scripts/bench (results/README.md), full marker scan:
+ * warm, read wins up to 4 MiB and mmap from 8 MiB; cold, read wins 1.3x at
+ * 1 MiB and 2.2x at 4-16 MiB and the two meet above ~64 MiB, which is why
+ * auto checks residency and reads a file that is not in the page cache.
+ * ELF note lookups read only headers, so auto never maps for them (mapping
+ * 1 GiB alone costs more than the whole read-based lookup).  Auto also reads
+ * when the file is above max_map_size or when the application replaced the
+ * SIGBUS handler the fault scope relies on.  mincore() reports residency
+ * only for files the caller owns or may write; for others the file counts
+ * as cached.
  */
 #define DLREG_SCAN_AUTO_MMAP_MIN ((uint64_t)8 << 20)
 

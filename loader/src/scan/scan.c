@@ -22,6 +22,14 @@
 /* Files at least this big ask the filesystem for data extents, skipping holes. */
 #define SPARSE_MIN ((uint64_t)1 << 20)
 
+/* What one header read loads into the pread window: ELF header, program
+ * headers and the notes of an ordinary shared object. */
+#define READ_HEADER_CHUNK ((size_t)16 * 1024)
+
+/* Page-cache residency probe of DLREG_SCAN_AUTO: samples of this many pages. */
+#define RESIDENCY_SAMPLES 16
+#define RESIDENCY_SAMPLE_PAGES 8
+
 struct scan_opts {
 	enum dlreg_scan_backend backend;
 	size_t buf_size;
@@ -161,10 +169,12 @@ static int shrank(void)
 	return DLREG_ETRUNCATED;
 }
 
-static int window_load(struct read_src *r, uint64_t off)
+/* Loads up to `max` bytes (at most the buffer) of the file from `off`. */
+static int window_load(struct read_src *r, uint64_t off, size_t max)
 {
 	uint64_t left = r->base.size - off;
-	size_t want = left < r->cap ? (size_t)left : r->cap;
+	size_t lim = max < r->cap ? max : r->cap;
+	size_t want = left < lim ? (size_t)left : lim;
 	size_t got = 0;
 	r->win_off = off;
 	r->win_len = 0;
@@ -205,9 +215,14 @@ static int read_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t 
 	struct read_src *r = (struct read_src *)src;
 	size_t got = 0;
 	if (!in_window(r, off, n) && n <= r->cap / 2) {
-		/* Start the window a little earlier: neighbouring headers come next. */
+		/*
+		 * Start the window a little earlier: neighbouring headers come
+		 * next.  Header reads load a few pages, not the whole buffer, so
+		 * an ELF note lookup costs the same on any file size.
+		 */
 		uint64_t start = off & ~(uint64_t)4095;
-		int rc = window_load(r, off + n - start <= r->cap ? start : off);
+		size_t chunk = n > READ_HEADER_CHUNK / 2 ? r->cap : READ_HEADER_CHUNK;
+		int rc = window_load(r, off + n - start <= chunk ? start : off, chunk);
 		if (rc)
 			return rc;
 	}
@@ -225,7 +240,7 @@ static int read_find_extent(struct read_src *r, uint64_t pos, uint64_t de, uint6
 	const size_t m = DLREG_METADATA_MAGIC_LEN;
 	for (;;) {
 		if (!in_window(r, pos, 1)) {
-			int rc = window_load(r, pos);
+			int rc = window_load(r, pos, r->cap);
 			if (rc)
 				return rc;
 		}
@@ -307,9 +322,13 @@ static int run_guarded(struct dlreg__scan_job *job, const void *base, size_t spa
 	return rc;
 }
 
-static int run_mapped(struct dlreg__scan_job *job, int fd, uint64_t size)
+struct mapping {
+	void *p;
+	size_t span; /* whole pages */
+};
+
+static int map_file(int fd, uint64_t size, struct mapping *mp)
 {
-	struct mem_src m;
 	size_t len = (size_t)size; /* size <= max_map_size, a size_t */
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t span;
@@ -317,17 +336,90 @@ static int run_mapped(struct dlreg__scan_job *job, int fd, uint64_t size)
 		dlreg__set_detail("file too large to map");
 		return DLREG_ETOOBIG;
 	}
-	span &= ~(page - 1);
 	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED) {
 		dlreg__set_detail("mmap of %zu bytes failed: %s", len, strerror(errno));
 		return errno == ENOMEM ? DLREG_ENOMEM : DLREG_EIO;
 	}
-	mem_src_init(&m, p, size, fd);
+	mp->p = p;
+	mp->span = span & ~(page - 1);
+	return DLREG_OK;
+}
+
+static int scan_mapping(struct dlreg__scan_job *job, const struct mapping *mp, int fd,
+                        uint64_t size)
+{
+	struct mem_src m;
+	mem_src_init(&m, mp->p, size, fd);
 	job->src = &m.base;
-	int rc = run_guarded(job, p, span);
-	munmap(p, span); /* the whole pages: TSan clears its shadow for exactly this range */
+	int rc = run_guarded(job, mp->p, mp->span);
+	munmap(mp->p, mp->span); /* the whole pages: TSan clears its shadow for exactly this range */
 	return rc;
+}
+
+static int run_mapped(struct dlreg__scan_job *job, int fd, uint64_t size)
+{
+	struct mapping mp;
+	int rc = map_file(fd, size, &mp);
+	return rc ? rc : scan_mapping(job, &mp, fd, size);
+}
+
+/*
+ * Whether most of a mapped file is in the page cache: mincore() over
+ * RESIDENCY_SAMPLES evenly spaced runs of pages (a few microseconds; no
+ * page is touched).  If the probe itself fails, the file counts as cached.
+ */
+static int mostly_resident(const struct mapping *mp)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t pages = mp->span / page;
+	size_t run = RESIDENCY_SAMPLE_PAGES < pages ? RESIDENCY_SAMPLE_PAGES : pages;
+	unsigned char vec[RESIDENCY_SAMPLE_PAGES];
+	unsigned in = 0, total = 0;
+	for (unsigned i = 0; i < RESIDENCY_SAMPLES; i++) {
+		size_t first = (pages - run) / (RESIDENCY_SAMPLES - 1) * i;
+		if (mincore((char *)mp->p + first * page, run * page, vec) != 0)
+			return 1;
+		for (size_t k = 0; k < run; k++)
+			in += vec[k] & 1;
+		total += (unsigned)run;
+	}
+	return 2 * in >= total;
+}
+
+/*
+ * DLREG_SCAN_AUTO.  Files below DLREG_SCAN_AUTO_MMAP_MIN are read: mapping
+ * costs more than copying them.  Larger files first get a header-only pass
+ * through the pread window (the ELF note of a plugin, a few pages, flat in
+ * file size: mapping 1 GiB alone costs more).  Only if that finds no note
+ * does the full marker search run, over a mapping when the file is mostly
+ * in the page cache and through the pread window when it is not: cold,
+ * read-ahead on read() beats page faults on a mapping (DLREG_SCAN_AUTO_MMAP_MIN
+ * in scan.h has the figures).
+ */
+static int run_auto(struct dlreg__scan_job *job, int fd, uint64_t size, const struct scan_opts *o,
+                    enum dlreg_scan_backend *used)
+{
+	*used = DLREG_SCAN_READ;
+	if (size < DLREG_SCAN_AUTO_MMAP_MIN || size > o->max_map || !dlreg__fault_ready())
+		return run_read(job, fd, size, o->buf_size);
+	unsigned flags = job->flags;
+	job->flags = flags | DLREG_SCAN_NO_MARKER;
+	int rc = run_read(job, fd, size, o->buf_size);
+	job->flags = flags;
+	if (rc != DLREG_ENOMETA || (flags & DLREG_SCAN_NO_MARKER))
+		return rc;
+	free(job->json);
+	job_init(job, NULL, o);
+	struct mapping mp;
+	if (map_file(fd, size, &mp) != DLREG_OK)
+		return run_read(job, fd, size, o->buf_size);
+	if (!mostly_resident(&mp)) {
+		munmap(mp.p, mp.span);
+		return run_read(job, fd, size, o->buf_size);
+	}
+	*used = DLREG_SCAN_MMAP;
+	return scan_mapping(job, &mp, fd, size);
 }
 
 /* ---- files ---- */
@@ -387,8 +479,6 @@ static enum dlreg_scan_backend pick_backend(const struct scan_opts *o, uint64_t 
 	int mappable = size > 0 && size <= o->max_map;
 	if (o->backend == DLREG_SCAN_READ || !mappable)
 		return DLREG_SCAN_READ;
-	if (o->backend == DLREG_SCAN_AUTO && size < DLREG_SCAN_AUTO_MMAP_MIN)
-		return DLREG_SCAN_READ;
 	/* Without our fault handler in place a mapping could crash us: read instead. */
 	return dlreg__fault_ready() ? DLREG_SCAN_MMAP : DLREG_SCAN_READ;
 }
@@ -409,9 +499,14 @@ static int scan_fd(struct dlreg__scan_job *job, int fd, const struct stat *st,
 		                  (unsigned long long)size, o->max_map);
 		return DLREG_ETOOBIG;
 	}
-	*used = pick_backend(o, size);
-	int rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, size)
-	                                  : run_read(job, fd, size, o->buf_size);
+	int rc;
+	if (o->backend == DLREG_SCAN_AUTO) {
+		rc = run_auto(job, fd, size, o, used);
+	} else {
+		*used = pick_backend(o, size);
+		rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, size)
+		                              : run_read(job, fd, size, o->buf_size);
+	}
 	/* Whatever the verdict, it is void if the file changed meanwhile. */
 	if (fstat(fd, &after) == 0 && !same_file(st, &after)) {
 		dlreg__set_detail("file changed while it was read");

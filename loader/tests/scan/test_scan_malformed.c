@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -405,6 +406,113 @@ static void check_plugin(const char *plugin)
 	CHECK(dlreg_scan_file(path, &no_marker, &m) == DLREG_ENOMETA, "NO_MARKER flag");
 }
 
+/* Writes `size` bytes of 'x' to a new file, `tail` (if any) at its very end. */
+static int write_filled(const char *path, uint64_t size, const void *tail, size_t tail_len)
+{
+	static char block[1 << 16];
+	memset(block, 'x', sizeof block);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0, "create %s: %s", path, strerror(errno));
+	for (uint64_t off = 0; fd >= 0 && off < size; off += sizeof block) {
+		size_t n = size - off < sizeof block ? (size_t)(size - off) : sizeof block;
+		CHECK(pwrite(fd, block, n, (off_t)off) == (ssize_t)n, "fill: %s", strerror(errno));
+	}
+	if (fd >= 0 && tail_len)
+		CHECK(pwrite(fd, tail, tail_len, (off_t)(size - tail_len)) == (ssize_t)tail_len,
+		      "tail: %s", strerror(errno));
+	return fd;
+}
+
+/* Fraction of the file's pages in the page cache, or -1 if it cannot tell. */
+static double resident_fraction(int fd, uint64_t size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pages = (size_t)((size + (uint64_t)page - 1) / (uint64_t)page);
+	unsigned char *vec = malloc(pages);
+	void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	double f = -1;
+	if (vec && p != MAP_FAILED && mincore(p, (size_t)size, vec) == 0) {
+		size_t in = 0;
+		for (size_t i = 0; i < pages; i++)
+			in += vec[i] & 1;
+		f = (double)in / (double)pages;
+	}
+	if (p != MAP_FAILED)
+		munmap(p, (size_t)size);
+	free(vec);
+	return f;
+}
+
+/*
+ * DLREG_SCAN_AUTO above DLREG_SCAN_AUTO_MMAP_MIN: a plugin's note is read
+ * with pread (a header pass), a marker search maps a cached file and reads
+ * one that is not in the page cache.
+ */
+static void check_auto(const char *plugin)
+{
+	const uint64_t big = DLREG_SCAN_AUTO_MMAP_MIN * 2;
+	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
+	struct dlreg_metadata *m = NULL;
+	char path[512];
+	int rc;
+
+	/* The plugin's bytes, then padding up to `big`. */
+	path_in(path, sizeof path, "auto-plugin");
+	int in = open(plugin, O_RDONLY);
+	CHECK(in >= 0, "open %s", plugin);
+	int fd = write_filled(path, big, NULL, 0);
+	char buf[1 << 16];
+	ssize_t n;
+	off_t off = 0;
+	while (in >= 0 && fd >= 0 && (n = read(in, buf, sizeof buf)) > 0) {
+		CHECK(pwrite(fd, buf, (size_t)n, off) == n, "copy plugin");
+		off += n;
+	}
+	if (in >= 0)
+		close(in);
+	rc = dlreg_scan_file(path, &o, &m);
+	CHECK(rc == DLREG_OK && m->where == DLREG_META_NOTE_SEGMENT && m->backend == DLREG_SCAN_READ,
+	      "auto, padded plugin: %s, where %s, backend %s", dlreg_strerror(rc),
+	      m ? dlreg_meta_where_name(m->where) : "-",
+	      m ? dlreg_scan_backend_name(m->backend) : "-");
+	dlreg_metadata_free(m);
+	m = NULL;
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+
+	/* A marker record at the end of a big non-ELF file. */
+	unsigned char rec[22];
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	memcpy(rec, magic, 16);
+	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+	path_in(path, sizeof path, "auto-marker");
+	fd = write_filled(path, big, rec, sizeof rec);
+	if (fd < 0)
+		return;
+	rc = dlreg_scan_file(path, &o, &m);
+	CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER && m->backend == DLREG_SCAN_MMAP,
+	      "auto, cached marker file: %s, backend %s", dlreg_strerror(rc),
+	      m ? dlreg_scan_backend_name(m->backend) : "-");
+	dlreg_metadata_free(m);
+	m = NULL;
+	/* Evicted (where the file system can: not on tmpfs), it is read instead. */
+	if (fdatasync(fd) == 0 && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0 &&
+	    resident_fraction(fd, big) >= 0 && resident_fraction(fd, big) < 0.1) {
+		rc = dlreg_scan_file(path, &o, &m);
+		CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER &&
+		              m->backend == DLREG_SCAN_READ,
+		      "auto, evicted marker file: %s, backend %s", dlreg_strerror(rc),
+		      m ? dlreg_scan_backend_name(m->backend) : "-");
+		dlreg_metadata_free(m);
+	} else {
+		printf("note: %s cannot be evicted from the page cache; cold auto case not run\n",
+		       tmpdir);
+	}
+	close(fd);
+	unlink(path);
+}
+
 static void check_full_paths_flag(void)
 {
 	struct dlreg_metadata *m = NULL;
@@ -436,8 +544,10 @@ int main(int argc, char **argv)
 	check_unreadable();
 	check_sparse();
 	check_full_paths_flag();
-	if (argc > 1)
+	if (argc > 1) {
 		check_plugin(argv[1]);
+		check_auto(argv[1]);
+	}
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return check_report("scan_malformed");
 }
