@@ -257,6 +257,21 @@ class TestMerge(unittest.TestCase):
         series, _ = lb.collect(merged)
         self.assertEqual(len(series["BM_b"].real), 6)
 
+    def test_batch_medians_ignore_a_minority_state(self):
+        # 12 processes, one value each: a fast minority state (20) among 30s.
+        values = [30, 20, 31, 30, 29, 30, 20, 30, 31, 29, 30, 20]
+        doc = {"context": {}, "benchmarks": [
+            {"name": "BM_a", "run_name": "BM_a", "run_type": "iteration",
+             "real_time": v, "cpu_time": v + 1, "time_unit": "ns", "iterations": 1}
+            for v in values]}
+        out = gate.batch_medians(doc, 5)
+        rows = out["benchmarks"]
+        self.assertEqual([e["real_time"] for e in rows], [30, 30])  # 2 left over
+        self.assertEqual([e["cpu_time"] for e in rows], [31, 31])
+        self.assertEqual([e["repetition_index"] for e in rows], [0, 1])
+        self.assertEqual({e["repetitions"] for e in rows}, {2})
+        self.assertIs(gate.batch_medians(doc, 1), doc)
+
 
 class TestBaseSelection(unittest.TestCase):
     def setUp(self):
@@ -315,6 +330,7 @@ class TestCli(unittest.TestCase):
 
     def test_bad_arguments_are_one_line_errors(self):
         for args in (["--bogus"], ["--full", "--rounds", "2", "--repetitions", "2"],
+                     ["--full", "--batch", "0"],
                      ["--ratio", "a,b"], ["--quick", "--full"], ["--min-ratio", "-1"]):
             code, out, err = self.run_gate(*args)
             self.assertEqual(code, 2, args)
