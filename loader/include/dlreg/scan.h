@@ -81,9 +81,11 @@ enum dlreg_scan_backend {
  * to read than to map and unmap (each mapped scan costs ~10 us of map and
  * unmap on the reference VM); above this, mapping a cached file avoids the
  * copy.  Measured with scripts/bench (results/README.md), full marker scan:
- * warm, read wins up to 4 MiB and mmap from 8 MiB; cold, read wins 1.3x at
- * 1 MiB and 2.2x at 4-16 MiB and the two meet above ~64 MiB, which is why
- * auto checks residency and reads a file that is not in the page cache.
+ * warm, read wins up to 1 MiB, the two trade places around 4 MiB (within
+ * the run-to-run spread) and mmap wins from 16 MiB by 1.3-1.4x; cold, read
+ * wins 2.5x at 1 MiB and 2.3-2.9x at 4-16 MiB and the two meet at 64-256
+ * MiB, which is why auto checks residency and reads a file that is not in
+ * the page cache.
  * ELF note lookups read only headers, so auto never maps for them (mapping
  * 1 GiB alone costs more than the whole read-based lookup).  Auto also reads
  * when the file is above max_map_size or when the application replaced the
