@@ -12,6 +12,9 @@
  *   registry/churn/V          open, close, quiesce of a library nobody else
  *                             holds: a real dlopen and dlclose every time
  *                             (one plugin per thread)
+ *   registry/read_sym_ref/V   read_sym on one thread with the unsync table
+ *                             as a reference timed between batches; the
+ *                             counter vs_unsync cancels the host's drift
  *   registry/read_latency/V   read_sym timed one by one while a separate
  *                             thread loads a plugin whose constructor
  *                             sleeps; counters give percentiles in ns
@@ -212,35 +215,95 @@ static void bench_fail(dlreg_bench_state_t *st, const char *op, int err)
  * next keep_running return false, so every thread still meets Google
  * Benchmark's end-of-run barrier.
  */
+/* n lookups of V from key *k on; nonzero if one failed. */
+static int lookup_run(const struct dlreg_variant_ops *ops, void *rd, size_t *k, size_t n)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		void *sym = NULL;
+
+		ops->read_begin(rd);
+		bad |= ops->read_sym(rd, read_keys[*k].path, read_keys[*k].name, &sym);
+		ops->read_end(rd);
+		DLREG_BENCH_DO_NOT_OPTIMIZE(sym);
+		bad |= sym == NULL;
+		if (++*k == READ_KEYS)
+			*k = 0;
+	}
+	return bad;
+}
+
 static void bench_read_sym(dlreg_bench_state_t *st, void *data)
 {
 	struct bench_variant *v = data;
-	const struct dlreg_variant_ops *ops = v->ops;
-	void *rd = ops->reader(v->reg);
+	void *rd = v->ops->reader(v->reg);
 	/* Threads start at different keys so they do not walk in lockstep. */
 	size_t k = (size_t)dlreg_bench_thread_index(st) * 7u % READ_KEYS;
 	size_t n;
 
 	if (!rd)
 		dlreg_bench_skip_with_error(st, "no reader");
+	while (dlreg_bench_keep_running_batch(st, &n))
+		if (lookup_run(v->ops, rd, &k, n))
+			dlreg_bench_skip_with_error(st, "read_sym failed");
+	dlreg_bench_set_items_processed(st, dlreg_bench_iterations_done(st));
+}
+
+/*
+ * read_sym_ref/V: the read_sym body on one thread, against a reference
+ * measured in the same thread, batch by batch.
+ *
+ * On this kind of shared VM a core's speed at loads and stores changes
+ * with the host's load for a second or more at a time: read_sym here runs
+ * at ~28 ns most of the time and at ~17 ns in fast spells, and the
+ * unsynchronised table moves by the same factor (45 -> 27 ns) while a
+ * chain of dependent adds does not move at all, so it is the memory side
+ * that changes, not the clock.  Times from different processes then spread
+ * by 10-20 %, and an A/B comparison of two builds cannot see a few
+ * percent.  This body times each batch of V's lookups (manual time: the
+ * wall time of V's lookups only) and, between batches, REF_LOOKUPS lookups
+ * of the unsynchronised table (bench/baselines.c, no dlreg code).  The
+ * counter "vs_unsync" is V's time per lookup over the reference's, both
+ * summed over the run: a spell that slows or speeds both cancels out,
+ * a change in V's code does not.
+ */
+#define REF_LOOKUPS 256u
+
+static const struct bench_variant *ref_variant; /* the unsync baseline */
+
+static void bench_read_sym_ref(dlreg_bench_state_t *st, void *data)
+{
+	struct bench_variant *v = data;
+	const struct dlreg_variant_ops *ref_ops = ref_variant->ops;
+	void *rd = v->ops->reader(v->reg);
+	void *ref_rd = ref_ops->reader(ref_variant->reg);
+	size_t k = 0, ref_k = 0, n;
+	uint64_t lookup_ns = 0, ref_ns = 0, refs = 0;
+
+	if (!rd || !ref_rd)
+		dlreg_bench_skip_with_error(st, "no reader");
 	while (dlreg_bench_keep_running_batch(st, &n)) {
-		int bad = 0;
+		uint64_t t0 = now_ns();
+		int bad = lookup_run(v->ops, rd, &k, n);
+		uint64_t t1 = now_ns();
+		bad |= lookup_run(ref_ops, ref_rd, &ref_k, REF_LOOKUPS);
+		uint64_t t2 = now_ns();
 
-		for (size_t i = 0; i < n; i++) {
-			void *sym = NULL;
-
-			ops->read_begin(rd);
-			bad |= ops->read_sym(rd, read_keys[k].path, read_keys[k].name, &sym);
-			ops->read_end(rd);
-			DLREG_BENCH_DO_NOT_OPTIMIZE(sym);
-			bad |= sym == NULL;
-			if (++k == READ_KEYS)
-				k = 0;
-		}
+		dlreg_bench_set_iteration_time(st, (double)(t1 - t0) * 1e-9);
+		lookup_ns += t1 - t0;
+		ref_ns += t2 - t1;
+		refs += REF_LOOKUPS;
 		if (bad)
 			dlreg_bench_skip_with_error(st, "read_sym failed");
 	}
-	dlreg_bench_set_items_processed(st, dlreg_bench_iterations_done(st));
+	int64_t iters = dlreg_bench_iterations_done(st);
+	dlreg_bench_set_items_processed(st, iters);
+	if (iters > 0 && lookup_ns > 0 && ref_ns > 0)
+		dlreg_bench_counter_set(st, "vs_unsync",
+		                        ((double)lookup_ns / (double)iters) /
+		                            ((double)ref_ns / (double)refs),
+		                        DLREG_BENCH_COUNTER_DEFAULT);
 }
 
 static void bench_open_close(dlreg_bench_state_t *st, void *data)
@@ -474,6 +537,21 @@ static int register_all(void)
 	for (size_t i = 0; i < NVARIANTS; i++)
 		if (register_one("read_sym", variant_names[i], bench_read_sym, &variants[i], &b))
 			return -1;
+	for (size_t i = 0; i < NVARIANTS; i++)
+		if (variants[i].ops == &dlreg_bench_unsync_ops)
+			ref_variant = &variants[i];
+	for (size_t i = 0; ref_variant && i < NVARIANTS; i++) {
+		char name[128];
+
+		if (&variants[i] == ref_variant)
+			continue;
+		snprintf(name, sizeof(name), "registry/read_sym_ref/%s", variant_names[i]);
+		b = dlreg_bench_register(name, bench_read_sym_ref, &variants[i]);
+		if (!b || !dlreg_bench_threads(dlreg_bench_use_manual_time(b), 1)) {
+			fprintf(stderr, "%s: cannot register %s\n", PROG, name);
+			return -1;
+		}
+	}
 	for (size_t i = 0; i < NVARIANTS; i++) {
 		if (variants[i].ops == &dlreg_bench_unsync_ops)
 			continue;

@@ -111,6 +111,14 @@ class Series:
     def samples(self, metric):
         return self.real if metric == "real" else self.cpu
 
+    def counter(self, name):
+        """The user counter `name` of every sample, or None unless each has a
+        finite number there."""
+        values = [e.get(name) for e in self.entries]
+        if not values or not all(_is_number(v) for v in values):
+            return None
+        return [float(v) for v in values]
+
     def add(self, entry):
         scale = TIME_UNITS[entry.get("time_unit", "ns")]
         self.real.append(float(entry["real_time"]) * scale)

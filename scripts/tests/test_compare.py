@@ -184,6 +184,67 @@ class TestVerdicts(CliCase):
         self.assertIn("BM_scan/mmap/65536: every run reported an error", err)
 
 
+def with_counter(report, name, values, only=None):
+    """Adds counter `name` to each iteration entry: values[benchmark] scaled
+    by the entry's own noise-free index, so every sample differs a little."""
+    for e in report["benchmarks"]:
+        if e["run_type"] != "iteration" or (only is not None and e["run_name"] not in only):
+            continue
+        e[name] = values[e["run_name"]] * (1 + 0.001 * e["repetition_index"])
+    return report
+
+
+class TestCounter(CliCase):
+    RATIOS = {k: 0.6 for k in TIMES}
+
+    def test_counter_regression_with_equal_times_fails(self):
+        a = self.write("a.json", with_counter(make_report(TIMES, seed=1), "vs_ref", self.RATIOS))
+        b = self.write("b.json", with_counter(make_report(TIMES, seed=1), "vs_ref",
+                                              {k: v * 1.1 for k, v in self.RATIOS.items()}))
+        self.assertEqual(self.json_compare(a, b)[0], 0)  # time alone: no change
+        code, doc, _ = self.json_compare("--counter", "vs_ref", a, b)
+        self.assertEqual(code, 1)
+        self.assertEqual(doc["metric"], "counter:vs_ref")
+        for r in doc["benchmarks"]:
+            self.assertEqual(r["verdict"], "slower")
+            self.assertAlmostEqual(r["counter_change_pct"], 10.0, places=6)
+            self.assertAlmostEqual(r["real_change_pct"], 0.0, places=6)
+        self.assertAlmostEqual(doc["geomean"]["counter_change_pct"], 10.0, places=6)
+
+    def test_slower_times_with_equal_counter_pass(self):
+        a = self.write("a.json", with_counter(make_report(TIMES, seed=1), "vs_ref", self.RATIOS))
+        b = self.write("b.json", with_counter(
+            make_report({k: v * 1.3 for k, v in TIMES.items()}, seed=2), "vs_ref", self.RATIOS))
+        self.assertEqual(self.json_compare(a, b)[0], 1)
+        code, doc, _ = self.json_compare("--counter", "vs_ref", a, b)
+        self.assertEqual(code, 0)
+        self.assertEqual({r["verdict"] for r in doc["benchmarks"]}, {"same"})
+
+    def test_benchmarks_without_the_counter_are_left_out(self):
+        one = ["BM_scan/mmap/65536"]
+        a = self.write("a.json", with_counter(make_report(TIMES), "vs_ref", self.RATIOS, one))
+        code, doc, err = self.json_compare("--counter", "vs_ref", a, a)
+        self.assertEqual(code, 0)
+        self.assertEqual([r["name"] for r in doc["benchmarks"]], one)
+        self.assertIn("without counter vs_ref left out", err)
+        code, out, err = self.run_compare("--counter", "nosuch", a, a)
+        self.assertEqual(code, 2)
+        self.assertEqual(len(err.strip().splitlines()), 3)  # two warnings, one error
+        self.assertIn("with counter nosuch", err)
+        self.assertNotIn("Traceback", err)
+
+    def test_counter_columns_in_table_and_markdown(self):
+        a = self.write("a.json", with_counter(make_report(TIMES), "vs_ref", self.RATIOS))
+        code, out, _ = self.run_compare("--counter", "vs_ref", "--format", "markdown", a, a)
+        self.assertEqual(code, 0)
+        self.assertIn("| Old vs_ref | New vs_ref | vs_ref |", out)
+        self.assertIn("Metric: counter vs_ref (lower is better)", out)
+        code, out, _ = self.run_compare("--counter", "vs_ref", "--color", "never", a, a)
+        self.assertEqual(code, 0)
+        self.assertIn("Old vs_ref", out.splitlines()[0])
+        self.assertIn("0.6", out)
+
+
 class TestOutputFormats(CliCase):
     def test_table_has_no_colour_when_piped(self):
         a = self.write("a.json", make_report(TIMES))

@@ -272,6 +272,15 @@ class TestMerge(unittest.TestCase):
         self.assertEqual({e["repetitions"] for e in rows}, {2})
         self.assertIs(gate.batch_medians(doc, 1), doc)
 
+    def test_batch_medians_take_the_reference_counter_too(self):
+        ratios = [0.62, 0.60, 0.61, 0.70, 0.63, 0.64]
+        doc = {"context": {}, "benchmarks": [
+            {"name": "BM_r", "run_name": "BM_r", "run_type": "iteration", "real_time": 30,
+             "cpu_time": 30, "time_unit": "ns", "iterations": 1, "vs_unsync": r}
+            for r in ratios]}
+        rows = gate.batch_medians(doc, 3)["benchmarks"]
+        self.assertEqual([e["vs_unsync"] for e in rows], [0.61, 0.64])
+
 
 class TestBaseSelection(unittest.TestCase):
     def setUp(self):
