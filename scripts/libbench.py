@@ -289,6 +289,17 @@ def cv(values):
     return statistics.stdev(values) / mean if mean > 0 else 0.0
 
 
+def robust_cv(values):
+    """1.4826 x median absolute deviation / median: the CV a normal sample
+    would have, estimated so that one or two drifted samples do not inflate
+    it; 0 with fewer than 3."""
+    if len(values) < 3:
+        return 0.0
+    mid = statistics.median(values)
+    mad = statistics.median([abs(v - mid) for v in values])
+    return 1.4826 * mad / mid if mid > 0 else 0.0
+
+
 def change_pct(old, new):
     if not (old > 0) or not math.isfinite(new):
         return float("nan")

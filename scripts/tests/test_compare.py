@@ -245,6 +245,28 @@ class TestCounter(CliCase):
         self.assertIn("0.6", out)
 
 
+class TestRobustCv(CliCase):
+    def test_one_drifted_sample_widens_only_the_stdev_limit(self):
+        t = {"BM_a": 100.0}
+        base = make_report(t, reps=10, seed=1, noise=0.004)
+        base["benchmarks"][3]["real_time"] = 130.0  # one drifted sample
+        new = make_report({"BM_a": 105.0}, reps=10, seed=2, noise=0.004)
+        a, b = self.write("a.json", base), self.write("b.json", new)
+        code, doc, _ = self.json_compare("--threshold", "3", "--cv-multiplier", "3", a, b)
+        self.assertEqual(code, 0)
+        self.assertGreater(doc["benchmarks"][0]["threshold_pct"], 20.0)
+        code, doc, _ = self.json_compare("--threshold", "3", "--cv-multiplier", "3",
+                                         "--cv", "robust", a, b)
+        self.assertEqual(code, 1)
+        self.assertEqual(doc["benchmarks"][0]["threshold_pct"], 3.0)
+        self.assertEqual(doc["cv"], "robust")
+
+    def test_robust_cv_of_known_values(self):
+        # median 10, deviations 0 0 1 1 9 -> MAD 1.
+        self.assertAlmostEqual(lb.robust_cv([10, 10, 9, 11, 19]), 0.14826)
+        self.assertEqual(lb.robust_cv([1.0, 2.0]), 0.0)
+
+
 class TestOutputFormats(CliCase):
     def test_table_has_no_colour_when_piped(self):
         a = self.write("a.json", make_report(TIMES))
