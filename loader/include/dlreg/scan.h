@@ -80,12 +80,14 @@ enum dlreg_scan_backend {
  * Size from which DLREG_SCAN_AUTO may map a file.  Small files are cheaper
  * to read than to map and unmap (each mapped scan costs ~10 us of map and
  * unmap on the reference VM); above this, mapping a cached file avoids the
- * copy.  Measured with scripts/bench (results/README.md), full marker scan:
- * warm, read wins up to 1 MiB, the two trade places around 4 MiB (within
- * the run-to-run spread) and mmap wins from 16 MiB by 1.3-1.4x; cold, read
- * wins 2.5x at 1 MiB and 2.3-2.9x at 4-16 MiB and the two meet at 64-256
- * MiB, which is why auto checks residency and reads a file that is not in
- * the page cache.
+ * copy.  Measured with dlreg-bench-scan's auto_vs_best family (auto, mmap
+ * and read timed side by side in every iteration; results/README.md), full
+ * marker scan, warm: read wins at 1 MiB (mmap takes 1.1x as long), mmap
+ * wins from 2 MiB (read takes 1.3-2.1x as long at 2 MiB, 1.4-1.9x at 4 MiB,
+ * 1.2-1.3x from 16 MiB).  Cold, read wins 2.5x at 1 MiB and 2.3-2.9x at
+ * 4-16 MiB and the two meet at 64-256 MiB, which is why auto checks
+ * residency (mincore on 4 runs of 32 pages) and reads a file that is not
+ * in the page cache.
  * ELF note lookups read only headers, so auto never maps for them (mapping
  * 1 GiB alone costs more than the whole read-based lookup).  Auto also reads
  * when the file is above max_map_size or when the application replaced the
@@ -93,7 +95,7 @@ enum dlreg_scan_backend {
  * only for files the caller owns or may write; for others the file counts
  * as cached.
  */
-#define DLREG_SCAN_AUTO_MMAP_MIN ((uint64_t)8 << 20)
+#define DLREG_SCAN_AUTO_MMAP_MIN ((uint64_t)2 << 20)
 
 #define DLREG_SCAN_READ_BUF_MIN ((size_t)16 * 1024)
 #define DLREG_SCAN_READ_BUF_MAX ((size_t)4 * 1024 * 1024)

@@ -27,8 +27,8 @@
 #define READ_HEADER_CHUNK ((size_t)16 * 1024)
 
 /* Page-cache residency probe of DLREG_SCAN_AUTO: samples of this many pages. */
-#define RESIDENCY_SAMPLES 16
-#define RESIDENCY_SAMPLE_PAGES 8
+#define RESIDENCY_SAMPLES 4
+#define RESIDENCY_SAMPLE_PAGES 32
 
 struct scan_opts {
 	enum dlreg_scan_backend backend;
@@ -405,7 +405,8 @@ static int run_auto(struct dlreg__scan_job *job, int fd, uint64_t size, const st
 		return run_read(job, fd, size, o->buf_size);
 	unsigned flags = job->flags;
 	job->flags = flags | DLREG_SCAN_NO_MARKER;
-	int rc = run_read(job, fd, size, o->buf_size);
+	/* Headers need no more than a header chunk of buffer. */
+	int rc = run_read(job, fd, size, READ_HEADER_CHUNK);
 	job->flags = flags;
 	if (rc != DLREG_ENOMETA || (flags & DLREG_SCAN_NO_MARKER))
 		return rc;
