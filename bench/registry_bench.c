@@ -210,11 +210,6 @@ static void bench_fail(dlreg_bench_state_t *st, const char *op, int err)
 	dlreg_bench_skip_with_error(st, msg);
 }
 
-/*
- * Bodies report a failure with skip_with_error inside the loop and let the
- * next keep_running return false, so every thread still meets Google
- * Benchmark's end-of-run barrier.
- */
 /* n lookups of V from key *k on; nonzero if one failed. */
 static int lookup_run(const struct dlreg_variant_ops *ops, void *rd, size_t *k, size_t n)
 {
@@ -234,6 +229,11 @@ static int lookup_run(const struct dlreg_variant_ops *ops, void *rd, size_t *k, 
 	return bad;
 }
 
+/*
+ * Bodies report a failure with skip_with_error inside the loop and let the
+ * next keep_running return false, so every thread still meets Google
+ * Benchmark's end-of-run barrier.
+ */
 static void bench_read_sym(dlreg_bench_state_t *st, void *data)
 {
 	struct bench_variant *v = data;

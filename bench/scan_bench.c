@@ -653,10 +653,12 @@ static void scan_name(const struct scan_family *f, char *out, size_t len)
 }
 
 /*
- * Registers body `fn` under `name` over every size the family applies to;
- * the family is copied into storage that lives as long as the program.
+ * Registers body `fn` under `name` over every size the family applies to,
+ * timed by wall clock or, with `manual`, by the body itself; the family is
+ * copied into storage that lives as long as the program.
  */
-static int register_family(const struct scan_family *tmpl, const char *name, dlreg_bench_fn *fn)
+static int register_family(const struct scan_family *tmpl, const char *name, dlreg_bench_fn *fn,
+                           bool manual)
 {
 	static struct scan_family families[2 * 2 * (MAX_BUFS + 3)];
 	static unsigned used;
@@ -674,7 +676,7 @@ static int register_family(const struct scan_family *tmpl, const char *name, dlr
 		    (f->backend != DLREG_SCAN_READ || buf_applies(f->buf, sizes[i])))
 			b = dlreg_bench_arg(b, (int64_t)sizes[i]);
 	b = dlreg_bench_arg_name(b, "size");
-	b = fn == bench_auto_vs ? dlreg_bench_use_manual_time(b) : dlreg_bench_use_real_time(b);
+	b = manual ? dlreg_bench_use_manual_time(b) : dlreg_bench_use_real_time(b);
 	if (!dlreg_bench_unit(b, DLREG_BENCH_US)) {
 		fprintf(stderr, "%s: cannot register %s\n", PROG, name);
 		return -1;
@@ -687,7 +689,7 @@ static int register_scan(const struct scan_family *f)
 	char name[96];
 
 	scan_name(f, name, sizeof(name));
-	return register_family(f, name, bench_scan);
+	return register_family(f, name, bench_scan, false);
 }
 
 static int register_auto_vs(const struct scan_family *f)
@@ -696,7 +698,7 @@ static int register_auto_vs(const struct scan_family *f)
 
 	snprintf(name, sizeof(name), "scan/%s/%s/auto_vs_best",
 	         f->kind == KIND_NOTE ? "note" : "marker", f->cold ? "cold" : "warm");
-	return register_family(f, name, bench_auto_vs);
+	return register_family(f, name, bench_auto_vs, true);
 }
 
 static int register_mem(void)
