@@ -59,8 +59,9 @@ enum dlreg_scan_backend {
 	 * Chosen per file: read below DLREG_SCAN_AUTO_MMAP_MIN; from there a
 	 * header pass through a small pread (an ELF note is found without
 	 * mapping the file), then, only if there is no note, the marker search
-	 * over a mapping when the file is mostly in the page cache (mincore()
-	 * on a sample of its pages) and through read when it is not.
+	 * over a mapping when the file is mostly in the page cache (cachestat()
+	 * or mincore() on a sample of its pages) or at least
+	 * DLREG_SCAN_AUTO_COLD_MMAP_MIN big, and through read otherwise.
 	 */
 	DLREG_SCAN_AUTO = 0,
 	/*
@@ -78,24 +79,34 @@ enum dlreg_scan_backend {
 
 /*
  * Size from which DLREG_SCAN_AUTO may map a file.  Small files are cheaper
- * to read than to map and unmap (each mapped scan costs ~10 us of map and
+ * to read than to map and unmap (a mapped scan costs 3-5 us of map and
  * unmap on the reference VM); above this, mapping a cached file avoids the
  * copy.  Measured with dlreg-bench-scan's auto_vs_best family (auto, mmap
  * and read timed side by side in every iteration; results/README.md), full
  * marker scan, warm: read wins at 1 MiB (mmap takes 1.1x as long), mmap
  * wins from 2 MiB (read takes 1.3-2.1x as long at 2 MiB, 1.4-1.9x at 4 MiB,
- * 1.2-1.3x from 16 MiB).  Cold, read wins 2.5x at 1 MiB and 2.3-2.9x at
- * 4-16 MiB and the two meet at 64-256 MiB, which is why auto checks
- * residency (mincore on 4 runs of 32 pages) and reads a file that is not
- * in the page cache.
- * ELF note lookups read only headers, so auto never maps for them (mapping
- * 1 GiB alone costs more than the whole read-based lookup).  Auto also reads
- * when the file is above max_map_size or when the application replaced the
- * SIGBUS handler the fault scope relies on.  mincore() reports residency
- * only for files the caller owns or may write; for others the file counts
- * as cached.
+ * 1.9-2.4x from 64 MiB).  Cold, read wins up to 64 MiB (mmap takes 1.7-1.9x
+ * as long at 1-16 MiB, 1.07x at 64 MiB), which is why auto checks residency
+ * first: cachestat(2) on 4 runs of 32 pages (Linux 6.5; 2-5 us, no
+ * mapping), else mincore() on the mapping (15 us with the map and unmap).
+ * Above DLREG_SCAN_AUTO_COLD_MMAP_MIN cold mapping wins, see there.
+ * ELF note lookups read only headers, so auto never maps for them.  Auto
+ * also reads when the file is above max_map_size or when the application
+ * replaced the SIGBUS handler the fault scope relies on.  Both probes
+ * report residency only for files the caller owns or may write; for others
+ * the file counts as cached.
  */
 #define DLREG_SCAN_AUTO_MMAP_MIN ((uint64_t)2 << 20)
+
+/*
+ * Size from which DLREG_SCAN_AUTO maps a file for the marker search even
+ * when it is not in the page cache.  Cold, the two backends meet between 64
+ * and 256 MiB: read (128 KiB buffer) takes 0.93x mmap's time at 64 MiB,
+ * 1.03-1.04x at 256 MiB and 1.04-1.05x at 1 GiB (side by side, medians of
+ * 9; read_ahead_kb 8192, ext4 with large folios): page-fault readahead
+ * reads as much per I/O as read()'s, and the scan skips the copy.
+ */
+#define DLREG_SCAN_AUTO_COLD_MMAP_MIN ((uint64_t)256 << 20)
 
 #define DLREG_SCAN_READ_BUF_MIN ((size_t)16 * 1024)
 #define DLREG_SCAN_READ_BUF_MAX ((size_t)4 * 1024 * 1024)

@@ -21,6 +21,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __linux__
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#if defined(__x86_64__)
+#define AUDIT_ARCH_NATIVE AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define AUDIT_ARCH_NATIVE AUDIT_ARCH_AARCH64
+#endif
+#define CACHESTAT_NR 451 /* cachestat(2), on both */
+#endif
+
 #include "dlreg/scan.h"
 #include "check.h"
 #include "corpus.h"
@@ -444,6 +459,129 @@ static double resident_fraction(int fd, uint64_t size)
 }
 
 /*
+ * A marker record at the end of a big non-ELF file: auto maps it while it
+ * is cached and reads it once evicted.  `how` names the residency probe.
+ */
+static void check_auto_marker(const char *how)
+{
+	const uint64_t big = DLREG_SCAN_AUTO_MMAP_MIN * 2;
+	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
+	struct dlreg_metadata *m = NULL;
+	char path[512];
+	unsigned char rec[22];
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	memcpy(rec, magic, 16);
+	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+	path_in(path, sizeof path, "auto-marker");
+	int fd = write_filled(path, big, rec, sizeof rec);
+	if (fd < 0)
+		return;
+	int rc = dlreg_scan_file(path, &o, &m);
+	CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER && m->backend == DLREG_SCAN_MMAP,
+	      "auto%s, cached marker file: %s, backend %s", how, dlreg_strerror(rc),
+	      m ? dlreg_scan_backend_name(m->backend) : "-");
+	dlreg_metadata_free(m);
+	m = NULL;
+	/* Evicted (where the file system can: not on tmpfs), it is read instead. */
+	if (fdatasync(fd) == 0 && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0 &&
+	    resident_fraction(fd, big) >= 0 && resident_fraction(fd, big) < 0.1) {
+		rc = dlreg_scan_file(path, &o, &m);
+		CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER &&
+		              m->backend == DLREG_SCAN_READ,
+		      "auto%s, evicted marker file: %s, backend %s", how, dlreg_strerror(rc),
+		      m ? dlreg_scan_backend_name(m->backend) : "-");
+		dlreg_metadata_free(m);
+	} else {
+		printf("note: %s cannot be evicted from the page cache; cold auto case%s not run\n",
+		       tmpdir, how);
+	}
+	close(fd);
+	unlink(path);
+}
+
+/*
+ * The same with cachestat(2) answering ENOSYS, as on kernels before 6.5:
+ * auto falls back to mincore on a mapping.  A seccomp filter in a child
+ * process makes the kernel answer so.
+ */
+static void check_auto_marker_mincore(void)
+{
+#if defined(SECCOMP_MODE_FILTER) && defined(AUDIT_ARCH_NATIVE)
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sock_filter prog[] = {
+		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_NATIVE, 1, 0),
+		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CACHESTAT_NR, 0, 1),
+		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog fprog = {.len = sizeof prog / sizeof prog[0], .filter = prog};
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0) {
+			printf("note: cannot install a seccomp filter (%s); mincore fallback not run\n",
+			       strerror(errno));
+			_exit(0);
+		}
+		long r = syscall(CACHESTAT_NR, -1, NULL, NULL, 0);
+		CHECK(r == -1 && errno == ENOSYS, "seccomp filter: cachestat answered %ld, errno %d",
+		      r, errno);
+		check_auto_marker(" (mincore probe)");
+		fflush(NULL);
+		_exit(check_failed ? 1 : 0);
+	}
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	              WEXITSTATUS(status) == 0,
+	      "auto with the mincore probe: child failed (status 0x%x)", (unsigned)status);
+#else
+	printf("note: no seccomp filter on this system; mincore fallback not run\n");
+#endif
+}
+
+/*
+ * A file of DLREG_SCAN_AUTO_COLD_MMAP_MIN bytes is mapped for the marker
+ * search even when none of it is cached (sparse: only the marker's page
+ * holds data).
+ */
+static void check_auto_cold_big(void)
+{
+	const uint64_t size = DLREG_SCAN_AUTO_COLD_MMAP_MIN;
+	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
+	struct dlreg_metadata *m = NULL;
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	unsigned char rec[22];
+	char path[512];
+	memcpy(rec, magic, 16);
+	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+	path_in(path, sizeof path, "auto-cold-big");
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0, "create %s: %s", path, strerror(errno));
+	if (fd < 0)
+		return;
+	CHECK(ftruncate(fd, (off_t)size) == 0 &&
+	              pwrite(fd, rec, sizeof rec, (off_t)(size - sizeof rec)) == (ssize_t)sizeof rec,
+	      "write %s: %s", path, strerror(errno));
+	if (fdatasync(fd) == 0 && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0 &&
+	    resident_fraction(fd, size) >= 0 && resident_fraction(fd, size) < 0.1) {
+		int rc = dlreg_scan_file(path, &o, &m);
+		CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER &&
+		              m->offset == size - sizeof rec + 20 && m->backend == DLREG_SCAN_MMAP,
+		      "auto, big evicted marker file: %s, backend %s", dlreg_strerror(rc),
+		      m ? dlreg_scan_backend_name(m->backend) : "-");
+		dlreg_metadata_free(m);
+	} else {
+		printf("note: %s cannot be evicted from the page cache; cold big auto case not run\n",
+		       tmpdir);
+	}
+	close(fd);
+	unlink(path);
+}
+
+/*
  * DLREG_SCAN_AUTO above DLREG_SCAN_AUTO_MMAP_MIN: a plugin's note is read
  * with pread (a header pass), a marker search maps a cached file and reads
  * one that is not in the page cache.
@@ -481,36 +619,9 @@ static void check_auto(const char *plugin)
 		close(fd);
 	unlink(path);
 
-	/* A marker record at the end of a big non-ELF file. */
-	unsigned char rec[22];
-	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
-	memcpy(rec, magic, 16);
-	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
-	path_in(path, sizeof path, "auto-marker");
-	fd = write_filled(path, big, rec, sizeof rec);
-	if (fd < 0)
-		return;
-	rc = dlreg_scan_file(path, &o, &m);
-	CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER && m->backend == DLREG_SCAN_MMAP,
-	      "auto, cached marker file: %s, backend %s", dlreg_strerror(rc),
-	      m ? dlreg_scan_backend_name(m->backend) : "-");
-	dlreg_metadata_free(m);
-	m = NULL;
-	/* Evicted (where the file system can: not on tmpfs), it is read instead. */
-	if (fdatasync(fd) == 0 && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0 &&
-	    resident_fraction(fd, big) >= 0 && resident_fraction(fd, big) < 0.1) {
-		rc = dlreg_scan_file(path, &o, &m);
-		CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER &&
-		              m->backend == DLREG_SCAN_READ,
-		      "auto, evicted marker file: %s, backend %s", dlreg_strerror(rc),
-		      m ? dlreg_scan_backend_name(m->backend) : "-");
-		dlreg_metadata_free(m);
-	} else {
-		printf("note: %s cannot be evicted from the page cache; cold auto case not run\n",
-		       tmpdir);
-	}
-	close(fd);
-	unlink(path);
+	check_auto_marker("");
+	check_auto_marker_mincore();
+	check_auto_cold_big();
 }
 
 static void check_full_paths_flag(void)
