@@ -14,7 +14,9 @@
  *                      (the limits a warm file scan is measured against)
  *
  * C is the page cache state and B the backend: mmap, read-<buffer size>
- * (a sweep) or auto; every name ends in /size:<bytes>.  C is warm (file cached), cold (evicted with
+ * (a sweep) or auto; every name ends in /size:<bytes>.  C is warm (file
+ * cached as reading it once leaves it: see warm_up; counter pmd_mapped is
+ * the share of it a mapping gets in 2 MiB entries) or cold (evicted with
  * posix_fadvise(POSIX_FADV_DONTNEED) before every iteration, outside the
  * timed region, and checked with mincore; a run whose eviction left more
  * than 1 % of the pages resident fails with an error instead of reporting a
@@ -31,11 +33,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +75,7 @@ struct options {
 	unsigned size_factor;
 	int cold;
 	int progress;
+	bool warm_written;
 };
 
 /* One registered family; the file size comes from its argument. */
@@ -78,6 +84,7 @@ struct scan_family {
 	enum dlreg_scan_backend backend;
 	size_t buf; /* read backend only */
 	int cold;
+	unsigned turn; /* auto_vs_best: whose turn it is to go first */
 };
 
 struct mem_family {
@@ -379,18 +386,99 @@ static int evict(const char *path, uint64_t size, char *why, size_t whylen)
 	return rc;
 }
 
-/* Reads the file once so a warm run starts with every page cached. */
-static void warm_up(const char *path)
+/*
+ * Share of the file a fresh private mapping of it gets in PMD entries (one
+ * per 2 MiB folio): FilePmdMapped of that mapping in /proc/self/smaps,
+ * after touching every page; -1 if it cannot be told.
+ */
+static double pmd_mapped_share(const char *path, uint64_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	unsigned char *buf = malloc(CHUNK);
+	double share = -1;
 
-	if (fd >= 0 && buf)
+	if (fd < 0)
+		return -1;
+	void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+	close(fd);
+	if (map == MAP_FAILED)
+		return -1;
+	const volatile unsigned char *p = map;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned sum = 0;
+
+	for (uint64_t off = 0; off < size; off += page)
+		sum += p[off];
+	(void)sum;
+	char head[32], line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	int mine = 0;
+	unsigned long kb;
+
+	snprintf(head, sizeof(head), "%lx-", (unsigned long)(uintptr_t)map);
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+
+		if (dash && space && dash < space) /* a mapping's header line */
+			mine = strncmp(line, head, strlen(head)) == 0;
+		else if (mine && sscanf(line, "FilePmdMapped: %lu kB", &kb) == 1) {
+			share = (double)kb * 1024.0 / (double)size;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	munmap(map, (size_t)size);
+	return share;
+}
+
+/* Per file slot: made warm by warm_up, and its pmd_mapped_share then. */
+static bool warm_done[MAX_FILES];
+static double warm_pmd[MAX_FILES];
+
+static unsigned file_slot(enum file_kind kind, uint64_t size)
+{
+	for (unsigned i = 0; i < nsizes; i++)
+		if (sizes[i] == size)
+			return 2 * i + (kind == KIND_NOTE);
+	return 0;
+}
+
+/*
+ * Puts the file in the page cache before a warm run, the way reading it
+ * from disk does: evicted, then read front to back, so readahead decides
+ * the folio sizes (--warm=written skips the eviction and keeps the folios
+ * the writes left, until a cold run of the file evicts it).  That choice
+ * matters on kernels whose file system caches large folios (ext4 from
+ * Linux 6.16): a file read through readahead sits mostly in 2 MiB folios,
+ * which a mapping gets one PMD entry each, while one written in 1 MiB
+ * write() calls sits in smaller folios mapped page by page, and a warm
+ * mmap scan of it takes longer (results/README.md has the figures).  Done
+ * once per file and again only if the file lost pages meanwhile.  Returns
+ * the file's pmd_mapped_share.
+ */
+static double warm_up(enum file_kind kind, uint64_t size)
+{
+	unsigned slot = file_slot(kind, size);
+	const char *path = file_paths[slot];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char *buf = malloc(CHUNK);
+	size_t resident = 0, pages = 1;
+
+	if (fd >= 0 && buf &&
+	    (!warm_done[slot] || resident_pages(fd, size, &resident, &pages) != 0 ||
+	     resident < pages)) {
+		if (!opt.warm_written)
+			posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 		while (read(fd, buf, CHUNK) > 0)
 			;
+		warm_done[slot] = true;
+		warm_pmd[slot] = pmd_mapped_share(path, size);
+	}
 	free(buf);
 	if (fd >= 0)
 		close(fd);
+	return warm_pmd[slot];
 }
 
 /* -------------------------------------------------------------- bodies --- */
@@ -451,9 +539,8 @@ static void bench_scan(dlreg_bench_state_t *st, void *data)
 	struct dlreg_scan_options o = {.backend = f->backend, .read_buf_size = f->buf};
 	const char *path = file_path(f->kind, size);
 	int used_mmap = 0;
+	double pmd = f->cold ? -1 : warm_up(f->kind, size);
 
-	if (!f->cold)
-		warm_up(path);
 	/* After a failed scan (a skipped run) the next keep_running ends it. */
 	while (dlreg_bench_keep_running(st))
 		scan_once(st, f, path, size, &o, &used_mmap);
@@ -464,6 +551,8 @@ static void bench_scan(dlreg_bench_state_t *st, void *data)
 	dlreg_bench_set_items_processed(st, its);
 	/* Which backend auto picked: the crossover is visible in the report. */
 	dlreg_bench_counter_set(st, "mmap_used", used_mmap, DLREG_BENCH_COUNTER_DEFAULT);
+	if (pmd >= 0)
+		dlreg_bench_counter_set(st, "pmd_mapped", pmd, DLREG_BENCH_COUNTER_DEFAULT);
 }
 
 static uint64_t now_ns(void)
@@ -480,10 +569,11 @@ static uint64_t now_ns(void)
  * host's load moves a run by 10-50 % (cold most), and auto, which runs the
  * very code of one of the two, then "misses" by noise.  Here every
  * iteration scans the file with all three, in an order that rotates with
- * the iteration, each timed on its own (cold: each after its own
- * eviction).  Manual time is auto's.  Counters: auto_over_best = auto's
- * total time / the smaller of mmap's and read's totals; auto_over_mmap,
- * auto_over_read; mmap_used as in bench_scan.
+ * the iteration (and from one repetition to the next), each timed on its
+ * own (cold: each after its own eviction).  Manual time is auto's.
+ * Counters: auto_over_best = auto's total time / the smaller of mmap's and
+ * read's totals; auto_over_mmap, auto_over_read; auto_us, mmap_us, read_us
+ * (mean microseconds per scan); mmap_used as in bench_scan.
  */
 enum { VS_AUTO, VS_MMAP, VS_READ, VS_N };
 
@@ -491,20 +581,34 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 {
 	static const enum dlreg_scan_backend backend[VS_N] = {DLREG_SCAN_AUTO, DLREG_SCAN_MMAP,
 	                                                      DLREG_SCAN_READ};
-	const struct scan_family *f = data;
+	struct scan_family *f = data;
 	uint64_t size = (uint64_t)dlreg_bench_range_get(st, 0);
 	const char *path = file_path(f->kind, size);
 	uint64_t total[VS_N] = {0};
-	unsigned turn = 0;
 	int used_mmap = 0;
+	double pmd = f->cold ? -1 : warm_up(f->kind, size);
 
-	if (!f->cold)
-		warm_up(path);
+	if (f->cold) {
+		/*
+		 * One untimed cold scan first.  The first cold scan after other
+		 * benchmarks pays for reclaiming the memory the file's pages
+		 * need (up to 1.4x its time at 256 MiB-1 GiB here); later ones
+		 * get the pages the previous eviction freed.  Without this the
+		 * backend that goes first, always auto when a run has one
+		 * iteration, would carry that cost.
+		 */
+		struct dlreg_scan_options o = {.backend = DLREG_SCAN_READ};
+		struct dlreg_metadata *m = NULL;
+		char why[160];
+
+		if (evict(path, size, why, sizeof(why)) == 0 && dlreg_scan_file(path, &o, &m) == 0)
+			dlreg_metadata_free(m);
+	}
 	while (dlreg_bench_keep_running(st)) {
 		uint64_t auto_ns = 0;
 
 		for (unsigned j = 0; j < VS_N && !dlreg_bench_error_occurred(st); j++) {
-			unsigned b = (turn + j) % VS_N;
+			unsigned b = (f->turn + j) % VS_N;
 			struct dlreg_scan_options o = {.backend = backend[b]};
 			struct dlreg_metadata *m = NULL;
 			char why[160];
@@ -530,7 +634,7 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 			dlreg_metadata_free(m);
 			total[b] += t;
 		}
-		turn++;
+		f->turn++; /* kept across repetitions: one-iteration runs rotate too */
 		dlreg_bench_set_iteration_time(st, (double)auto_ns * 1e-9);
 	}
 	int64_t its = dlreg_bench_iterations_done(st);
@@ -539,6 +643,17 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 		dlreg_bench_set_bytes_processed(st, its * (int64_t)size);
 	dlreg_bench_set_items_processed(st, its);
 	dlreg_bench_counter_set(st, "mmap_used", used_mmap, DLREG_BENCH_COUNTER_DEFAULT);
+	if (pmd >= 0)
+		dlreg_bench_counter_set(st, "pmd_mapped", pmd, DLREG_BENCH_COUNTER_DEFAULT);
+	/* Mean time per scan of each backend in this run: acceptance.py takes
+	 * the median of each over the repetitions and divides those, which
+	 * unlike a median of per-run ratios does not favour "best" when mmap
+	 * and read are equal and noisy (the smaller of two noisy values). */
+	static const char *const mean_name[VS_N] = {"auto_us", "mmap_us", "read_us"};
+
+	for (unsigned b = 0; its > 0 && b < VS_N; b++)
+		dlreg_bench_counter_set(st, mean_name[b], (double)total[b] / 1e3 / (double)its,
+		                        DLREG_BENCH_COUNTER_DEFAULT);
 	if (total[VS_MMAP] && total[VS_READ]) {
 		uint64_t best = total[VS_MMAP] < total[VS_READ] ? total[VS_MMAP] : total[VS_READ];
 
@@ -728,7 +843,7 @@ static int register_mem(void)
 /* Every backend of one (kind, cache) pair: mmap, the read sweep, auto. */
 static int register_kind(enum file_kind kind, int cold)
 {
-	struct scan_family f = {kind, DLREG_SCAN_MMAP, 0, cold};
+	struct scan_family f = {kind, DLREG_SCAN_MMAP, 0, cold, 0};
 	int err = register_scan(&f);
 
 	f.backend = DLREG_SCAN_READ;
@@ -785,6 +900,28 @@ static void first_line(const char *path, char *out, size_t len)
 		fclose(f);
 }
 
+/* read_ahead_kb of the block device under the scan directory, or "unknown". */
+static void read_ahead_kb(char *out, size_t len)
+{
+	struct stat sb;
+	char path[96];
+
+	snprintf(out, len, "unknown");
+	if (stat(work_dir, &sb) != 0)
+		return;
+	/* A whole disk has queue/ itself; a partition's is its parent's. */
+	static const char *const forms[] = {"/sys/dev/block/%u:%u/queue/read_ahead_kb",
+	                                    "/sys/dev/block/%u:%u/../queue/read_ahead_kb"};
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(path, sizeof(path), forms[i], major(sb.st_dev), minor(sb.st_dev));
+		if (access(path, R_OK) == 0) {
+			first_line(path, out, len);
+			return;
+		}
+	}
+}
+
 static int context_add_all(void)
 {
 	char buf[256];
@@ -798,6 +935,9 @@ static int context_add_all(void)
 	snprintf(buf, sizeof(buf), "0x%lx",
 	         statfs(work_dir, &sfs) == 0 ? (unsigned long)sfs.f_type : 0ul);
 	err |= dlreg_bench_context_add("scan.dir_fs_magic", buf);
+	err |= dlreg_bench_context_add("scan.warm", opt.warm_written ? "written" : "readahead");
+	read_ahead_kb(buf, sizeof(buf));
+	err |= dlreg_bench_context_add("scan.read_ahead_kb", buf);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)DLREG_SCAN_AUTO_MMAP_MIN);
 	err |= dlreg_bench_context_add("scan.auto_mmap_min", buf);
 	snprintf(buf, sizeof(buf), "%zu", (size_t)DLREG_SCAN_READ_BUF_DEFAULT);
@@ -876,7 +1016,13 @@ static int option_one(int argc, char **argv, int *i)
 		opt.cold = 0;
 	else if (strcmp(argv[*i], "--progress") == 0)
 		opt.progress = 1;
-	else if ((v = flag_arg(argc, argv, i, "--scan-dir")))
+	else if ((v = flag_arg(argc, argv, i, "--warm"))) {
+		if (strcmp(v, "readahead") != 0 && strcmp(v, "written") != 0) {
+			fprintf(stderr, "%s: --warm wants readahead or written, not '%s'\n", PROG, v);
+			return -1;
+		}
+		opt.warm_written = v[0] == 'w';
+	} else if ((v = flag_arg(argc, argv, i, "--scan-dir")))
 		opt.scan_dir = v;
 	else if ((v = flag_arg(argc, argv, i, "--meta-plugin")))
 		opt.meta_plugin = v;
@@ -941,6 +1087,9 @@ static void usage(void)
 	       "  --size-factor=F     step between sizes, 2 or 4 (default 4)\n"
 	       "  --read-bufs=LIST    read backend buffer sweep (default 16K,64K,128K,256K,1M,4M)\n"
 	       "  --no-cold           skip the cold page cache runs\n"
+	       "  --warm=HOW          how a warm file gets into the page cache: readahead\n"
+	       "                      (default: evicted, then read once) or written (the\n"
+	       "                      folios its writes left; use with --no-cold)\n"
 	       "  --progress          report file generation on stderr (default: on a TTY)\n"
 	       "  --meta-plugin=PATH  ELF plugin with a metadata note (default: the build's)\n\n");
 	dlreg_bench_print_default_help();
