@@ -12,8 +12,19 @@ same machine; absolute numbers from different machines are never compared.
   read_sym dlreg scaling 1 -> 2 threads >= 1.8  (time at 1 / time at 2)
   read_sym dlreg/unsync, 2 threads      <= 1.5
   churn dlreg/dlopen, 1 and 2 threads   <= 1.25
+  scan note warm auto, 1 GiB            <= 50 us
+  scan note warm auto, 1 GiB / smallest <= 1.5  (flat in file size)
+  scan marker warm auto vs memmem in RAM, every size >= 256 MiB
+                                        >= 2    (memmem time / auto time)
+  scan marker warm auto vs memchr in RAM, same sizes
+                                        >= 0.7
   scan auto / best of (mmap, read at the default buffer), every size,
   warm and cold                         <= 1.05
+
+The auto/best figure comes from the auto_vs_best family when the report has
+it (auto, mmap and read timed side by side; the median over repetitions of
+each one's mean time, then auto's over the smaller of the other two), else
+from the separate auto, mmap and read-128K families.
 
 Prints one line per target (value, goal, met or missed) on stdout.
 Exit status: 0 all met, 1 a target missed or its benchmarks are absent,
@@ -29,22 +40,41 @@ UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 READ_DEFAULT = "read-128K"
 
 
-def medians(path):
-    """{canonical name: median real time in ns} over iteration runs."""
+def load(path):
+    """The report's iteration runs (errors left out), or exit 2."""
     try:
         with open(path) as f:
             doc = json.load(f)
         runs = doc["benchmarks"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        return [b for b in runs
+                if b.get("run_type", "iteration") == "iteration" and not b.get("error_occurred")]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         sys.stderr.write("acceptance: %s: not a benchmark report (%s)\n" % (path, e))
         sys.exit(2)
+
+
+def canonical(b):
+    return _TIME.sub("", b.get("run_name", b["name"]))
+
+
+def medians(runs):
+    """{canonical name: median real time in ns} over iteration runs."""
     times = {}
     for b in runs:
-        if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
-            continue
-        name = _TIME.sub("", b.get("run_name", b["name"]))
-        times.setdefault(name, []).append(b["real_time"] * UNITS.get(b.get("time_unit"), 1.0))
+        times.setdefault(canonical(b), []).append(
+            b["real_time"] * UNITS.get(b.get("time_unit"), 1.0))
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def counter_medians(runs, names):
+    """{canonical name: {counter: median}} for runs that carry every counter in names."""
+    seen = {}
+    for b in runs:
+        if all(isinstance(b.get(c), (int, float)) for c in names):
+            row = seen.setdefault(canonical(b), {c: [] for c in names})
+            for c in names:
+                row[c].append(float(b[c]))
+    return {k: {c: statistics.median(v) for c, v in row.items()} for k, row in seen.items()}
 
 
 def ratio(m, num, den):
@@ -70,21 +100,69 @@ def registry_targets(m):
     ]
 
 
-def scan_targets(m):
+_SIZE = re.compile(r"^scan/(marker|note)/(warm|cold)/([^/]+)/size:(\d+)$")
+VS_COUNTERS = ("auto_us", "mmap_us", "read_us")
+
+
+def scan_points(m, backend):
+    """[(kind, cache, size)] of the benchmarks of `backend`, in size order."""
+    pts = []
+    for name in m:
+        g = _SIZE.match(name)
+        if g and g.group(3) == backend:
+            pts.append((g.group(1), g.group(2), int(g.group(4))))
+    return sorted(pts, key=lambda p: (p[0], p[1], p[2]))
+
+
+def note_targets(m):
+    pts = [p for p in scan_points(m, "auto") if p[:2] == ("note", "warm")]
+    if not pts:
+        return [("scan note warm auto, 1 GiB (us)", None, "<=", 50.0)]
+    key = "scan/note/warm/auto/size:%d"
+    big, small = pts[-1][2], pts[0][2]
+    out = [("scan note warm auto, %d bytes (us)" % big, m[key % big] / 1e3, "<=", 50.0)]
+    if big != small:
+        out.append(("scan note warm auto, %d / %d bytes" % (big, small),
+                    m[key % big] / m[key % small], "<=", 1.5))
+    return out
+
+
+def memory_targets(m):
     out = []
-    pat = re.compile(r"^scan/(marker|note)/(warm|cold)/auto/size:(\d+)$")
-    for name in sorted(m, key=lambda n: (n.split("/")[1:3], int(n.rsplit(":", 1)[-1]))):
-        g = pat.match(name)
-        if not g:
+    for kind, cache, size in scan_points(m, "auto"):
+        if (kind, cache) != ("marker", "warm") or size < 256 * 1024 * 1024:
             continue
-        kind, cache, size = g.groups()
-        rivals = [m.get("scan/%s/%s/%s/size:%s" % (kind, cache, b, size))
+        auto = m["scan/marker/warm/auto/size:%d" % size]
+        for rival, goal in (("memmem", 2.0), ("memchr", 0.7)):
+            r = m.get("scan/marker/warm/%s/size:%d" % (rival, size))
+            out.append(("scan marker warm auto vs %s, %d bytes" % (rival, size),
+                        r / auto if r else None, ">=", goal))
+    if not out:
+        out.append(("scan marker warm auto vs memmem, >= 256 MiB", None, ">=", 2.0))
+    return out
+
+
+def auto_targets(m, vs):
+    out = []
+    points = scan_points(m, "auto") + scan_points(vs, "auto_vs_best")
+    for kind, cache, size in sorted(set(points), key=lambda p: (p[0], p[1], p[2])):
+        label = "scan %s %s auto/best, %d bytes" % (kind, cache, size)
+        side = vs.get("scan/%s/%s/auto_vs_best/size:%d" % (kind, cache, size))
+        if side:
+            best = min(side["mmap_us"], side["read_us"])
+            out.append((label, side["auto_us"] / best if best > 0 else None, "<=", 1.05))
+            continue
+        rivals = [m.get("scan/%s/%s/%s/size:%d" % (kind, cache, b, size))
                   for b in ("mmap", READ_DEFAULT)]
         rivals = [r for r in rivals if r]
         best = min(rivals) if len(rivals) == 2 else None
-        label = "scan %s %s auto/best, %s bytes" % (kind, cache, size)
-        out.append((label, m[name] / best if best else None, "<=", 1.05))
+        auto = m.get("scan/%s/%s/auto/size:%d" % (kind, cache, size))
+        out.append((label, auto / best if auto and best else None, "<=", 1.05))
     return out
+
+
+def scan_targets(m, vs):
+    return note_targets(m) + memory_targets(m) + auto_targets(m, vs)
 
 
 def main(argv):
@@ -96,8 +174,9 @@ def main(argv):
     if len(args) != 1 or fmt not in ("table", "markdown") or args[0] in ("-h", "--help"):
         sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
         return 0 if args and args[0] in ("-h", "--help") else 2
-    m = medians(args[0])
-    rows = registry_targets(m) + scan_targets(m)
+    runs = load(args[0])
+    m = medians(runs)
+    rows = registry_targets(m) + scan_targets(m, counter_medians(runs, VS_COUNTERS))
     missed = 0
     if fmt == "markdown":
         print("| target | value | goal | |\n|---|---:|---:|---|")
@@ -109,7 +188,7 @@ def main(argv):
         if fmt == "markdown":
             print("| %s | %s | %s %g | %s |" % (label, shown, op, goal, verdict))
         else:
-            print("%-46s %8s  %s %-5g %s" % (label, shown, op, goal, verdict))
+            print("%-56s %8s  %s %-5g %s" % (label, shown, op, goal, verdict))
     return 1 if missed else 0
 
 

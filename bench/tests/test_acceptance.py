@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Unit tests of bench/acceptance.py on small made-up reports."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "..", "acceptance.py")
+MIB = 1024 * 1024
+
+
+def run(name, real_time, unit="ns", **counters):
+    b = {"name": name + "/real_time", "run_name": name + "/real_time", "run_type": "iteration",
+         "real_time": real_time, "cpu_time": real_time, "time_unit": unit, "iterations": 1}
+    b.update(counters)
+    return b
+
+
+def registry_runs():
+    rs = "registry/read_sym/%s/threads:%d"
+    ch = "registry/churn/%s/threads:%d"
+    runs = [run(rs % ("dlreg", 1), 20.0), run(rs % ("dlreg", 2), 10.0),
+            run(rs % ("qt", 2), 300.0), run(rs % ("dlopen", 2), 900.0),
+            run(rs % ("unsync", 2), 9.0)]
+    for t in (1, 2):
+        runs += [run(ch % ("dlreg", t), 1000.0), run(ch % ("dlopen", t), 950.0)]
+    return runs
+
+
+def scan_runs(memmem_us=200.0, note_big_us=8.0):
+    big = 256 * MIB
+    runs = [run("scan/note/warm/auto/size:%d" % (4 * MIB), 6.0, "us"),
+            run("scan/note/warm/auto/size:%d" % (1024 * MIB), note_big_us, "us"),
+            run("scan/marker/warm/auto/size:%d" % big, 100.0, "us"),
+            run("scan/marker/warm/mmap/size:%d" % big, 99.0, "us"),
+            run("scan/marker/warm/read-128K/size:%d" % big, 180.0, "us"),
+            run("scan/marker/warm/memmem/size:%d" % big, memmem_us, "us"),
+            run("scan/marker/warm/memchr/size:%d" % big, 90.0, "us")]
+    for b in ("mmap", "read-128K"):
+        runs.append(run("scan/note/warm/%s/size:%d" % (b, 4 * MIB), 6.0, "us"))
+        runs.append(run("scan/note/warm/%s/size:%d" % (b, 1024 * MIB), 8.0, "us"))
+    return runs
+
+
+class Acceptance(unittest.TestCase):
+    def check(self, runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "r.json")
+            with open(path, "w") as f:
+                json.dump({"context": {}, "benchmarks": runs}, f)
+            p = subprocess.run([sys.executable, SCRIPT, path], capture_output=True, text=True)
+        rows = {}
+        for line in p.stdout.splitlines():
+            label = line[:56].strip()
+            rows[label] = line[56:].split()
+        return p.returncode, rows, p.stdout
+
+    def test_all_met(self):
+        code, rows, out = self.check(registry_runs() + scan_runs())
+        self.assertEqual(code, 0, out)
+        self.assertEqual(rows["scan marker warm auto vs memmem, %d bytes" % (256 * MIB)][0],
+                         "2.00")
+        self.assertEqual(rows["scan note warm auto, %d / %d bytes" % (1024 * MIB, 4 * MIB)][0],
+                         "1.33")
+
+    def test_memmem_and_note_misses(self):
+        code, rows, out = self.check(registry_runs() + scan_runs(memmem_us=150.0,
+                                                                 note_big_us=60.0))
+        self.assertEqual(code, 1)
+        self.assertEqual(rows["scan marker warm auto vs memmem, %d bytes" % (256 * MIB)][-1],
+                         "MISSED")
+        self.assertEqual(rows["scan note warm auto, %d bytes (us)" % (1024 * MIB)][-1],
+                         "MISSED")
+        self.assertEqual(rows["scan note warm auto, %d / %d bytes" % (1024 * MIB, 4 * MIB)][-1],
+                         "MISSED")
+
+    def test_side_by_side_uses_medians_of_each_backend(self):
+        # mmap and read alternate between 100 and 130 us; auto is always 110.
+        # The per-run "best" would be 100 every time (auto 1.10 over it);
+        # the medians of each backend give 110 / 115 = 0.96.
+        name = "scan/marker/cold/auto_vs_best/size:%d" % (64 * MIB)
+        runs = []
+        for i in range(10):
+            a, b = (100.0, 130.0) if i % 2 else (130.0, 100.0)
+            runs.append(run(name, 110.0, "us", auto_us=110.0, mmap_us=a, read_us=b,
+                            auto_over_best=1.1))
+        code, rows, out = self.check(registry_runs() + scan_runs() + runs)
+        row = rows["scan marker cold auto/best, %d bytes" % (64 * MIB)]
+        self.assertEqual(row[0], "0.96", out)
+        self.assertEqual(code, 0, out)
+
+    def test_side_by_side_miss(self):
+        name = "scan/marker/warm/auto_vs_best/size:%d" % (4 * MIB)
+        runs = [run(name, 110.0, "us", auto_us=110.0, mmap_us=100.0, read_us=150.0)
+                for _ in range(3)]
+        code, rows, out = self.check(registry_runs() + scan_runs() + runs)
+        self.assertEqual(code, 1)
+        self.assertEqual(rows["scan marker warm auto/best, %d bytes" % (4 * MIB)],
+                         ["1.10", "<=", "1.05", "MISSED"])
+
+    def test_absent_targets_fail(self):
+        code, rows, out = self.check(registry_runs())
+        self.assertEqual(code, 1)
+        self.assertIn("absent", out)
+
+    def test_bad_input(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            f.write("not json")
+            f.flush()
+            p = subprocess.run([sys.executable, SCRIPT, f.name], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("not a benchmark report", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
