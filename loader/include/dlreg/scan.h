@@ -87,8 +87,9 @@ enum dlreg_scan_backend {
  * wins from 2 MiB (read takes 1.3-2.1x as long at 2 MiB, 1.4-1.9x at 4 MiB,
  * 1.9-2.4x from 64 MiB).  Cold, read wins up to 64 MiB (mmap takes 1.7-1.9x
  * as long at 1-16 MiB, 1.07x at 64 MiB), which is why auto checks residency
- * first: cachestat(2) on 4 runs of 32 pages (Linux 6.5; 2-5 us, no
- * mapping), else mincore() on the mapping (15 us with the map and unmap).
+ * first: cachestat(2) on 4 runs of 8 pages (Linux 6.5; ~2 us, no
+ * mapping), else mincore() on 4 runs of 32 pages of the mapping (15 us
+ * with the map and unmap).
  * Above DLREG_SCAN_AUTO_COLD_MMAP_MIN cold mapping wins, see there.
  * ELF note lookups read only headers, so auto never maps for them.  Auto
  * also reads when the file is above max_map_size or when the application
