@@ -1082,8 +1082,8 @@ static void usage(void)
 {
 	printf("usage: " PROG
 	       " [--scan-dir=DIR] [--min-size=S] [--max-size=S] [--size-factor=2|4]\n"
-	       "       [--read-bufs=S,...] [--no-cold] [--meta-plugin=PATH] [--benchmark_* "
-	       "flags]\n\n"
+	       "       [--read-bufs=S,...] [--no-cold] [--warm=readahead|written]\n"
+	       "       [--meta-plugin=PATH] [--benchmark_* flags]\n\n"
 	       "Scanner benchmarks: full-file marker search and ELF note lookup through the\n"
 	       "mmap, read and auto backends, warm and cold page cache, plus memchr, memmem\n"
 	       "and dlreg_find over the same bytes in RAM.  Sizes are 4K * F^k.\n\n"

@@ -102,10 +102,11 @@ enum dlreg_scan_backend {
 /*
  * Size from which DLREG_SCAN_AUTO maps a file for the marker search even
  * when it is not in the page cache.  Cold, the two backends meet between 64
- * and 256 MiB: read (128 KiB buffer) takes 0.93x mmap's time at 64 MiB,
- * 1.03-1.04x at 256 MiB and 1.04-1.05x at 1 GiB (side by side, medians of
- * 9; read_ahead_kb 8192, ext4 with large folios): page-fault readahead
- * reads as much per I/O as read()'s, and the scan skips the copy.
+ * and 256 MiB: read (128 KiB buffer) takes 0.87-0.93x mmap's time at
+ * 64 MiB, 1.00-1.04x at 256 MiB and 1.05-1.08x at 1 GiB (side by side,
+ * medians of 9, two runs; read_ahead_kb 8192, ext4 with large folios):
+ * page-fault readahead reads as much per I/O as read()'s, and the scan
+ * skips the copy.
  */
 #define DLREG_SCAN_AUTO_COLD_MMAP_MIN ((uint64_t)256 << 20)
 
