@@ -85,8 +85,10 @@ enum dlreg_scan_backend {
  * and read timed side by side in every iteration; results/README.md), full
  * marker scan, warm: read wins at 1 MiB (mmap takes 1.1x as long), mmap
  * wins from 2 MiB (read takes 1.3-2.1x as long at 2 MiB, 1.4-1.9x at 4 MiB,
- * 1.9-2.4x from 64 MiB).  Cold, read wins up to 64 MiB (mmap takes 1.7-1.9x
- * as long at 1-16 MiB, 1.07x at 64 MiB), which is why auto checks residency
+ * 1.9-2.4x from 64 MiB; at 4 MiB the VM sometimes spends seconds in a state
+ * where mapping a file in small folios costs twice as much and read is
+ * 1.15x faster).  Cold, read wins up to 64 MiB (mmap takes 1.6-1.9x as
+ * long at 1-16 MiB, 1.07-1.14x at 64 MiB), which is why auto checks residency
  * first: cachestat(2) on 4 runs of 8 pages (Linux 6.5; ~2 us, no
  * mapping), else mincore() on 4 runs of 32 pages of the mapping (15 us
  * with the map and unmap).
