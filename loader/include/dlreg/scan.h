@@ -56,12 +56,16 @@ extern "C" {
 
 enum dlreg_scan_backend {
 	/*
-	 * Chosen per file: read below DLREG_SCAN_AUTO_MMAP_MIN; from there a
-	 * header pass through a small pread (an ELF note is found without
-	 * mapping the file), then, only if there is no note, the marker search
-	 * over a mapping when the file is mostly in the page cache (cachestat()
-	 * or mincore() on a sample of its pages) or at least
-	 * DLREG_SCAN_AUTO_COLD_MMAP_MIN big, and through read otherwise.
+	 * Chosen per file: read below DLREG_SCAN_AUTO_MMAP_MIN; from there an
+	 * ELF file gets a header pass through a small pread (an ELF note is found
+	 * without mapping the file), then, only if there is no note, the
+	 * marker search over a mapping or through read, by size, page-cache
+	 * residency (cachestat() or mincore() on a sample of its pages) and
+	 * whether the file system caches large folios:
+	 *
+	 *                      cached   cold, large folios   cold, others
+	 *   2 MiB .. 256 MiB   map      map                  read
+	 *   256 MiB and up     map      map                  map
 	 */
 	DLREG_SCAN_AUTO = 0,
 	/*
@@ -81,34 +85,42 @@ enum dlreg_scan_backend {
  * Size from which DLREG_SCAN_AUTO may map a file.  Small files are cheaper
  * to read than to map and unmap (a mapped scan costs 3-5 us of map and
  * unmap on the reference VM); above this, mapping a cached file avoids the
- * copy.  Measured with dlreg-bench-scan's auto_vs_best family (auto, mmap
- * and read timed side by side in every iteration; results/README.md), full
- * marker scan, warm: read wins at 1 MiB (mmap takes 1.1x as long), mmap
- * wins from 2 MiB (read takes 1.3-2.1x as long at 2 MiB, 1.4-1.9x at 4 MiB,
- * 1.9-2.4x from 64 MiB; at 4 MiB the VM sometimes spends seconds in a state
- * where mapping a file in small folios costs twice as much and read is
- * 1.15x faster).  Cold, read wins up to 64 MiB (mmap takes 1.6-1.9x as
- * long at 1-16 MiB, 1.07-1.14x at 64 MiB), which is why auto checks residency
- * first: cachestat(2) on 4 runs of 8 pages (Linux 6.5; ~2 us, no
- * mapping), else mincore() on 4 runs of 32 pages of the mapping (15 us
- * with the map and unmap).
- * Above DLREG_SCAN_AUTO_COLD_MMAP_MIN cold mapping wins, see there.
+ * copy.  Every mapping from 64 KiB gets MADV_HUGEPAGE: where the file system
+ * caches large folios (ext4 from Linux 6.16, xfs from 5.18), a fault then
+ * reads ahead in 2 MiB folios, and a file cached so is mapped with one PMD
+ * entry per 2 MiB.
+ * Measured with dlreg-bench-scan's auto_vs_best family (auto, mmap and read
+ * timed side by side in every iteration; results/README.md), full marker
+ * scan, ext4, Linux 6.18, medians of 3-5:
+ *   warm (as dlreg's own earlier scan left the file): read and mmap meet
+ *   at 1 MiB (60 us each); from 2 MiB mmap wins, read takes 2.4x as long
+ *   at 2 MiB, 2.8x at 4 MiB, 3.1x at 16 MiB, 2.6x at 256 MiB;
+ *   cold: with the hint mmap wins at every size, read takes 1.3-1.4x as
+ *   long at 1-2 MiB, 1.13-1.4x at 4-16 MiB, 1.1-1.2x from 256 MiB.
+ * auto pays for deciding: a 4-byte pread (no ELF magic: no header pass),
+ * fstatfs and one cachestat run, 2-3 us warm; cold, that pread is one more
+ * synchronous I/O than a blind mapping does (70-100 us), so below 2 MiB a
+ * cold file is read (where mapping gains less than that) and from 2 MiB
+ * auto stays 3-11 % behind the hinted mapping.
+ * On btrfs (no large folios) mapping stays page by page and read wins cold
+ * up to 16 MiB (mmap takes 1.15-1.2x as long) and warm at 4 MiB (1.3x),
+ * hence the "cold, others" column.
  * ELF note lookups read only headers, so auto never maps for them.  Auto
  * also reads when the file is above max_map_size or when the application
- * replaced the SIGBUS handler the fault scope relies on.  Both probes
- * report residency only for files the caller owns or may write; for others
- * the file counts as cached.
+ * replaced the SIGBUS handler the fault scope relies on.  The residency
+ * probes (cachestat(2), Linux 6.5; else mincore() on the mapping) report
+ * residency only for files the caller owns or may write; for others the
+ * file counts as cached.
  */
 #define DLREG_SCAN_AUTO_MMAP_MIN ((uint64_t)2 << 20)
 
 /*
  * Size from which DLREG_SCAN_AUTO maps a file for the marker search even
- * when it is not in the page cache.  Cold, the two backends meet between 64
- * and 256 MiB: read (128 KiB buffer) takes 0.87-0.93x mmap's time at
- * 64 MiB, 1.00-1.04x at 256 MiB and 1.05-1.08x at 1 GiB (side by side,
- * medians of 9, two runs; read_ahead_kb 8192, ext4 with large folios):
- * page-fault readahead reads as much per I/O as read()'s, and the scan
- * skips the copy.
+ * when it is not in the page cache and its file system has no large
+ * folios.  Measured before the hint, on ext4: read (128 KiB buffer) took
+ * 0.87-0.93x mmap's time at 64 MiB, 1.00-1.04x at 256 MiB and 1.05-1.08x
+ * at 1 GiB (side by side, medians of 9, two runs): page-fault readahead
+ * reads as much per I/O as read()'s, and the scan skips the copy.
  */
 #define DLREG_SCAN_AUTO_COLD_MMAP_MIN ((uint64_t)256 << 20)
 

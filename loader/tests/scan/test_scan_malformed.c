@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -459,12 +461,33 @@ static double resident_fraction(int fd, uint64_t size)
 }
 
 /*
- * A marker record at the end of a big non-ELF file: auto maps it while it
- * is cached and reads it once evicted.  `how` names the residency probe.
+ * Whether auto may map a cold file here: the file systems dlreg/scan.h names
+ * as caching large folios, restated from there (ext4, which also mounts
+ * ext2 and ext3, from Linux 6.16; xfs from 5.18).
  */
-static void check_auto_marker(const char *how)
+static int dir_caches_large_folios(int fd)
 {
-	const uint64_t big = DLREG_SCAN_AUTO_MMAP_MIN * 2;
+	struct statfs sfs;
+	struct utsname u;
+	unsigned maj = 0, min = 0;
+	if (fstatfs(fd, &sfs) != 0 || uname(&u) != 0 ||
+	    sscanf(u.release, "%u.%u", &maj, &min) != 2)
+		return 0;
+	unsigned v = maj * 1000 + min;
+	if (sfs.f_type == 0xEF53)
+		return v >= 6016;
+	if (sfs.f_type == 0x58465342)
+		return v >= 5018;
+	return 0;
+}
+
+/*
+ * A marker record at the end of a non-ELF file of `size` bytes, scanned by
+ * auto cached and then evicted; each time the backend must be the one the
+ * rule in dlreg/scan.h gives.  `how` names the residency probe.
+ */
+static void check_auto_marker_size(uint64_t size, const char *how)
+{
 	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
 	struct dlreg_metadata *m = NULL;
 	char path[512];
@@ -473,23 +496,33 @@ static void check_auto_marker(const char *how)
 	memcpy(rec, magic, 16);
 	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
 	path_in(path, sizeof path, "auto-marker");
-	int fd = write_filled(path, big, rec, sizeof rec);
+	int fd = write_filled(path, size, rec, sizeof rec);
 	if (fd < 0)
 		return;
+	int large = dir_caches_large_folios(fd);
+	enum dlreg_scan_backend want_cached =
+	        size >= DLREG_SCAN_AUTO_MMAP_MIN ? DLREG_SCAN_MMAP : DLREG_SCAN_READ;
+	enum dlreg_scan_backend want_cold =
+	        size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN || (large && size >= DLREG_SCAN_AUTO_MMAP_MIN)
+	                ? DLREG_SCAN_MMAP
+	                : DLREG_SCAN_READ;
 	int rc = dlreg_scan_file(path, &o, &m);
-	CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER && m->backend == DLREG_SCAN_MMAP,
-	      "auto%s, cached marker file: %s, backend %s", how, dlreg_strerror(rc),
-	      m ? dlreg_scan_backend_name(m->backend) : "-");
+	CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER && m->backend == want_cached,
+	      "auto%s, cached %llu-byte marker file: %s, backend %s, want %s", how,
+	      (unsigned long long)size, dlreg_strerror(rc),
+	      m ? dlreg_scan_backend_name(m->backend) : "-", dlreg_scan_backend_name(want_cached));
 	dlreg_metadata_free(m);
 	m = NULL;
-	/* Evicted (where the file system can: not on tmpfs), it is read instead. */
+	/* Evicted (where the file system can: not on tmpfs). */
 	if (fdatasync(fd) == 0 && posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0 &&
-	    resident_fraction(fd, big) >= 0 && resident_fraction(fd, big) < 0.1) {
+	    resident_fraction(fd, size) >= 0 && resident_fraction(fd, size) < 0.1) {
 		rc = dlreg_scan_file(path, &o, &m);
-		CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER &&
-		              m->backend == DLREG_SCAN_READ,
-		      "auto%s, evicted marker file: %s, backend %s", how, dlreg_strerror(rc),
-		      m ? dlreg_scan_backend_name(m->backend) : "-");
+		CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER && m->backend == want_cold,
+		      "auto%s, evicted %llu-byte marker file (%s large folios): %s, backend %s, "
+		      "want %s",
+		      how, (unsigned long long)size, large ? "with" : "without", dlreg_strerror(rc),
+		      m ? dlreg_scan_backend_name(m->backend) : "-",
+		      dlreg_scan_backend_name(want_cold));
 		dlreg_metadata_free(m);
 	} else {
 		printf("note: %s cannot be evicted from the page cache; cold auto case%s not run\n",
@@ -497,6 +530,16 @@ static void check_auto_marker(const char *how)
 	}
 	close(fd);
 	unlink(path);
+}
+
+/*
+ * Below DLREG_SCAN_AUTO_MMAP_MIN (read, cached or not) and above it (cached:
+ * mapped; cold: mapped where the cache has large folios, read elsewhere).
+ */
+static void check_auto_marker(const char *how)
+{
+	check_auto_marker_size(DLREG_SCAN_AUTO_MMAP_MIN / 4 * 3, how);
+	check_auto_marker_size(DLREG_SCAN_AUTO_MMAP_MIN * 2, how);
 }
 
 /*
