@@ -15,7 +15,7 @@
  *
  * C is the page cache state and B the backend: mmap, read-<buffer size>
  * (a sweep) or auto; every name ends in /size:<bytes>.  C is warm (file
- * cached as reading it once leaves it: see warm_up; counter pmd_mapped is
+ * cached as dlreg's own scan of it leaves it: see warm_up; counter pmd_mapped is
  * the share of it a mapping gets in 2 MiB entries) or cold (evicted with
  * posix_fadvise(POSIX_FADV_DONTNEED) before every iteration, outside the
  * timed region, and checked with mincore; a run whose eviction left more
@@ -75,7 +75,7 @@ struct options {
 	unsigned size_factor;
 	int cold;
 	int progress;
-	bool warm_written;
+	enum warm_how { WARM_SCANNED, WARM_READAHEAD, WARM_WRITTEN } warm;
 };
 
 /* One registered family; the file size comes from its argument. */
@@ -91,6 +91,9 @@ struct mem_family {
 	const char *name;
 	size_t (*search)(const unsigned char *buf, size_t n);
 };
+
+/* --warm values, indexed by enum warm_how. */
+static const char *const warm_names[] = {"scanned", "readahead", "written"};
 
 static struct options opt = {
         .min_size = 4 * KIB,
@@ -445,10 +448,14 @@ static unsigned file_slot(enum file_kind kind, uint64_t size)
 }
 
 /*
- * Puts the file in the page cache before a warm run, the way reading it
- * from disk does: evicted, then read front to back, so readahead decides
- * the folio sizes (--warm=written skips the eviction and keeps the folios
- * the writes left, until a cold run of the file evicts it).  That choice
+ * Puts the file in the page cache before a warm run: evicted, then scanned
+ * once by dlreg_scan_file with default options (auto), so the cache holds
+ * what dlreg's own earlier scan of the file left, which is what a warm
+ * scan meets in use (a cold auto scan maps with MADV_HUGEPAGE from 2 MiB
+ * where the file system caches large folios, and leaves 2 MiB folios).
+ * --warm=readahead reads it front to back instead, so readahead decides
+ * the folio sizes; --warm=written skips the eviction and keeps the folios
+ * the writes left, until a cold run of the file evicts it.  That choice
  * matters on kernels whose file system caches large folios (ext4 from
  * Linux 6.16): a file read through readahead sits mostly in 2 MiB folios,
  * which a mapping gets one PMD entry each, while one written in 1 MiB
@@ -468,10 +475,17 @@ static double warm_up(enum file_kind kind, uint64_t size)
 	if (fd >= 0 && buf &&
 	    (!warm_done[slot] || resident_pages(fd, size, &resident, &pages) != 0 ||
 	     resident < pages)) {
-		if (!opt.warm_written)
+		if (opt.warm != WARM_WRITTEN)
 			posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-		while (read(fd, buf, CHUNK) > 0)
-			;
+		if (opt.warm == WARM_SCANNED) {
+			struct dlreg_metadata *m = NULL;
+
+			if (dlreg_scan_file(path, NULL, &m) == 0)
+				dlreg_metadata_free(m);
+		} else {
+			while (read(fd, buf, CHUNK) > 0)
+				;
+		}
 		warm_done[slot] = true;
 		warm_pmd[slot] = pmd_mapped_share(path, size);
 	}
@@ -942,7 +956,7 @@ static int context_add_all(void)
 	snprintf(buf, sizeof(buf), "0x%lx",
 	         statfs(work_dir, &sfs) == 0 ? (unsigned long)sfs.f_type : 0ul);
 	err |= dlreg_bench_context_add("scan.dir_fs_magic", buf);
-	err |= dlreg_bench_context_add("scan.warm", opt.warm_written ? "written" : "readahead");
+	err |= dlreg_bench_context_add("scan.warm", warm_names[opt.warm]);
 	read_ahead_kb(buf, sizeof(buf));
 	err |= dlreg_bench_context_add("scan.read_ahead_kb", buf);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)DLREG_SCAN_AUTO_MMAP_MIN);
@@ -1024,11 +1038,16 @@ static int option_one(int argc, char **argv, int *i)
 	else if (strcmp(argv[*i], "--progress") == 0)
 		opt.progress = 1;
 	else if ((v = flag_arg(argc, argv, i, "--warm"))) {
-		if (strcmp(v, "readahead") != 0 && strcmp(v, "written") != 0) {
-			fprintf(stderr, "%s: --warm wants readahead or written, not '%s'\n", PROG, v);
+		unsigned k = 0;
+
+		while (k < 3 && strcmp(v, warm_names[k]) != 0)
+			k++;
+		if (k == 3) {
+			fprintf(stderr, "%s: --warm wants scanned, readahead or written, not '%s'\n",
+			        PROG, v);
 			return -1;
 		}
-		opt.warm_written = v[0] == 'w';
+		opt.warm = (enum warm_how)k;
 	} else if ((v = flag_arg(argc, argv, i, "--scan-dir")))
 		opt.scan_dir = v;
 	else if ((v = flag_arg(argc, argv, i, "--meta-plugin")))
@@ -1082,7 +1101,7 @@ static void usage(void)
 {
 	printf("usage: " PROG
 	       " [--scan-dir=DIR] [--min-size=S] [--max-size=S] [--size-factor=2|4]\n"
-	       "       [--read-bufs=S,...] [--no-cold] [--warm=readahead|written]\n"
+	       "       [--read-bufs=S,...] [--no-cold] [--warm=scanned|readahead|written]\n"
 	       "       [--meta-plugin=PATH] [--benchmark_* flags]\n\n"
 	       "Scanner benchmarks: full-file marker search and ELF note lookup through the\n"
 	       "mmap, read and auto backends, warm and cold page cache, plus memchr, memmem\n"
@@ -1094,9 +1113,11 @@ static void usage(void)
 	       "  --size-factor=F     step between sizes, 2 or 4 (default 4)\n"
 	       "  --read-bufs=LIST    read backend buffer sweep (default 16K,64K,128K,256K,1M,4M)\n"
 	       "  --no-cold           skip the cold page cache runs\n"
-	       "  --warm=HOW          how a warm file gets into the page cache: readahead\n"
-	       "                      (default: evicted, then read once) or written (the\n"
-	       "                      folios its writes left; use with --no-cold)\n"
+	       "  --warm=HOW          how a warm file gets into the page cache: scanned\n"
+	       "                      (default: evicted, then scanned once by dlreg with\n"
+	       "                      its default options), readahead (evicted, then read\n"
+	       "                      once) or written (the folios its writes left; use\n"
+	       "                      with --no-cold)\n"
 	       "  --progress          report file generation on stderr (default: on a TTY)\n"
 	       "  --meta-plugin=PATH  ELF plugin with a metadata note (default: the build's)\n\n");
 	dlreg_bench_print_default_help();
