@@ -27,10 +27,16 @@
 /* Files at least this big ask the filesystem for data extents, skipping holes. */
 #define SPARSE_MIN ((uint64_t)1 << 20)
 
-/* What one header read loads into the pread window: a page, which holds the
- * ELF header, program headers and notes of an ordinary shared object (its
- * first LOAD segment).  16 KiB cost 0.6 us more per note lookup. */
-#define READ_HEADER_CHUNK ((size_t)4 * 1024)
+/* What one header read loads into the pread window: ELF header, program
+ * headers and the notes of an ordinary shared object.  Not less: on a cold
+ * file its readahead (64 KiB) then covers a small file whole. */
+#define READ_HEADER_CHUNK ((size_t)16 * 1024)
+
+/* The window of auto's header pass, for files of DLREG_SCAN_AUTO_MMAP_MIN and
+ * more: a page, which holds the ELF header, program headers and notes of an
+ * ordinary shared object (its first LOAD segment); 16 KiB cost 0.5 us more
+ * per note lookup. */
+#define HEADER_PASS_WINDOW ((size_t)4 * 1024)
 
 /* Page-cache residency probe of DLREG_SCAN_AUTO: samples of this many pages. */
 #define RESIDENCY_SAMPLES 4
@@ -42,6 +48,8 @@
 /* Mappings from this size on get MADV_HUGEPAGE (map_file): below it one
  * fault maps the whole file anyway (fault-around is 64 KiB). */
 #define HUGE_HINT_MIN ((size_t)64 * 1024)
+/* A PMD-sized folio on x86-64 and arm64 with 4 KiB pages. */
+#define PMD_FOLIO ((off_t)2 << 20)
 
 struct scan_opts {
 	enum dlreg_scan_backend backend;
@@ -319,13 +327,13 @@ static int run_read(struct dlreg__scan_job *job, int fd, uint64_t size, size_t c
 
 /*
  * auto's header pass: the ELF note of a plugin, through a pread window of
- * READ_HEADER_CHUNK bytes (headers need no more).  Only an ELF file can
+ * HEADER_PASS_WINDOW bytes.  Only an ELF file can
  * hold a note: one that does not start with the ELF magic ends the pass
  * after the first pread.  DLREG_ENOMETA: no note, search for a marker.
  */
 static int run_header_pass(struct dlreg__scan_job *job, int fd, uint64_t size)
 {
-	size_t cap = size < READ_HEADER_CHUNK ? (size_t)size : READ_HEADER_CHUNK;
+	size_t cap = size < HEADER_PASS_WINDOW ? (size_t)size : HEADER_PASS_WINDOW;
 	struct read_src r = {.base = {size, read_read_at, read_find},
 	                     .fd = fd,
 	                     .sparse = size >= SPARSE_MIN,
@@ -604,15 +612,16 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 		}
 	}
 	/*
-	 * Cold: drop the pages the first pread cached (4 KiB pages, with the
-	 * 64 KiB readahead around them) and any others of the file.
-	 * Readahead cannot build a 2 MiB folio over a range that holds one and
-	 * falls back to 4 KiB pages for its whole 4 MiB window: a cold 4 MiB
-	 * file would be mapped page by page, no faster than read, and stay
-	 * cached so.  Only clean pages no one maps go.
+	 * Cold: drop the pages the first pread cached (a few 4 KiB pages and
+	 * the readahead around them).  Readahead cannot build a 2 MiB folio
+	 * over a range that holds one and falls back to 4 KiB pages for its
+	 * whole 4 MiB window: a cold 4 MiB file would be mapped page by page,
+	 * no faster than read, and stay cached so.  Only the first 2 MiB, and
+	 * of them only clean pages no one maps, go; a file whose middle the
+	 * probe found uncached but whose start was cached reads that again.
 	 */
 	if (!cached)
-		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		(void)posix_fadvise(fd, 0, PMD_FOLIO, POSIX_FADV_DONTNEED);
 	*used = DLREG_SCAN_MMAP;
 	return scan_mapping(job, &mp, fd, size);
 }

@@ -585,6 +585,80 @@ static void check_auto_marker_mincore(void)
 #endif
 }
 
+/* kB of the mapping at p that /proc/self/smaps counts as FilePmdMapped, or -1. */
+static long file_pmd_mapped_kb(const void *p)
+{
+	char want[32], line[256];
+	long kb = -1;
+	int in = 0;
+	snprintf(want, sizeof want, "%lx-", (unsigned long)(uintptr_t)p);
+	FILE *f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, want, strlen(want)) == 0)
+			in = 1;
+		else if (in && sscanf(line, "FilePmdMapped: %ld", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Where the cache holds large folios, auto's cold scan of a 4 MiB marker
+ * file maps it with MADV_HUGEPAGE after dropping the pages its first pread
+ * cached, so the file is left in 2 MiB folios: a later mapping gets them
+ * in PMD entries.  Fails if the hint is lost, or if the pages are not
+ * dropped (readahead then falls back to 4 KiB pages for the whole file).
+ */
+static void check_auto_cold_leaves_large_folios(void)
+{
+	const uint64_t size = DLREG_SCAN_AUTO_MMAP_MIN * 2;
+	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
+	struct dlreg_metadata *m = NULL;
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	unsigned char rec[22];
+	char path[512];
+	memcpy(rec, magic, 16);
+	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+	path_in(path, sizeof path, "auto-folios");
+	int fd = write_filled(path, size, rec, sizeof rec);
+	if (fd < 0)
+		return;
+	if (!dir_caches_large_folios(fd) || fdatasync(fd) != 0 ||
+	    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0 || resident_fraction(fd, size) < 0 ||
+	    resident_fraction(fd, size) > 0.01) {
+		printf("note: %s has no large folios or cannot be evicted; folio check not run\n",
+		       tmpdir);
+		close(fd);
+		unlink(path);
+		return;
+	}
+	int rc = dlreg_scan_file(path, &o, &m);
+	CHECK(rc == DLREG_OK && m->backend == DLREG_SCAN_MMAP,
+	      "auto, evicted 4 MiB marker file: %s, backend %s", dlreg_strerror(rc),
+	      m ? dlreg_scan_backend_name(m->backend) : "-");
+	dlreg_metadata_free(m);
+	unsigned char *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED, "map %s: %s", path, strerror(errno));
+	if (p != MAP_FAILED) {
+		volatile unsigned sum = 0;
+		for (uint64_t off = 0; off < size; off += 4096)
+			sum += p[off];
+		long kb = file_pmd_mapped_kb(p);
+		if (kb < 0)
+			printf("note: no FilePmdMapped in /proc/self/smaps; folio check not run\n");
+		else
+			CHECK(kb >= (long)(size / 2 / 1024),
+			      "after auto's cold scan, %ld of %llu kB mapped in PMD entries", kb,
+			      (unsigned long long)(size / 1024));
+		munmap(p, (size_t)size);
+	}
+	close(fd);
+	unlink(path);
+}
+
 /*
  * A file of DLREG_SCAN_AUTO_COLD_MMAP_MIN bytes is mapped for the marker
  * search even when none of it is cached (sparse: only the marker's page
@@ -665,6 +739,7 @@ static void check_auto(const char *plugin)
 	check_auto_marker("");
 	check_auto_marker_mincore();
 	check_auto_cold_big();
+	check_auto_cold_leaves_large_folios();
 }
 
 static void check_full_paths_flag(void)
