@@ -91,17 +91,22 @@ enum dlreg_scan_backend {
  * entry per 2 MiB.
  * Measured with dlreg-bench-scan's auto_vs_best family (auto, mmap and read
  * timed side by side in every iteration; results/README.md), full marker
- * scan, ext4, Linux 6.18, medians of 3-5:
+ * scan, ext4, Linux 6.18, medians of 9, two full runs
+ * (results/20261130-469ff78-vm.json, -e9af147-vm.json):
  *   warm (as dlreg's own earlier scan left the file): read and mmap meet
- *   at 1 MiB (60 us each); from 2 MiB mmap wins, read takes 2.4x as long
- *   at 2 MiB, 2.8x at 4 MiB, 3.1x at 16 MiB, 2.6x at 256 MiB;
- *   cold: with the hint mmap wins at every size, read takes 1.3-1.4x as
- *   long at 1-2 MiB, 1.13-1.4x at 4-16 MiB, 1.1-1.2x from 256 MiB.
- * auto pays for deciding: a 4-byte pread (no ELF magic: no header pass),
- * fstatfs and one cachestat run, 2-3 us warm; cold, that pread is one more
- * synchronous I/O than a blind mapping does (70-100 us), so below 2 MiB a
- * cold file is read (where mapping gains less than that) and from 2 MiB
- * auto stays 3-11 % behind the hinted mapping.
+ *   at 1 MiB (61-67 us); from there mmap wins, read takes 2.5-2.8x as
+ *   long at 4 MiB, 2.8x at 16 MiB, 2.6-2.7x at 64 and 256 MiB;
+ *   cold: with the hint mmap wins at every size from 64 KiB, read takes
+ *   1.2-1.6x as long at 64 KiB-4 MiB, 1.1x at 16-256 MiB, 1.01-1.07x at
+ *   1 GiB.
+ * auto pays for deciding: one 4 KiB pread (the ELF check; no ELF magic, no
+ * header pass) and one cachestat run, 2-4 us warm (1.00-1.04x mmap from
+ * 4 MiB).  Cold, that pread is one synchronous I/O more than a blind
+ * mapping does (70-100 us), and a cold file below 2 MiB is read: auto takes
+ * 1.15-1.5x the hinted mapping's time at 64 KiB-1 MiB and 1.1x at 4 MiB,
+ * from 16 MiB 0.95-1.06x.  Mapping first would make every cold ELF note
+ * lookup read up to 4 MiB (mmap: 230 us at 4 MiB, 460-490 us at 1 GiB,
+ * where auto's header pass takes 80-210 us).
  * On btrfs (no large folios) mapping stays page by page and read wins cold
  * up to 16 MiB (mmap takes 1.15-1.2x as long) and warm at 4 MiB (1.3x),
  * hence the "cold, others" column.
