@@ -643,9 +643,9 @@ static void check_auto_cold_leaves_large_folios(void)
 	unsigned char *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
 	CHECK(p != MAP_FAILED, "map %s: %s", path, strerror(errno));
 	if (p != MAP_FAILED) {
-		volatile unsigned sum = 0;
+		const volatile unsigned char *touch = p; /* fault every page in */
 		for (uint64_t off = 0; off < size; off += 4096)
-			sum += p[off];
+			(void)touch[off];
 		long kb = file_pmd_mapped_kb(p);
 		if (kb < 0)
 			printf("note: no FilePmdMapped in /proc/self/smaps; folio check not run\n");
