@@ -305,20 +305,29 @@ static void job_init(struct dlreg__scan_job *job, struct dlreg__src *src, const 
 	job->flags = o->flags;
 }
 
+/* A pread source over fd with an empty window of `cap` bytes. */
+static int read_src_init(struct read_src *r, int fd, uint64_t size, size_t cap)
+{
+	*r = (struct read_src){.base = {size, read_read_at, read_find},
+	                       .fd = fd,
+	                       .sparse = size >= SPARSE_MIN,
+	                       .cap = cap};
+	r->buf = malloc(cap);
+	if (!r->buf) {
+		dlreg__set_detail("cannot allocate a %zu-byte read buffer", cap);
+		return DLREG_ENOMEM;
+	}
+	return DLREG_OK;
+}
+
 static int run_read(struct dlreg__scan_job *job, int fd, uint64_t size, size_t cap)
 {
 	/* A small file needs no bigger buffer than itself (and malloc stays off mmap). */
 	if (size < cap)
 		cap = size < 64 ? 64 : (size_t)size;
-	struct read_src r = {.base = {size, read_read_at, read_find},
-	                     .fd = fd,
-	                     .sparse = size >= SPARSE_MIN,
-	                     .cap = cap};
-	r.buf = malloc(cap);
-	if (!r.buf) {
-		dlreg__set_detail("cannot allocate a %zu-byte read buffer", cap);
+	struct read_src r;
+	if (read_src_init(&r, fd, size, cap) != DLREG_OK)
 		return DLREG_ENOMEM;
-	}
 	job->src = &r.base;
 	int rc = dlreg__scan_run(job);
 	free(r.buf);
@@ -327,22 +336,15 @@ static int run_read(struct dlreg__scan_job *job, int fd, uint64_t size, size_t c
 
 /*
  * auto's header pass: the ELF note of a plugin, through a pread window of
- * HEADER_PASS_WINDOW bytes.  Only an ELF file can
- * hold a note: one that does not start with the ELF magic ends the pass
- * after the first pread.  DLREG_ENOMETA: no note, search for a marker.
+ * HEADER_PASS_WINDOW bytes.  Only an ELF file can hold a note: one that
+ * does not start with the ELF magic ends the pass after the first pread.  DLREG_ENOMETA: no note, search for a marker.
  */
 static int run_header_pass(struct dlreg__scan_job *job, int fd, uint64_t size)
 {
 	size_t cap = size < HEADER_PASS_WINDOW ? (size_t)size : HEADER_PASS_WINDOW;
-	struct read_src r = {.base = {size, read_read_at, read_find},
-	                     .fd = fd,
-	                     .sparse = size >= SPARSE_MIN,
-	                     .cap = cap};
-	r.buf = malloc(cap);
-	if (!r.buf) {
-		dlreg__set_detail("cannot allocate a %zu-byte read buffer", cap);
+	struct read_src r;
+	if (read_src_init(&r, fd, size, cap) != DLREG_OK)
 		return DLREG_ENOMEM;
-	}
 	int rc = window_load(&r, 0, cap);
 	if (rc == DLREG_OK && (r.win_len < SELFMAG || memcmp(r.buf, ELFMAG, SELFMAG) != 0) &&
 	    !(job->flags & DLREG_SCAN_NO_MARKER))

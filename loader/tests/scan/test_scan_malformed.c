@@ -460,6 +460,14 @@ static double resident_fraction(int fd, uint64_t size)
 	return f;
 }
 
+/* A marker record holding the metadata {} (22 bytes). */
+static void marker_record(unsigned char rec[22])
+{
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	memcpy(rec, magic, 16);
+	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+}
+
 /*
  * Whether auto may map a cold file here: the file systems dlreg/scan.h names
  * as caching large folios, restated from there (ext4, which also mounts
@@ -492,9 +500,7 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 	struct dlreg_metadata *m = NULL;
 	char path[512];
 	unsigned char rec[22];
-	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
-	memcpy(rec, magic, 16);
-	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+	marker_record(rec);
 	path_in(path, sizeof path, "auto-marker");
 	int fd = write_filled(path, size, rec, sizeof rec);
 	if (fd < 0)
@@ -617,11 +623,9 @@ static void check_auto_cold_leaves_large_folios(void)
 	const uint64_t size = DLREG_SCAN_AUTO_MMAP_MIN * 2;
 	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
 	struct dlreg_metadata *m = NULL;
-	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
 	unsigned char rec[22];
 	char path[512];
-	memcpy(rec, magic, 16);
-	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+	marker_record(rec);
 	path_in(path, sizeof path, "auto-folios");
 	int fd = write_filled(path, size, rec, sizeof rec);
 	if (fd < 0)
@@ -669,11 +673,9 @@ static void check_auto_cold_big(void)
 	const uint64_t size = DLREG_SCAN_AUTO_COLD_MMAP_MIN;
 	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
 	struct dlreg_metadata *m = NULL;
-	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
 	unsigned char rec[22];
 	char path[512];
-	memcpy(rec, magic, 16);
-	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+	marker_record(rec);
 	path_in(path, sizeof path, "auto-cold-big");
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	CHECK(fd >= 0, "create %s: %s", path, strerror(errno));
