@@ -1038,11 +1038,12 @@ static int option_one(int argc, char **argv, int *i)
 	else if (strcmp(argv[*i], "--progress") == 0)
 		opt.progress = 1;
 	else if ((v = flag_arg(argc, argv, i, "--warm"))) {
+		const unsigned n = sizeof(warm_names) / sizeof(warm_names[0]);
 		unsigned k = 0;
 
-		while (k < 3 && strcmp(v, warm_names[k]) != 0)
+		while (k < n && strcmp(v, warm_names[k]) != 0)
 			k++;
-		if (k == 3) {
+		if (k == n) {
 			fprintf(stderr, "%s: --warm wants scanned, readahead or written, not '%s'\n",
 			        PROG, v);
 			return -1;

@@ -337,7 +337,9 @@ static int run_read(struct dlreg__scan_job *job, int fd, uint64_t size, size_t c
 /*
  * auto's header pass: the ELF note of a plugin, through a pread window of
  * HEADER_PASS_WINDOW bytes.  Only an ELF file can hold a note: one that
- * does not start with the ELF magic ends the pass after the first pread.  DLREG_ENOMETA: no note, search for a marker.
+ * does not start with the ELF magic ends the pass after the first pread
+ * (elf_ident() would tell the same after a second).  DLREG_ENOMETA: no
+ * note, search for a marker.
  */
 static int run_header_pass(struct dlreg__scan_job *job, int fd, uint64_t size)
 {
