@@ -583,12 +583,14 @@ static uint64_t now_ns(void)
  * host's load moves a run by 10-50 % (cold most), and auto, which runs the
  * very code of one of the two, then "misses" by noise.  Here every
  * iteration scans the file with all three, each timed on its own (cold:
- * each after its own eviction), auto first, then mmap and read in an order
- * that alternates from one iteration (and one repetition) to the next, so
- * that each backend follows each other one equally often: a warm scan runs
- * faster after one that left more of the file in the L3 cache (at 16 MiB,
- * mmap 15 us slower after read than after mmap; auto 30 us).  Manual time
- * is auto's.
+ * each after its own eviction), in an order that goes through the six
+ * permutations from one iteration (and one repetition) to the next, so that
+ * each backend runs in each place, and follows each other one, equally
+ * often: a warm scan runs faster after one that left more of the file in
+ * the L3 cache (at 16 MiB, mmap 15 us slower after read than after mmap;
+ * auto 30 us), and the first cold scan of an iteration may pay for
+ * reclaim or a device waking up that the next ones do not.  Manual time is
+ * auto's.
  * Counters: auto_over_best = auto's total time / the smaller of mmap's and
  * read's totals; auto_over_mmap, auto_over_read; auto_us, mmap_us, read_us
  * (mean microseconds per scan); mmap_used as in bench_scan.
@@ -599,9 +601,10 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 {
 	static const enum dlreg_scan_backend backend[VS_N] = {DLREG_SCAN_AUTO, DLREG_SCAN_MMAP,
 	                                                      DLREG_SCAN_READ};
-	/* Each backend follows each of the other two equally often. */
-	static const unsigned order[2][VS_N] = {{VS_AUTO, VS_MMAP, VS_READ},
-	                                        {VS_AUTO, VS_READ, VS_MMAP}};
+	/* Each backend in each place, and after each other one, equally often. */
+	static const unsigned order[6][VS_N] = {
+	        {VS_AUTO, VS_MMAP, VS_READ}, {VS_READ, VS_AUTO, VS_MMAP}, {VS_MMAP, VS_READ, VS_AUTO},
+	        {VS_AUTO, VS_READ, VS_MMAP}, {VS_MMAP, VS_AUTO, VS_READ}, {VS_READ, VS_MMAP, VS_AUTO}};
 	struct scan_family *f = data;
 	uint64_t size = (uint64_t)dlreg_bench_range_get(st, 0);
 	const char *path = file_path(f->kind, size);
@@ -614,8 +617,8 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 		 * One untimed cold scan first.  The first cold scan after other
 		 * benchmarks pays for reclaiming the memory the file's pages
 		 * need (up to 1.4x its time at 256 MiB-1 GiB here); later ones
-		 * get the pages the previous eviction freed.  Without this auto,
-		 * which goes first, would carry that cost in runs of one
+		 * get the pages the previous eviction freed.  Without this the
+		 * backend that goes first would carry that cost in runs of one
 		 * iteration.
 		 */
 		struct dlreg_scan_options o = {.backend = DLREG_SCAN_READ};
@@ -629,7 +632,7 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 		uint64_t auto_ns = 0;
 
 		for (unsigned j = 0; j < VS_N && !dlreg_bench_error_occurred(st); j++) {
-			unsigned b = order[f->turn % 2][j];
+			unsigned b = order[f->turn % 6][j];
 			struct dlreg_scan_options o = {.backend = backend[b]};
 			struct dlreg_metadata *m = NULL;
 			char why[160];
@@ -655,7 +658,7 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 			dlreg_metadata_free(m);
 			total[b] += t;
 		}
-		f->turn++; /* kept across repetitions: one-iteration runs alternate too */
+		f->turn++; /* kept across repetitions: one-iteration runs rotate too */
 		dlreg_bench_set_iteration_time(st, (double)auto_ns * 1e-9);
 	}
 	int64_t its = dlreg_bench_iterations_done(st);
