@@ -64,8 +64,13 @@ enum dlreg_scan_backend {
 	 * whether the file system caches large folios:
 	 *
 	 *                      cached   cold, large folios   cold, others
+	 *   64 .. 128 KiB      read     map                  read
 	 *   2 MiB .. 256 MiB   map      map                  read
 	 *   256 MiB and up     map      map                  map
+	 *
+	 * Other sizes below 2 MiB are read.  From 64 to 128 KiB a cold file
+	 * is mapped before anything is read from it (cachestat() only): one
+	 * fault reads it whole, as much as the header read's readahead would.
 	 */
 	DLREG_SCAN_AUTO = 0,
 	/*
@@ -102,11 +107,14 @@ enum dlreg_scan_backend {
  * auto pays for deciding: one 4 KiB pread (the ELF check; no ELF magic, no
  * header pass) and one cachestat run, 2-4 us warm (1.00-1.04x mmap from
  * 4 MiB).  Cold, that pread is one synchronous I/O more than a blind
- * mapping does (70-100 us), and a cold file below 2 MiB is read: auto takes
- * 1.15-1.5x the hinted mapping's time at 64 KiB-1 MiB and 1.1x at 4 MiB,
- * from 16 MiB 0.95-1.06x.  Mapping first would make every cold ELF note
- * lookup read up to 4 MiB (mmap: 230 us at 4 MiB, 460-490 us at 1 GiB,
- * where auto's header pass takes 80-210 us).
+ * mapping does (65-100 us), and a cold file from 128 KiB to 2 MiB is read:
+ * auto takes 1.3-1.6x the hinted mapping's time at 256 KiB-1 MiB and
+ * 1.06x at 4 MiB, from 16 MiB 1.01-1.02x (all three backends rotated
+ * through every place in the iteration; with auto always first, as in the
+ * two reports above, 4 MiB read 1.09-1.10x and 64 MiB 1.05-1.06x).
+ * Mapping first would make every cold ELF note lookup read up to 4 MiB
+ * (mmap: 190-230 us at 4 MiB, 460-490 us at 1 GiB, where auto's header
+ * pass takes 65-210 us).
  * On btrfs (no large folios) mapping stays page by page and read wins cold
  * up to 16 MiB (mmap takes 1.15-1.2x as long) and warm at 4 MiB (1.3x),
  * hence the "cold, others" column.
@@ -128,6 +136,31 @@ enum dlreg_scan_backend {
  * reads as much per I/O as read()'s, and the scan skips the copy.
  */
 #define DLREG_SCAN_AUTO_COLD_MMAP_MIN ((uint64_t)256 << 20)
+
+/*
+ * Sizes from which and up to which DLREG_SCAN_AUTO maps a small file that
+ * cachestat() finds out of the page cache, on a file system that caches
+ * large folios (above).  The hinted fault reads such a file whole in one
+ * folio and one I/O, and a marker search follows in RAM; reading it takes
+ * the header read's I/O, which on a cold file reads ahead 64 KiB in 4 KiB
+ * pages, and a second for the rest.  Measured on dense files (ext4, Linux
+ * 6.18, medians of 40 side by side, a raw syscall probe): at 64 KiB a
+ * cold marker search takes 95 us mapped and 122 us read, an ELF header
+ * lookup 93 us mapped and 121 us read; at 128 KiB the search takes 122 and
+ * 217 us, the header lookup 123 us either way; at 192 KiB the header
+ * lookup takes 114 us mapped and 95 us read, at 256 KiB 177 and 130 us,
+ * and mapping first would make a note lookup pay for the whole file.
+ * Below 64 KiB mappings get no hint and the read wins (cold 16 KiB: 70 us
+ * read, 80 us mapped).  A cached file in this range is read, its header
+ * through a 4 KiB window instead of 16 KiB (a cold file's readahead is no
+ * concern there).  dlreg-bench-scan auto_vs_best at 64 KiB, medians of 9:
+ * cold marker search auto 86 us, mmap 86, read 98; cold note 74, 73, 74;
+ * cached note 5.01, 11.8, 4.98 us; cached marker search 8.05, 13.1, 7.59
+ * us: the probe is one syscall (cachestat, 0.31 us; 0.45 us in place), 6 %
+ * of that search.
+ */
+#define DLREG_SCAN_AUTO_COLD_SMALL_MIN ((uint64_t)64 << 10)
+#define DLREG_SCAN_AUTO_COLD_SMALL_MAX ((uint64_t)128 << 10)
 
 #define DLREG_SCAN_READ_BUF_MIN ((size_t)16 * 1024)
 #define DLREG_SCAN_READ_BUF_MAX ((size_t)4 * 1024 * 1024)

@@ -162,6 +162,7 @@ struct read_src {
 	size_t cap;
 	uint64_t win_off;
 	size_t win_len;
+	size_t hdr_chunk; /* what a header read loads (read_read_at) */
 };
 
 static int pread_full(int fd, void *dst, size_t n, uint64_t off, size_t *got)
@@ -242,7 +243,7 @@ static int read_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t 
 		 * an ELF note lookup costs the same on any file size.
 		 */
 		uint64_t start = off & ~(uint64_t)4095;
-		size_t chunk = n > READ_HEADER_CHUNK / 2 ? r->cap : READ_HEADER_CHUNK;
+		size_t chunk = n > r->hdr_chunk / 2 ? r->cap : r->hdr_chunk;
 		int rc = window_load(r, off + n - start <= chunk ? start : off, chunk);
 		if (rc)
 			return rc;
@@ -311,7 +312,8 @@ static int read_src_init(struct read_src *r, int fd, uint64_t size, size_t cap)
 	*r = (struct read_src){.base = {size, read_read_at, read_find},
 	                       .fd = fd,
 	                       .sparse = size >= SPARSE_MIN,
-	                       .cap = cap};
+	                       .cap = cap,
+	                       .hdr_chunk = READ_HEADER_CHUNK};
 	r->buf = malloc(cap);
 	if (!r->buf) {
 		dlreg__set_detail("cannot allocate a %zu-byte read buffer", cap);
@@ -320,7 +322,9 @@ static int read_src_init(struct read_src *r, int fd, uint64_t size, size_t cap)
 	return DLREG_OK;
 }
 
-static int run_read(struct dlreg__scan_job *job, int fd, uint64_t size, size_t cap)
+/* A read source whose header reads load `hdr_chunk` bytes. */
+static int run_read_hdr(struct dlreg__scan_job *job, int fd, uint64_t size, size_t cap,
+                        size_t hdr_chunk)
 {
 	/* A small file needs no bigger buffer than itself (and malloc stays off mmap). */
 	if (size < cap)
@@ -328,10 +332,16 @@ static int run_read(struct dlreg__scan_job *job, int fd, uint64_t size, size_t c
 	struct read_src r;
 	if (read_src_init(&r, fd, size, cap) != DLREG_OK)
 		return DLREG_ENOMEM;
+	r.hdr_chunk = hdr_chunk;
 	job->src = &r.base;
 	int rc = dlreg__scan_run(job);
 	free(r.buf);
 	return rc;
+}
+
+static int run_read(struct dlreg__scan_job *job, int fd, uint64_t size, size_t cap)
+{
+	return run_read_hdr(job, fd, size, cap, READ_HEADER_CHUNK);
 }
 
 /*
@@ -469,15 +479,16 @@ static int mostly_resident(const struct mapping *mp)
 
 /*
  * The same question without a mapping: cachestat(2) over `samples` runs
- * (RESIDENCY_SAMPLES, or 1 in the middle of the file) of
- * CACHESTAT_SAMPLE_PAGES pages, through the descriptor.  1 mostly
- * cached, 0 mostly not, -1 when the kernel cannot tell (no cachestat before
- * Linux 6.5, a seccomp filter, or EPERM: the kernel hides the cache state
- * of a file the caller may not write, as it does for mincore); auto then
- * maps and asks mincore.  About 2 us (one run: 0.5 us) on the reference VM,
- * where mapping, mincore and unmapping cost 15 us.
+ * (RESIDENCY_SAMPLES, or 1 in the middle of the file) of `sample_pages`
+ * pages, through the descriptor.  1 mostly cached, 0 mostly not, -1 when
+ * the kernel cannot tell (no cachestat before Linux 6.5, a seccomp filter,
+ * or EPERM: the kernel hides the cache state of a file the caller may not
+ * write, as it does for mincore); auto then maps and asks mincore, or
+ * reads.  About 2 us (one run of CACHESTAT_SAMPLE_PAGES: 0.5 us; of one
+ * page: 0.31 us, the syscall itself) on the reference VM, where mapping,
+ * mincore and unmapping cost 15 us.
  */
-static int cachestat_resident(int fd, uint64_t size, unsigned samples)
+static int cachestat_resident(int fd, uint64_t size, unsigned samples, size_t sample_pages)
 {
 #ifdef SYS_cachestat
 	struct {
@@ -488,7 +499,7 @@ static int cachestat_resident(int fd, uint64_t size, unsigned samples)
 	} cs;
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	size_t pages = (size_t)((size + page - 1) / page);
-	size_t run = CACHESTAT_SAMPLE_PAGES < pages ? CACHESTAT_SAMPLE_PAGES : pages;
+	size_t run = sample_pages < pages ? sample_pages : pages;
 	uint64_t in = 0, total = 0;
 	for (unsigned i = 0; i < samples; i++) {
 		/* One sample: the middle of the file, clear of the header's pages. */
@@ -572,13 +583,17 @@ static int fd_caches_large_folios(int fd, dev_t dev)
 
 /*
  * DLREG_SCAN_AUTO.  Files below DLREG_SCAN_AUTO_MMAP_MIN are
- * read: mapping costs more than copying them.  Larger ELF files first get a
- * header-only pass through the pread window (the ELF note of a plugin, a
- * few pages, flat in file size: cheaper than mapping).  Only if that finds
- * no note does the full marker search run, over a mapping or through the
- * pread window (scan.h has the measured crossovers):
+ * read: mapping costs more than copying them.  Only a cold one of 64 to
+ * 128 KiB, where a hinted fault reads it whole in one folio, is mapped
+ * before anything is read (cachestat() only: mincore would need the
+ * mapping first).  Larger ELF files first get a header-only pass through
+ * the pread window (the ELF note of a plugin, a few pages, flat in file
+ * size: cheaper than mapping).  Only if that finds no note does the full
+ * marker search run, over a mapping or through the pread window (scan.h
+ * has the measured crossovers):
  *
  *                      cached   cold, large folios   cold, other
+ *   64 .. 128 KiB      read     map                  read
  *   2 MiB .. 256 MiB   map      map                  read
  *   256 MiB and up     map      map                  map
  *
@@ -591,6 +606,16 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 {
 	uint64_t size = (uint64_t)st->st_size;
 	*used = DLREG_SCAN_READ;
+	if (size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN && size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX &&
+	    size <= o->max_map && fd_caches_large_folios(fd, st->st_dev)) {
+		int cached = cachestat_resident(fd, size, 1, 1);
+		if (cached == 0 && dlreg__fault_ready()) {
+			*used = DLREG_SCAN_MMAP;
+			return run_mapped(job, fd, size);
+		}
+		if (cached == 1)
+			return run_read_hdr(job, fd, size, o->buf_size, HEADER_PASS_WINDOW);
+	}
 	if (size < DLREG_SCAN_AUTO_MMAP_MIN || size > o->max_map)
 		return run_read(job, fd, size, o->buf_size);
 	int rc = run_header_pass(job, fd, size);
@@ -602,7 +627,8 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	if (!dlreg__fault_ready())
 		return run_read(job, fd, size, o->buf_size);
 	int map_cold = size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN || fd_caches_large_folios(fd, st->st_dev);
-	int cached = cachestat_resident(fd, size, map_cold ? 1 : RESIDENCY_SAMPLES);
+	int cached = cachestat_resident(fd, size, map_cold ? 1 : RESIDENCY_SAMPLES,
+	                                CACHESTAT_SAMPLE_PAGES);
 	if (cached == 0 && !map_cold)
 		return run_read(job, fd, size, o->buf_size);
 	struct mapping mp;

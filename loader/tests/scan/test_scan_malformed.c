@@ -489,6 +489,16 @@ static int dir_caches_large_folios(int fd)
 	return 0;
 }
 
+/* Whether cachestat(2) answers for fd (Linux 6.5, no seccomp filter). */
+static int cachestat_answers(int fd)
+{
+	struct {
+		uint64_t off, len;
+	} range = {0, 4096};
+	uint64_t cs[5];
+	return syscall(CACHESTAT_NR, fd, &range, cs, 0) == 0;
+}
+
 /*
  * A marker record at the end of a non-ELF file of `size` bytes, scanned by
  * auto cached and then evicted; each time the backend must be the one the
@@ -508,8 +518,13 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 	int large = dir_caches_large_folios(fd);
 	enum dlreg_scan_backend want_cached =
 	        size >= DLREG_SCAN_AUTO_MMAP_MIN ? DLREG_SCAN_MMAP : DLREG_SCAN_READ;
+	/* A small cold file is mapped only if cachestat tells it is cold. */
+	int small_cold_maps = large && cachestat_answers(fd) &&
+	                      size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN &&
+	                      size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX;
 	enum dlreg_scan_backend want_cold =
-	        size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN || (large && size >= DLREG_SCAN_AUTO_MMAP_MIN)
+	        size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN ||
+	                        (large && size >= DLREG_SCAN_AUTO_MMAP_MIN) || small_cold_maps
 	                ? DLREG_SCAN_MMAP
 	                : DLREG_SCAN_READ;
 	int rc = dlreg_scan_file(path, &o, &m);
@@ -539,11 +554,15 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 }
 
 /*
- * Below DLREG_SCAN_AUTO_MMAP_MIN (read, cached or not) and above it (cached:
- * mapped; cold: mapped where the cache has large folios, read elsewhere).
+ * Between DLREG_SCAN_AUTO_COLD_SMALL_MIN and _MAX (cached: read; cold:
+ * mapped where the cache has large folios and cachestat answers, read
+ * elsewhere), from there to DLREG_SCAN_AUTO_MMAP_MIN (read, cached or not)
+ * and above it (cached: mapped; cold: mapped where the cache has large
+ * folios, read elsewhere).
  */
 static void check_auto_marker(const char *how)
 {
+	check_auto_marker_size(DLREG_SCAN_AUTO_COLD_SMALL_MIN + 32 * 1024, how);
 	check_auto_marker_size(DLREG_SCAN_AUTO_MMAP_MIN / 4 * 3, how);
 	check_auto_marker_size(DLREG_SCAN_AUTO_MMAP_MIN * 2, how);
 }
@@ -559,6 +578,7 @@ static void check_auto_marker_mincore(void)
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
+		check_failed = 0; /* the exit status tells the child's own checks */
 		struct sock_filter prog[] = {
 		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
 		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_NATIVE, 1, 0),
@@ -701,43 +721,70 @@ static void check_auto_cold_big(void)
 }
 
 /*
- * DLREG_SCAN_AUTO above DLREG_SCAN_AUTO_MMAP_MIN: a plugin's note is read
- * with pread (a header pass), a marker search maps a cached file and reads
- * one that is not in the page cache.
+ * A plugin's bytes padded to `size`, its note looked up by auto, cached and
+ * (where the file system can evict) cold.  A note lookup reads headers
+ * only: the plugin is read, cached or not, except a cold file of
+ * DLREG_SCAN_AUTO_COLD_SMALL_MIN.._MAX bytes, which is mapped where the
+ * cache holds large folios and cachestat answers (one fault reads it whole).
  */
-static void check_auto(const char *plugin)
+static void check_auto_plugin(const char *plugin, uint64_t size)
 {
-	const uint64_t big = DLREG_SCAN_AUTO_MMAP_MIN * 2;
 	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
 	struct dlreg_metadata *m = NULL;
 	char path[512];
-	int rc;
-
-	/* The plugin's bytes, then padding up to `big`. */
-	path_in(path, sizeof path, "auto-plugin");
-	int in = open(plugin, O_RDONLY);
-	CHECK(in >= 0, "open %s", plugin);
-	int fd = write_filled(path, big, NULL, 0);
 	char buf[1 << 16];
 	ssize_t n;
 	off_t off = 0;
+
+	path_in(path, sizeof path, "auto-plugin");
+	int in = open(plugin, O_RDONLY);
+	CHECK(in >= 0, "open %s", plugin);
+	int fd = write_filled(path, size, NULL, 0);
 	while (in >= 0 && fd >= 0 && (n = read(in, buf, sizeof buf)) > 0) {
-		CHECK(pwrite(fd, buf, (size_t)n, off) == n, "copy plugin");
+		CHECK((uint64_t)(off + n) <= size && pwrite(fd, buf, (size_t)n, off) == n,
+		      "copy plugin into %llu bytes", (unsigned long long)size);
 		off += n;
 	}
 	if (in >= 0)
 		close(in);
-	rc = dlreg_scan_file(path, &o, &m);
-	CHECK(rc == DLREG_OK && m->where == DLREG_META_NOTE_SEGMENT && m->backend == DLREG_SCAN_READ,
-	      "auto, padded plugin: %s, where %s, backend %s", dlreg_strerror(rc),
-	      m ? dlreg_meta_where_name(m->where) : "-",
-	      m ? dlreg_scan_backend_name(m->backend) : "-");
-	dlreg_metadata_free(m);
-	m = NULL;
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0) {
+		unlink(path);
+		return;
+	}
+	for (int cold = 0; cold < 2; cold++) {
+		if (cold && (fdatasync(fd) != 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0 ||
+		             resident_fraction(fd, size) < 0 || resident_fraction(fd, size) > 0.1)) {
+			printf("note: %s cannot be evicted from the page cache; cold plugin case not run\n",
+			       tmpdir);
+			break;
+		}
+		enum dlreg_scan_backend want = DLREG_SCAN_READ;
+		if (cold && size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN &&
+		    size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX && dir_caches_large_folios(fd) &&
+		    cachestat_answers(fd))
+			want = DLREG_SCAN_MMAP;
+		int rc = dlreg_scan_file(path, &o, &m);
+		CHECK(rc == DLREG_OK && m->where == DLREG_META_NOTE_SEGMENT && m->backend == want,
+		      "auto, %s plugin padded to %llu bytes: %s, where %s, backend %s, want %s",
+		      cold ? "evicted" : "cached", (unsigned long long)size, dlreg_strerror(rc),
+		      m ? dlreg_meta_where_name(m->where) : "-",
+		      m ? dlreg_scan_backend_name(m->backend) : "-", dlreg_scan_backend_name(want));
+		dlreg_metadata_free(m);
+		m = NULL;
+	}
+	close(fd);
 	unlink(path);
+}
 
+/*
+ * DLREG_SCAN_AUTO: a plugin's note is read with pread (above
+ * DLREG_SCAN_AUTO_MMAP_MIN a header pass); a marker search maps or reads by
+ * size, page-cache residency and file system.
+ */
+static void check_auto(const char *plugin)
+{
+	check_auto_plugin(plugin, DLREG_SCAN_AUTO_COLD_SMALL_MIN + 32 * 1024);
+	check_auto_plugin(plugin, DLREG_SCAN_AUTO_MMAP_MIN * 2);
 	check_auto_marker("");
 	check_auto_marker_mincore();
 	check_auto_cold_big();
