@@ -56,21 +56,25 @@ extern "C" {
 
 enum dlreg_scan_backend {
 	/*
-	 * Chosen per file: read below DLREG_SCAN_AUTO_MMAP_MIN; from there an
-	 * ELF file gets a header pass through a small pread (an ELF note is found
-	 * without mapping the file), then, only if there is no note, the
-	 * marker search over a mapping or through read, by size, page-cache
-	 * residency (cachestat() or mincore() on a sample of its pages) and
-	 * whether the file system caches large folios:
+	 * Chosen per file.  From 128 KiB a file's first page is read first:
+	 * an ELF note is found through small preads, without mapping the
+	 * file.  Only a file with no note (from 2 MiB) or no ELF magic
+	 * (below) is then searched for a marker, over a mapping or through
+	 * read, by size, page-cache residency (cachestat() or, from 2 MiB,
+	 * mincore() on a sample of its pages) and whether the file system
+	 * caches large folios:
 	 *
 	 *                      cached   cold, large folios   cold, others
-	 *   64 .. 128 KiB      read     map                  read
+	 *   below 64 KiB       read     read                 read
+	 *   64 .. 128 KiB      read     map (first)          read
+	 *   128 KiB .. 2 MiB   read     map                  read
 	 *   2 MiB .. 256 MiB   map      map                  read
 	 *   256 MiB and up     map      map                  map
 	 *
-	 * Other sizes below 2 MiB are read.  From 64 to 128 KiB a cold file
-	 * is mapped before anything is read from it (cachestat() only): one
-	 * fault reads it whole, as much as the header read's readahead would.
+	 * From 64 to 128 KiB a cold file is mapped before anything is read
+	 * from it (cachestat() only): one fault reads it whole, as much as the
+	 * first read's readahead would.  From 128 KiB to 2 MiB an ELF file is
+	 * read whole through the read window, note or not.
 	 */
 	DLREG_SCAN_AUTO = 0,
 	/*
@@ -107,11 +111,15 @@ enum dlreg_scan_backend {
  * auto pays for deciding: one 4 KiB pread (the ELF check; no ELF magic, no
  * header pass) and one cachestat run, 2-4 us warm (1.00-1.04x mmap from
  * 4 MiB).  Cold, that pread is one synchronous I/O more than a blind
- * mapping does (65-100 us), and a cold file from 128 KiB to 2 MiB is read:
- * auto takes 1.3-1.6x the hinted mapping's time at 256 KiB-1 MiB and
- * 1.06x at 4 MiB, from 16 MiB 1.01-1.02x (all three backends rotated
- * through every place in the iteration; with auto always first, as in the
- * two reports above, 4 MiB read 1.09-1.10x and 64 MiB 1.05-1.06x).
+ * mapping does (65-100 us).  From 128 KiB to 2 MiB auto maps a cold file
+ * after that read (it used to read it: 1.3-1.6x the mapping's time): auto
+ * takes 1.37x the hinted mapping's time at 256 KiB (255 us, read 273) and
+ * 1.17x at 1 MiB (441 us, read 510), 1.06x at 4 MiB, from 16 MiB
+ * 1.01-1.02x (all three backends rotated through every place in the
+ * iteration; with auto always first, as in the two reports above, 4 MiB
+ * read 1.09-1.10x and 64 MiB 1.05-1.06x).  Cached, the same path costs
+ * read one cachestat call: 1.03x read at 256 KiB and 1 MiB, where its
+ * one-page first read makes a note lookup 0.88x read's (4.6 us).
  * Mapping first would make every cold ELF note lookup read up to 4 MiB
  * (mmap: 190-230 us at 4 MiB, 460-490 us at 1 GiB, where auto's header
  * pass takes 65-210 us).

@@ -582,18 +582,20 @@ static int fd_caches_large_folios(int fd, dev_t dev)
 }
 
 /*
- * DLREG_SCAN_AUTO.  Files below DLREG_SCAN_AUTO_MMAP_MIN are
- * read: mapping costs more than copying them.  Only a cold one of 64 to
- * 128 KiB, where a hinted fault reads it whole in one folio, is mapped
- * before anything is read (cachestat() only: mincore would need the
- * mapping first).  Larger ELF files first get a header-only pass through
- * the pread window (the ELF note of a plugin, a few pages, flat in file
- * size: cheaper than mapping).  Only if that finds no note does the full
- * marker search run, over a mapping or through the pread window (scan.h
- * has the measured crossovers):
+ * DLREG_SCAN_AUTO.  Cached files below DLREG_SCAN_AUTO_MMAP_MIN are read:
+ * mapping costs more than copying them.  A cold one of 64 to 128 KiB,
+ * where a hinted fault reads it whole in one folio, is mapped before
+ * anything is read (cachestat() only: mincore would need the mapping
+ * first); from 128 KiB to 2 MiB a cold one is mapped once its first page
+ * shows no ELF magic (run_auto_mid).  Larger ELF files first get a
+ * header-only pass through the pread window (the ELF note of a plugin, a
+ * few pages, flat in file size: cheaper than mapping).  Only if that finds
+ * no note does the full marker search run, over a mapping or through the
+ * pread window (scan.h has the measured crossovers):
  *
  *                      cached   cold, large folios   cold, other
- *   64 .. 128 KiB      read     map                  read
+ *   64 .. 128 KiB      read     map (first)          read
+ *   128 KiB .. 2 MiB   read     map                  read
  *   2 MiB .. 256 MiB   map      map                  read
  *   256 MiB and up     map      map                  map
  *
@@ -601,6 +603,43 @@ static int fd_caches_large_folios(int fd, dev_t dev)
  * pages.  Where the file is mapped either way it only decides whether to
  * drop the pages already cached, and one run of pages is asked.
  */
+/*
+ * auto from DLREG_SCAN_AUTO_COLD_SMALL_MAX to DLREG_SCAN_AUTO_MMAP_MIN: the
+ * first page through a read window as big as run_read's.  A file without
+ * the ELF magic that cachestat() finds cold, on a file system that caches
+ * large folios, is then mapped (after dropping what that read cached, as
+ * in run_auto); every other file goes on through the same window, so a
+ * cached one costs read one cachestat call and nothing else.
+ */
+static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *st,
+                        const struct scan_opts *o, enum dlreg_scan_backend *used)
+{
+	uint64_t size = (uint64_t)st->st_size;
+	size_t cap = size < o->buf_size ? (size_t)size : o->buf_size;
+	struct read_src r;
+	if (read_src_init(&r, fd, size, cap) != DLREG_OK)
+		return DLREG_ENOMEM;
+	r.hdr_chunk = HEADER_PASS_WINDOW;
+	int rc = window_load(&r, 0, HEADER_PASS_WINDOW);
+	if (rc == DLREG_OK && (r.win_len < SELFMAG || memcmp(r.buf, ELFMAG, SELFMAG) != 0) &&
+	    !(job->flags & DLREG_SCAN_NO_MARKER) && fd_caches_large_folios(fd, st->st_dev) &&
+	    cachestat_resident(fd, size, 1, CACHESTAT_SAMPLE_PAGES) == 0 && dlreg__fault_ready()) {
+		struct mapping mp;
+		(void)posix_fadvise(fd, 0, PMD_FOLIO, POSIX_FADV_DONTNEED);
+		if (map_file(fd, size, &mp) == DLREG_OK) {
+			free(r.buf);
+			*used = DLREG_SCAN_MMAP;
+			return scan_mapping(job, &mp, fd, size);
+		}
+	}
+	if (rc == DLREG_OK) {
+		job->src = &r.base;
+		rc = dlreg__scan_run(job);
+	}
+	free(r.buf);
+	return rc;
+}
+
 static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
                     const struct scan_opts *o, enum dlreg_scan_backend *used)
 {
@@ -616,6 +655,9 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 		if (cached == 1)
 			return run_read_hdr(job, fd, size, o->buf_size, HEADER_PASS_WINDOW);
 	}
+	if (size > DLREG_SCAN_AUTO_COLD_SMALL_MAX && size < DLREG_SCAN_AUTO_MMAP_MIN &&
+	    size <= o->max_map)
+		return run_auto_mid(job, fd, st, o, used);
 	if (size < DLREG_SCAN_AUTO_MMAP_MIN || size > o->max_map)
 		return run_read(job, fd, size, o->buf_size);
 	int rc = run_header_pass(job, fd, size);

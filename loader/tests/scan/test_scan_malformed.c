@@ -518,10 +518,8 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 	int large = dir_caches_large_folios(fd);
 	enum dlreg_scan_backend want_cached =
 	        size >= DLREG_SCAN_AUTO_MMAP_MIN ? DLREG_SCAN_MMAP : DLREG_SCAN_READ;
-	/* A small cold file is mapped only if cachestat tells it is cold. */
-	int small_cold_maps = large && cachestat_answers(fd) &&
-	                      size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN &&
-	                      size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX;
+	/* Below 2 MiB a cold file is mapped only if cachestat tells it is cold. */
+	int small_cold_maps = large && cachestat_answers(fd) && size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN;
 	enum dlreg_scan_backend want_cold =
 	        size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN ||
 	                        (large && size >= DLREG_SCAN_AUTO_MMAP_MIN) || small_cold_maps
@@ -554,11 +552,11 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 }
 
 /*
- * Between DLREG_SCAN_AUTO_COLD_SMALL_MIN and _MAX (cached: read; cold:
- * mapped where the cache has large folios and cachestat answers, read
- * elsewhere), from there to DLREG_SCAN_AUTO_MMAP_MIN (read, cached or not)
- * and above it (cached: mapped; cold: mapped where the cache has large
- * folios, read elsewhere).
+ * Between DLREG_SCAN_AUTO_COLD_SMALL_MIN and _MAX (before anything is
+ * read) and from there to DLREG_SCAN_AUTO_MMAP_MIN (after the first page):
+ * cached, read; cold, mapped where the cache has large folios and
+ * cachestat answers, read elsewhere.  Above it: cached, mapped; cold,
+ * mapped where the cache has large folios, read elsewhere.
  */
 static void check_auto_marker(const char *how)
 {
@@ -723,7 +721,8 @@ static void check_auto_cold_big(void)
 /*
  * A plugin's bytes padded to `size`, its note looked up by auto, cached and
  * (where the file system can evict) cold.  A note lookup reads headers
- * only: the plugin is read, cached or not, except a cold file of
+ * only: the plugin is read, cached or not (from DLREG_SCAN_AUTO_COLD_SMALL_MAX
+ * on, an ELF file is never mapped for its note), except a cold file of
  * DLREG_SCAN_AUTO_COLD_SMALL_MIN.._MAX bytes, which is mapped where the
  * cache holds large folios and cachestat answers (one fault reads it whole).
  */
@@ -784,6 +783,7 @@ static void check_auto_plugin(const char *plugin, uint64_t size)
 static void check_auto(const char *plugin)
 {
 	check_auto_plugin(plugin, DLREG_SCAN_AUTO_COLD_SMALL_MIN + 32 * 1024);
+	check_auto_plugin(plugin, DLREG_SCAN_AUTO_MMAP_MIN / 4 * 3);
 	check_auto_plugin(plugin, DLREG_SCAN_AUTO_MMAP_MIN * 2);
 	check_auto_marker("");
 	check_auto_marker_mincore();
