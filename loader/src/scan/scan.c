@@ -306,6 +306,12 @@ static void job_init(struct dlreg__scan_job *job, struct dlreg__src *src, const 
 	job->flags = o->flags;
 }
 
+/* Whether the loaded window starts with the ELF magic (it starts the file). */
+static int window_has_elf_magic(const struct read_src *r)
+{
+	return r->win_len >= SELFMAG && memcmp(r->buf, ELFMAG, SELFMAG) == 0;
+}
+
 /* A pread source over fd with an empty window of `cap` bytes. */
 static int read_src_init(struct read_src *r, int fd, uint64_t size, size_t cap)
 {
@@ -358,7 +364,7 @@ static int run_header_pass(struct dlreg__scan_job *job, int fd, uint64_t size)
 	if (read_src_init(&r, fd, size, cap) != DLREG_OK)
 		return DLREG_ENOMEM;
 	int rc = window_load(&r, 0, cap);
-	if (rc == DLREG_OK && (r.win_len < SELFMAG || memcmp(r.buf, ELFMAG, SELFMAG) != 0) &&
+	if (rc == DLREG_OK && !window_has_elf_magic(&r) &&
 	    !(job->flags & DLREG_SCAN_NO_MARKER))
 		rc = DLREG_ENOMETA;
 	else if (rc == DLREG_OK) {
@@ -621,7 +627,7 @@ static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *
 		return DLREG_ENOMEM;
 	r.hdr_chunk = HEADER_PASS_WINDOW;
 	int rc = window_load(&r, 0, HEADER_PASS_WINDOW);
-	if (rc == DLREG_OK && (r.win_len < SELFMAG || memcmp(r.buf, ELFMAG, SELFMAG) != 0) &&
+	if (rc == DLREG_OK && !window_has_elf_magic(&r) &&
 	    !(job->flags & DLREG_SCAN_NO_MARKER) && fd_caches_large_folios(fd, st->st_dev) &&
 	    cachestat_resident(fd, size, 1, CACHESTAT_SAMPLE_PAGES) == 0 && dlreg__fault_ready()) {
 		struct mapping mp;
