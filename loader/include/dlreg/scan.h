@@ -86,7 +86,13 @@ enum dlreg_scan_backend {
 	 * libdlreg in memory (a dlclose could otherwise leave it dangling).
 	 */
 	DLREG_SCAN_MMAP = 1,
-	/* pread() through a buffer of read_buf_size bytes. */
+	/*
+	 * pread() through a buffer of read_buf_size bytes.  Buffers of up to
+	 * 1 MiB are kept for the next scan (at most four, 4 MiB in all; freed
+	 * when libdlreg is unloaded): a fresh one's pages fault on the first
+	 * pread into it, which made a warm 1 MiB scan take 97-129 us instead
+	 * of 59 on the reference VM.
+	 */
 	DLREG_SCAN_READ = 2,
 };
 

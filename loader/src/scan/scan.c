@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "bufcache.h"
 #include "scan_internal.h"
 
 /* Files at least this big ask the filesystem for data extents, skipping holes. */
@@ -320,7 +321,7 @@ static int read_src_init(struct read_src *r, int fd, uint64_t size, size_t cap)
 	                       .sparse = size >= SPARSE_MIN,
 	                       .cap = cap,
 	                       .hdr_chunk = READ_HEADER_CHUNK};
-	r->buf = malloc(cap);
+	r->buf = dlreg__buf_take(cap);
 	if (!r->buf) {
 		dlreg__set_detail("cannot allocate a %zu-byte read buffer", cap);
 		return DLREG_ENOMEM;
@@ -332,7 +333,7 @@ static int read_src_init(struct read_src *r, int fd, uint64_t size, size_t cap)
 static int run_read_hdr(struct dlreg__scan_job *job, int fd, uint64_t size, size_t cap,
                         size_t hdr_chunk)
 {
-	/* A small file needs no bigger buffer than itself (and malloc stays off mmap). */
+	/* A small file needs no bigger window than itself. */
 	if (size < cap)
 		cap = size < 64 ? 64 : (size_t)size;
 	struct read_src r;
@@ -341,7 +342,7 @@ static int run_read_hdr(struct dlreg__scan_job *job, int fd, uint64_t size, size
 	r.hdr_chunk = hdr_chunk;
 	job->src = &r.base;
 	int rc = dlreg__scan_run(job);
-	free(r.buf);
+	dlreg__buf_give(r.buf);
 	return rc;
 }
 
@@ -374,7 +375,7 @@ static int run_header_pass(struct dlreg__scan_job *job, int fd, uint64_t size)
 		rc = dlreg__scan_run(job);
 		job->flags = flags;
 	}
-	free(r.buf);
+	dlreg__buf_give(r.buf);
 	return rc;
 }
 
@@ -633,7 +634,7 @@ static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *
 		struct mapping mp;
 		(void)posix_fadvise(fd, 0, PMD_FOLIO, POSIX_FADV_DONTNEED);
 		if (map_file(fd, size, &mp) == DLREG_OK) {
-			free(r.buf);
+			dlreg__buf_give(r.buf);
 			*used = DLREG_SCAN_MMAP;
 			return scan_mapping(job, &mp, fd, size);
 		}
@@ -642,7 +643,7 @@ static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *
 		job->src = &r.base;
 		rc = dlreg__scan_run(job);
 	}
-	free(r.buf);
+	dlreg__buf_give(r.buf);
 	return rc;
 }
 
