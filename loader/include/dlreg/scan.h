@@ -87,8 +87,8 @@ enum dlreg_scan_backend {
 	 */
 	DLREG_SCAN_MMAP = 1,
 	/*
-	 * pread() through a buffer of read_buf_size bytes.  Buffers of up to
-	 * 1 MiB are kept for the next scan (at most four, 4 MiB in all; freed
+	 * pread() through a buffer of read_buf_size bytes.  Buffers are kept
+	 * for the next scan (at most four: 512 KiB with the default size; freed
 	 * when libdlreg is unloaded): a fresh one's pages fault on the first
 	 * pread into it, which made a warm 1 MiB scan take 97-129 us instead
 	 * of 59 on the reference VM.

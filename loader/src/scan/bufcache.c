@@ -18,10 +18,11 @@
  * The release/acquire pair orders the previous owner's writes to the
  * window before the next owner's.  A slot whose window is too small for
  * the request is emptied and that window freed (the cache converges on the
- * size in use); windows over BUFCACHE_KEEP_MAX are never kept.  At most
- * BUFCACHE_SLOTS * BUFCACHE_KEEP_MAX bytes (4 MiB) stay allocated between
- * scans, reachable from the slots; a destructor frees them when libdlreg is
- * unloaded or the process exits.
+ * size in use); windows over BUFCACHE_KEEP_MAX (DLREG_SCAN_READ_BUF_MAX)
+ * are never kept.  What stays allocated between scans is what the widest
+ * scans that ran at once used, at most BUFCACHE_SLOTS windows: 512 KiB with
+ * the default window, 16 MiB at most.  It stays reachable from the slots,
+ * and a destructor frees it when libdlreg is unloaded or the process exits.
  *
  * Standalone (malloc and C11 atomics only), so tests can compile it alone.
  */

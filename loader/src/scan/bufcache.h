@@ -6,7 +6,7 @@
 
 /* How many windows are kept, and the largest size kept. */
 #define BUFCACHE_SLOTS 4
-#define BUFCACHE_KEEP_MAX ((size_t)1 << 20)
+#define BUFCACHE_KEEP_MAX ((size_t)4 << 20) /* DLREG_SCAN_READ_BUF_MAX */
 
 /*
  * A window of at least `cap` bytes, exclusively the caller's until it is

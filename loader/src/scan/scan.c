@@ -25,6 +25,8 @@
 #include "bufcache.h"
 #include "scan_internal.h"
 
+_Static_assert(BUFCACHE_KEEP_MAX >= DLREG_SCAN_READ_BUF_MAX, "every read window can be kept");
+
 /* Files at least this big ask the filesystem for data extents, skipping holes. */
 #define SPARSE_MIN ((uint64_t)1 << 20)
 
