@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -500,6 +501,43 @@ static int cachestat_answers(int fd)
 }
 
 /*
+ * From DLREG_SCAN_AUTO_COLD_SMALL_MAX to DLREG_SCAN_AUTO_MMAP_MIN, a file
+ * whose first page is cached counts as cached (read without waiting,
+ * RWF_NOWAIT): evicted, then its first page alone read back (no readahead),
+ * auto reads it.  Where that read cannot be asked (no RWF_NOWAIT for this
+ * file system) auto decides as for a cold file, `want_cold`.
+ */
+static void check_auto_first_page_only(const char *path, int fd, uint64_t size, const char *how,
+                                       enum dlreg_scan_backend want_cold)
+{
+	unsigned char page[4096];
+	struct iovec iov = {page, sizeof page};
+	if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0 ||
+	    posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) != 0 ||
+	    pread(fd, page, sizeof page, 0) != (ssize_t)sizeof page) {
+		CHECK(0, "cannot cache the first page alone of %s", path);
+		return;
+	}
+	double f = resident_fraction(fd, size);
+	if (f < 0 || f > 0.1) {
+		printf("note: reading one page cached %.0f %% of the file; first-page case%s not run\n",
+		       f * 100, how);
+		return;
+	}
+	int nowait = preadv2(fd, &iov, 1, 0, RWF_NOWAIT) == (ssize_t)sizeof page;
+	enum dlreg_scan_backend want = nowait ? DLREG_SCAN_READ : want_cold;
+	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
+	struct dlreg_metadata *m = NULL;
+	int rc = dlreg_scan_file(path, &o, &m);
+	CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER && m->backend == want,
+	      "auto%s, %llu-byte marker file with only its first page cached: %s, backend %s, "
+	      "want %s",
+	      how, (unsigned long long)size, dlreg_strerror(rc),
+	      m ? dlreg_scan_backend_name(m->backend) : "-", dlreg_scan_backend_name(want));
+	dlreg_metadata_free(m);
+}
+
+/*
  * A marker record at the end of a non-ELF file of `size` bytes, scanned by
  * auto cached and then evicted; each time the backend must be the one the
  * rule in dlreg/scan.h gives.  `how` names the residency probe.
@@ -543,6 +581,8 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 		      m ? dlreg_scan_backend_name(m->backend) : "-",
 		      dlreg_scan_backend_name(want_cold));
 		dlreg_metadata_free(m);
+		if (size > DLREG_SCAN_AUTO_COLD_SMALL_MAX && size < DLREG_SCAN_AUTO_MMAP_MIN)
+			check_auto_first_page_only(path, fd, size, how, want_cold);
 	} else {
 		printf("note: %s cannot be evicted from the page cache; cold auto case%s not run\n",
 		       tmpdir, how);
