@@ -64,13 +64,18 @@ enum dlreg_scan_backend {
 	 * mincore() on a sample of its pages) and whether the file system
 	 * caches large folios:
 	 *
-	 *                      cached   cold, large folios   cold, others
-	 *   below 64 KiB       read     read                 read
-	 *   64 .. 128 KiB      read     map (first)          read
-	 *   128 KiB .. 2 MiB   read     map                  read
-	 *   2 MiB .. 256 MiB   map      map                  read
-	 *   256 MiB and up     map      map                  map
+	 *                      cached                  cold
+	 *                      large folios   others   large folios   others
+	 *   below 64 KiB       read           read     read           read
+	 *   64 .. 128 KiB      read           read     map (first)    read
+	 *   128 KiB .. 2 MiB   read           read     map            read
+	 *   2 .. 16 MiB        map            read     map            read
+	 *   16 .. 256 MiB      map            map      map            read
+	 *   256 MiB and up     map            map      map            map
 	 *
+	 * (Large folios: ext4 from Linux 6.16, xfs from 5.18.)  Where the
+	 * file system has none, a file below 16 MiB is read without asking
+	 * whether it is cached.
 	 * From 64 to 128 KiB a cold file is mapped before anything is read
 	 * from it (cachestat() only): one fault reads it whole, as much as the
 	 * first read's readahead would.  From 128 KiB to 2 MiB an ELF file is
@@ -130,8 +135,8 @@ enum dlreg_scan_backend {
  * (mmap: 190-230 us at 4 MiB, 460-490 us at 1 GiB, where auto's header
  * pass takes 65-210 us).
  * On btrfs (no large folios) mapping stays page by page and read wins cold
- * up to 16 MiB (mmap takes 1.15-1.2x as long) and warm at 4 MiB (1.3x),
- * hence the "cold, others" column.
+ * up to 16 MiB (mmap takes 1.15-1.2x as long), hence the "cold, other"
+ * column, and cached up to 8 MiB: DLREG_SCAN_AUTO_SMALL_FOLIO_MMAP_MIN.
  * ELF note lookups read only headers, so auto never maps for them.  Auto
  * also reads when the file is above max_map_size or when the application
  * replaced the SIGBUS handler the fault scope relies on.  The residency
@@ -140,6 +145,19 @@ enum dlreg_scan_backend {
  * file counts as cached.
  */
 #define DLREG_SCAN_AUTO_MMAP_MIN ((uint64_t)2 << 20)
+
+/*
+ * Size from which DLREG_SCAN_AUTO maps a cached file whose file system
+ * caches no large folios (btrfs; ext4 before Linux 6.16, as in Debian
+ * bookworm's own kernel): such a mapping is filled 16 pages per fault, and
+ * below this copying the file is cheaper.  Measured on btrfs on a loop
+ * device (Linux 6.18, auto_vs_best, warm, medians of 7, two runs): mmap
+ * took 1.33x read's time at 2 MiB (191 against 144 us), 1.25-1.26x at
+ * 4 MiB, 1.16x at 8 MiB, and 0.86-0.88x at 16 MiB (1875 against 2129 us),
+ * 0.90x at 64 MiB.  (Where a 16 MiB file no longer fits the L3 cache
+ * with its copy, 32 MiB here, read falls behind.)
+ */
+#define DLREG_SCAN_AUTO_SMALL_FOLIO_MMAP_MIN ((uint64_t)16 << 20)
 
 /*
  * Size from which DLREG_SCAN_AUTO maps a file for the marker search even

@@ -629,30 +629,39 @@ static int fd_caches_large_folios(int fd, dev_t dev)
  * no note does the full marker search run, over a mapping or through the
  * pread window (scan.h has the measured crossovers):
  *
- *                      cached   cold, large folios   cold, other
- *   64 .. 128 KiB      read     map (first)          read
- *   128 KiB .. 2 MiB   read     map                  read
- *   2 MiB .. 256 MiB   map      map                  read
- *   256 MiB and up     map      map                  map
+ *                      cached                  cold
+ *                      large folios   other    large folios   other
+ *   64 .. 128 KiB      read           read     map (first)    read
+ *   128 KiB .. 2 MiB   read           read     map            read
+ *   2 .. 16 MiB        map            read     map            read
+ *   16 .. 256 MiB      map            map      map            read
+ *   256 MiB and up     map            map      map            map
  *
- * "Cached" is cachestat(), else mincore() on the mapping, over a sample of
- * pages.  Where the file is mapped either way it only decides whether to
+ * "Large folios" is the file system (fd_caches_large_folios).  "Cached"
+ * is cachestat(), else mincore() on the mapping, over a sample of pages.  Where the file is mapped either way it only decides whether to
  * drop the pages already cached, and one run of pages is asked.
  */
 /*
- * auto from DLREG_SCAN_AUTO_COLD_SMALL_MAX to DLREG_SCAN_AUTO_MMAP_MIN: the
- * first page through a read window as big as run_read's, from the page
- * cache only if it is there (RWF_NOWAIT).  A file whose first page was not
- * cached, that has no ELF magic and that cachestat() finds cold, on a file
- * system that caches large folios, is then mapped (after dropping what the
- * read cached, as in run_auto); every other file goes on through the same
- * window, so a cached one costs what read costs (0.3-0.45 us less than
- * with the cachestat call this asked before).  A cached first page counts
- * for the whole file: one whose first page alone is cached is read, as on
- * a file system without large folios.
+ * auto from DLREG_SCAN_AUTO_COLD_SMALL_MAX to DLREG_SCAN_AUTO_MMAP_MIN, and
+ * on to DLREG_SCAN_AUTO_SMALL_FOLIO_MMAP_MIN where the file system caches
+ * no large folios: the first page through a read window as big as
+ * run_read's, from the page cache only if it is there (RWF_NOWAIT).  With
+ * large folios, a file whose first page was not cached, that has no ELF
+ * magic and that cachestat() finds cold is then mapped (after dropping
+ * what the read cached, as in run_auto).  Every other file goes on through
+ * the same window, so a cached one costs what read costs (0.3-0.45 us less
+ * than with the cachestat call this asked before).  A cached first page
+ * counts for the whole file: one whose first page alone is cached is read,
+ * as without large folios.  Without large folios, the one-page first read
+ * makes a cold note lookup 0.76-0.8x read's time (btrfs, 256 KiB-16 MiB)
+ * and a cold marker search 1.0-1.07x read's (readahead ramps up from a
+ * smaller first read; asking for the rest with POSIX_FADV_WILLNEED did
+ * not help consistently: 1.01-1.16x at 1-4 MiB over three runs, against
+ * 1.03-1.11x without).
  */
 static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *st,
-                        const struct scan_opts *o, enum dlreg_scan_backend *used)
+                        const struct scan_opts *o, int large_folios,
+                        enum dlreg_scan_backend *used)
 {
 	uint64_t size = (uint64_t)st->st_size;
 	size_t cap = size < o->buf_size ? (size_t)size : o->buf_size;
@@ -664,7 +673,7 @@ static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *
 	int first_cached = window_load_cached(&r, 0, HEADER_PASS_WINDOW);
 	int rc = first_cached ? DLREG_OK : window_load(&r, 0, HEADER_PASS_WINDOW);
 	if (rc == DLREG_OK && !first_cached && !window_has_elf_magic(&r) &&
-	    !(job->flags & DLREG_SCAN_NO_MARKER) && fd_caches_large_folios(fd, st->st_dev) &&
+	    !(job->flags & DLREG_SCAN_NO_MARKER) && large_folios &&
 	    cachestat_resident(fd, size, 1, CACHESTAT_SAMPLE_PAGES) == 0 && dlreg__fault_ready()) {
 		struct mapping mp;
 		(void)posix_fadvise(fd, 0, PMD_FOLIO, POSIX_FADV_DONTNEED);
@@ -697,9 +706,12 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 		if (cached == 1)
 			return run_read_hdr(job, fd, size, o->buf_size, HEADER_PASS_WINDOW);
 	}
-	if (size > DLREG_SCAN_AUTO_COLD_SMALL_MAX && size < DLREG_SCAN_AUTO_MMAP_MIN &&
-	    size <= o->max_map)
-		return run_auto_mid(job, fd, st, o, used);
+	if (size > DLREG_SCAN_AUTO_COLD_SMALL_MAX && size < DLREG_SCAN_AUTO_SMALL_FOLIO_MMAP_MIN &&
+	    size <= o->max_map) {
+		int large = fd_caches_large_folios(fd, st->st_dev);
+		if (size < DLREG_SCAN_AUTO_MMAP_MIN || !large)
+			return run_auto_mid(job, fd, st, o, large, used);
+	}
 	if (size < DLREG_SCAN_AUTO_MMAP_MIN || size > o->max_map)
 		return run_read(job, fd, size, o->buf_size);
 	int rc = run_header_pass(job, fd, size);

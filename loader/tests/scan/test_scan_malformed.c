@@ -555,7 +555,10 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 		return;
 	int large = dir_caches_large_folios(fd);
 	enum dlreg_scan_backend want_cached =
-	        size >= DLREG_SCAN_AUTO_MMAP_MIN ? DLREG_SCAN_MMAP : DLREG_SCAN_READ;
+	        size >= DLREG_SCAN_AUTO_MMAP_MIN &&
+	                        (large || size >= DLREG_SCAN_AUTO_SMALL_FOLIO_MMAP_MIN)
+	                ? DLREG_SCAN_MMAP
+	                : DLREG_SCAN_READ;
 	/* Below 2 MiB a cold file is mapped only if cachestat tells it is cold. */
 	int small_cold_maps = large && cachestat_answers(fd) && size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN;
 	enum dlreg_scan_backend want_cold =
