@@ -195,12 +195,18 @@ static int shrank(void)
 	return DLREG_ETRUNCATED;
 }
 
-/* Loads up to `max` bytes (at most the buffer) of the file from `off`. */
-static int window_load(struct read_src *r, uint64_t off, size_t max)
+/* What a window load from `off` asks for: `max`, the buffer and the file permitting. */
+static size_t window_want(const struct read_src *r, uint64_t off, size_t max)
 {
 	uint64_t left = r->base.size - off;
 	size_t lim = max < r->cap ? max : r->cap;
-	size_t want = left < lim ? (size_t)left : lim;
+	return left < lim ? (size_t)left : lim;
+}
+
+/* Loads up to `max` bytes (at most the buffer) of the file from `off`. */
+static int window_load(struct read_src *r, uint64_t off, size_t max)
+{
+	size_t want = window_want(r, off, max);
 	size_t got = 0;
 	r->win_off = off;
 	r->win_len = 0;
@@ -223,9 +229,7 @@ static int window_load_cached(struct read_src *r, uint64_t off, size_t max)
 	r->win_off = off;
 	r->win_len = 0;
 #ifdef RWF_NOWAIT
-	uint64_t left = r->base.size - off;
-	size_t lim = max < r->cap ? max : r->cap;
-	size_t want = left < lim ? (size_t)left : lim;
+	size_t want = window_want(r, off, max);
 	struct iovec iov = {r->buf, want};
 	if (preadv2(r->fd, &iov, 1, (off_t)off, RWF_NOWAIT) == (ssize_t)want) {
 		r->win_len = want;
@@ -638,8 +642,9 @@ static int fd_caches_large_folios(int fd, dev_t dev)
  *   256 MiB and up     map            map      map            map
  *
  * "Large folios" is the file system (fd_caches_large_folios).  "Cached"
- * is cachestat(), else mincore() on the mapping, over a sample of pages.  Where the file is mapped either way it only decides whether to
- * drop the pages already cached, and one run of pages is asked.
+ * is cachestat(), else mincore() on the mapping, over a sample of pages.
+ * Where the file is mapped either way it only decides whether to drop the
+ * pages already cached, and one run of pages is asked.
  */
 /*
  * auto from DLREG_SCAN_AUTO_COLD_SMALL_MAX to DLREG_SCAN_AUTO_MMAP_MIN, and
