@@ -18,12 +18,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/utsname.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "bufcache.h"
+#include "folios.h"
 #include "scan_internal.h"
 
 _Static_assert(BUFCACHE_KEEP_MAX >= DLREG_SCAN_READ_BUF_MAX, "every read window can be kept");
@@ -560,67 +559,6 @@ static int cachestat_resident(int fd, uint64_t size, unsigned samples, size_t sa
 #endif
 }
 
-/* statfs() f_type of the file systems whose page cache holds large folios. */
-#define EXT4_MAGIC 0xEF53L /* ext2 and ext3 too: the ext4 driver mounts them */
-#define XFS_MAGIC 0x58465342L
-
-/* Running kernel's major * 1000 + minor, once; 0 if unreadable. */
-static unsigned kernel_version(void)
-{
-	static _Atomic unsigned cached; /* 0: not asked yet; 1: asked, unreadable */
-	unsigned v = atomic_load_explicit(&cached, memory_order_relaxed);
-	if (v)
-		return v == 1 ? 0 : v;
-	struct utsname u;
-	unsigned maj = 0, min = 0;
-	v = 1;
-	if (uname(&u) == 0 && sscanf(u.release, "%u.%u", &maj, &min) == 2 && maj > 0)
-		v = maj * 1000 + min;
-	atomic_store_explicit(&cached, v, memory_order_relaxed); /* racing callers store the same */
-	return v == 1 ? 0 : v;
-}
-
-/*
- * Whether the file's page cache holds large folios, so that a fault in a
- * MADV_HUGEPAGE mapping reads ahead in 2 MiB folios: ext4 from Linux 6.16,
- * xfs from 5.18.  Elsewhere (btrfs here, Debian bookworm's own 6.1 on ext4)
- * readahead for a mapping fills 4 KiB pages that are faulted in 16 at a
- * time, and a cold mapped scan is slower than read (scan.h).
- */
-static int caches_large_folios(long fs_type, unsigned kernel)
-{
-	if (fs_type == EXT4_MAGIC)
-		return kernel >= 6016;
-	if (fs_type == XFS_MAGIC)
-		return kernel >= 5018;
-	return 0;
-}
-
-/*
- * caches_large_folios() for the file system of fd, on device dev.  The
- * last device found with and the last found without large folios are
- * remembered (one atomic word each: a racing update loses only the memo),
- * which saves the fstatfs call (0.4 us) when files come from one or two
- * file systems.
- */
-static int fd_caches_large_folios(int fd, dev_t dev)
-{
-	static _Atomic uint64_t dev_with = UINT64_MAX, dev_without = UINT64_MAX;
-	uint64_t d = (uint64_t)dev;
-	if (d != UINT64_MAX) {
-		if (atomic_load_explicit(&dev_with, memory_order_relaxed) == d)
-			return 1;
-		if (atomic_load_explicit(&dev_without, memory_order_relaxed) == d)
-			return 0;
-	}
-	struct statfs sfs;
-	if (fstatfs(fd, &sfs) != 0)
-		return 0;
-	int yes = caches_large_folios((long)sfs.f_type, kernel_version());
-	atomic_store_explicit(yes ? &dev_with : &dev_without, d, memory_order_relaxed);
-	return yes;
-}
-
 /*
  * DLREG_SCAN_AUTO.  Cached files below DLREG_SCAN_AUTO_MMAP_MIN are read:
  * mapping costs more than copying them.  A cold one of 64 to 128 KiB,
@@ -641,7 +579,7 @@ static int fd_caches_large_folios(int fd, dev_t dev)
  *   16 .. 256 MiB      map            map      map            read
  *   256 MiB and up     map            map      map            map
  *
- * "Large folios" is the file system (fd_caches_large_folios).  "Cached"
+ * "Large folios" is the file system (folios.c).  "Cached"
  * is cachestat(), else mincore() on the mapping, over a sample of pages.
  * Where the file is mapped either way it only decides whether to drop the
  * pages already cached, and one run of pages is asked.
@@ -702,7 +640,7 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	uint64_t size = (uint64_t)st->st_size;
 	*used = DLREG_SCAN_READ;
 	if (size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN && size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX &&
-	    size <= o->max_map && fd_caches_large_folios(fd, st->st_dev)) {
+	    size <= o->max_map && dlreg__fd_caches_large_folios(fd, st->st_dev)) {
 		int cached = cachestat_resident(fd, size, 1, 1);
 		if (cached == 0 && dlreg__fault_ready()) {
 			*used = DLREG_SCAN_MMAP;
@@ -713,7 +651,7 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	}
 	if (size > DLREG_SCAN_AUTO_COLD_SMALL_MAX && size < DLREG_SCAN_AUTO_SMALL_FOLIO_MMAP_MIN &&
 	    size <= o->max_map) {
-		int large = fd_caches_large_folios(fd, st->st_dev);
+		int large = dlreg__fd_caches_large_folios(fd, st->st_dev);
 		if (size < DLREG_SCAN_AUTO_MMAP_MIN || !large)
 			return run_auto_mid(job, fd, st, o, large, used);
 	}
@@ -727,7 +665,8 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	/* Asked only now: a note lookup never maps, so it need not pay the sigaction call. */
 	if (!dlreg__fault_ready())
 		return run_read(job, fd, size, o->buf_size);
-	int map_cold = size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN || fd_caches_large_folios(fd, st->st_dev);
+	int map_cold = size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN ||
+	               dlreg__fd_caches_large_folios(fd, st->st_dev);
 	int cached = cachestat_resident(fd, size, map_cold ? 1 : RESIDENCY_SAMPLES,
 	                                CACHESTAT_SAMPLE_PAGES);
 	if (cached == 0 && !map_cold)

@@ -16,9 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/uio.h>
-#include <sys/utsname.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +38,7 @@
 #endif
 
 #include "dlreg/scan.h"
+#include "scan/folios.h"
 #include "check.h"
 #include "corpus.h"
 
@@ -470,24 +469,13 @@ static void marker_record(unsigned char rec[22])
 }
 
 /*
- * Whether auto may map a cold file here: the file systems dlreg/scan.h names
- * as caching large folios, restated from there (ext4, which also mounts
- * ext2 and ext3, from Linux 6.16; xfs from 5.18).
+ * Whether auto may map a cold file here: folios.c's answer (compiled into
+ * this test), which test_scan_folios checks against the kernel.
  */
 static int dir_caches_large_folios(int fd)
 {
-	struct statfs sfs;
-	struct utsname u;
-	unsigned maj = 0, min = 0;
-	if (fstatfs(fd, &sfs) != 0 || uname(&u) != 0 ||
-	    sscanf(u.release, "%u.%u", &maj, &min) != 2)
-		return 0;
-	unsigned v = maj * 1000 + min;
-	if (sfs.f_type == 0xEF53)
-		return v >= 6016;
-	if (sfs.f_type == 0x58465342)
-		return v >= 5018;
-	return 0;
+	struct stat st;
+	return fstat(fd, &st) == 0 && dlreg__fd_caches_large_folios(fd, st.st_dev);
 }
 
 /* Whether cachestat(2) answers for fd (Linux 6.5, no seccomp filter). */

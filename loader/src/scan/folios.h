@@ -1,0 +1,31 @@
+/* folios.h - whether a file's page cache holds large folios (folios.c; not installed). */
+#ifndef DLREG_SCAN_FOLIOS_H
+#define DLREG_SCAN_FOLIOS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Whether the page cache of the file open on fd (on device dev, its
+ * st_dev) holds large folios, so that a fault in a MADV_HUGEPAGE mapping
+ * reads it ahead in 2 MiB folios.  Remembered per device.  0 when unsure.
+ */
+int dlreg__fd_caches_large_folios(int fd, dev_t dev);
+
+/*
+ * Whether the file-system type (statfs f_type) caches large folios on
+ * kernel `kernel` (major * 1000 + minor) with default mount options.
+ */
+int dlreg__fs_type_large_folios(long fs_type, unsigned kernel);
+
+/*
+ * Whether `text` (len bytes: an options list as /proc/fs/ext4/DEV/options
+ * prints it, one per line, or comma-separated) holds the option `opt`
+ * exactly (not as a prefix of a longer one).
+ */
+int dlreg__options_have(const char *text, size_t len, const char *opt);
+
+/* Forgets every remembered device (for tests). */
+void dlreg__folios_forget(void);
+
+#endif

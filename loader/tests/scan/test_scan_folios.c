@@ -1,0 +1,231 @@
+/*
+ * test_scan_folios - auto's idea of which page caches hold large folios
+ * (folios.c, compiled into this test), against the kernel's.
+ *
+ * Without arguments: the options-list matcher, the file-system type rule,
+ * the per-device memo, and one probe of $TMPDIR (below).  With --probe
+ * DIR: only the probe, strict both ways (test_scan_folios_mount.sh runs it
+ * on loop-mounted ext4 file systems of each kind folios.c tells apart).
+ *
+ * The probe: an evicted 4 MiB file mapped with MADV_HUGEPAGE and faulted
+ * in whole; the kernel cached it in large folios if /proc/self/smaps shows
+ * at least 2 MiB of the mapping in PMD entries.  Where auto says large
+ * folios the kernel must agree (else auto maps cold files it should
+ * read).  The other way (auto reads where mapping would be faster) is
+ * reported; with --probe it fails too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "scan/folios.h"
+#include "check.h"
+
+#define PROBE_SIZE ((size_t)4 << 20)
+
+static int has(const char *text, const char *opt)
+{
+	return dlreg__options_have(text, strlen(text), opt);
+}
+
+static void check_options(void)
+{
+	/* As /proc/fs/ext4/DEV/options prints them (Linux 6.18), trimmed. */
+	static const char journal[] = "rw\nbsddf\nnodelalloc\nstripe=0\ndata=journal\n"
+	                              "inode_readahead_blks=32\n";
+	static const char ordered[] = "rw\nnodelalloc\ndata=ordered\ninode_readahead_blks=32\n";
+	CHECK(has(journal, "data=journal"), "data=journal found in an options file");
+	CHECK(!has(ordered, "data=journal"), "data=ordered is not data=journal");
+	CHECK(has("rw,data=journal", "data=journal") && has("data=journal,rw", "data=journal") &&
+	              has("data=journal", "data=journal"),
+	      "comma-separated, first, last and only option");
+	CHECK(!has("rw,data=journaled", "data=journal") && !has("rw,xdata=journal", "data=journal"),
+	      "a longer option holding it is not it");
+	CHECK(!has("", "data=journal") && !has("\n\n", "data=journal"), "empty lists");
+	CHECK(!has("rw,data=journal", ""), "an empty option matches nothing");
+	/* Not NUL-terminated: the length bounds the match. */
+	CHECK(!dlreg__options_have("data=journalX", 11, "data=journal") &&
+	              dlreg__options_have("data=journalX", 12, "data=journal"),
+	      "the text ends at len");
+}
+
+static void check_fs_types(void)
+{
+	CHECK(dlreg__fs_type_large_folios(0xEF53, 6016) && !dlreg__fs_type_large_folios(0xEF53, 6015) &&
+	              !dlreg__fs_type_large_folios(0xEF53, 6001),
+	      "ext4 from Linux 6.16");
+	CHECK(dlreg__fs_type_large_folios(0x58465342, 5018) &&
+	              !dlreg__fs_type_large_folios(0x58465342, 5017),
+	      "xfs from Linux 5.18");
+	CHECK(!dlreg__fs_type_large_folios(0x9123683E, 6018) &&
+	              !dlreg__fs_type_large_folios(0x01021994, 6018) &&
+	              !dlreg__fs_type_large_folios(0xEF53, 0),
+	      "btrfs and tmpfs never; ext4 with an unreadable kernel version not");
+}
+
+/* kB of the mapping at p that /proc/self/smaps counts as FilePmdMapped, or -1. */
+static long file_pmd_mapped_kb(const void *p)
+{
+	char want[32], line[256];
+	long kb = -1;
+	int in = 0;
+	snprintf(want, sizeof want, "%lx-", (unsigned long)(uintptr_t)p);
+	FILE *f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, want, strlen(want)) == 0)
+			in = 1;
+		else if (in && sscanf(line, "FilePmdMapped: %ld", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* Whether transparent huge pages are off ("[never]"), so no PMD entry maps a file. */
+static int thp_never(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (!f)
+		return 1;
+	int ok = fgets(buf, sizeof buf, f) != NULL;
+	fclose(f);
+	return !ok || strstr(buf, "[never]") != NULL;
+}
+
+/* Pages of fd's first `size` bytes in the page cache, or -1. */
+static long resident_pages(int fd, size_t size)
+{
+	size_t pages = size / 4096;
+	unsigned char *vec = malloc(pages);
+	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	long in = -1;
+	if (vec && p != MAP_FAILED && mincore(p, size, vec) == 0) {
+		in = 0;
+		for (size_t i = 0; i < pages; i++)
+			in += vec[i] & 1;
+	}
+	if (p != MAP_FAILED)
+		munmap(p, size);
+	free(vec);
+	return in;
+}
+
+/*
+ * 1 if the kernel cached fd's evicted file in large folios, 0 if not, -1
+ * if it cannot be told here (no eviction, THP off, no smaps).
+ */
+static int kernel_large_folios(int fd, const char *dir)
+{
+	long left = -1;
+	for (int i = 0; i < 20 && left != 0; i++) { /* readahead in flight may hold a folio */
+		if (fdatasync(fd) != 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0)
+			break;
+		left = resident_pages(fd, PROBE_SIZE);
+		if (left != 0)
+			usleep(1000);
+	}
+	if (left != 0) {
+		printf("note: %s: the probe file cannot be evicted (%ld pages left)\n", dir, left);
+		return -1;
+	}
+	if (thp_never()) {
+		printf("note: transparent huge pages are off; no PMD entry can show a large folio\n");
+		return -1;
+	}
+	unsigned char *p = mmap(NULL, PROBE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		printf("note: %s: cannot map the probe file: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	int yes = -1;
+	if (madvise(p, PROBE_SIZE, MADV_HUGEPAGE) == 0) {
+		const volatile unsigned char *touch = p;
+		for (size_t off = 0; off < PROBE_SIZE; off += 4096)
+			(void)touch[off];
+		long kb = file_pmd_mapped_kb(p);
+		yes = kb < 0 ? -1 : kb >= 2048;
+	}
+	munmap(p, PROBE_SIZE);
+	return yes;
+}
+
+/*
+ * Probes `dir`.  strict: a disagreement either way fails; else only
+ * auto's "large folios" where the kernel has none fails.
+ */
+static void probe(const char *dir, int strict)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/dlreg-folios-XXXXXX", dir);
+	int fd = mkstemp(path);
+	CHECK(fd >= 0, "create a probe file in %s: %s", dir, strerror(errno));
+	if (fd < 0)
+		return;
+	unlink(path);
+	char *block = malloc(1 << 20);
+	int ok = block != NULL;
+	for (size_t off = 0; ok && off < PROBE_SIZE; off += 1 << 20) {
+		for (size_t i = 0; i < 1 << 20; i++)
+			block[i] = (char)(i * 2654435761u >> 13);
+		ok = pwrite(fd, block, 1 << 20, (off_t)off) == 1 << 20;
+	}
+	free(block);
+	CHECK(ok, "write the probe file in %s", dir);
+	struct stat st;
+	if (!ok || fstat(fd, &st) != 0) {
+		close(fd);
+		return;
+	}
+	dlreg__folios_forget();
+	int said = dlreg__fd_caches_large_folios(fd, st.st_dev);
+	CHECK(dlreg__fd_caches_large_folios(fd, st.st_dev) == said, "%s: the memo answers the same",
+	      dir);
+	int truth = kernel_large_folios(fd, dir);
+	close(fd);
+	printf("%s: auto says %s large folios; the kernel %s\n", dir, said ? "with" : "without",
+	       truth < 0 ? "cannot tell here" : truth ? "cached the probe in them" : "did not");
+	if (truth < 0) {
+		CHECK(!strict, "%s: the kernel's answer is needed", dir);
+		return;
+	}
+	CHECK(!(said && !truth), "%s: auto counts on large folios the kernel does not make", dir);
+	if (strict)
+		CHECK(said || !truth, "%s: auto misses the large folios the kernel makes", dir);
+	else if (!said && truth)
+		printf("note: %s has large folios that auto does not count on (cold files below "
+		       "16 MiB are read, not mapped)\n",
+		       dir);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: test_scan_folios [--probe DIR]\n\n"
+		       "Checks which file systems the scanner's auto backend counts on to cache\n"
+		       "large folios, against what the kernel does: unit checks and a probe of\n"
+		       "$TMPDIR (default /var/tmp), or with --probe only DIR, strict both ways.\n");
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "--probe")) {
+		probe(argv[2], 1);
+		return check_report("test_scan_folios --probe");
+	}
+	if (argc != 1) {
+		fprintf(stderr, "usage: test_scan_folios [--probe DIR] (--help for more)\n");
+		return 2;
+	}
+	check_options();
+	check_fs_types();
+	const char *dir = getenv("TMPDIR");
+	probe(dir && *dir ? dir : "/var/tmp", 0);
+	return check_report("test_scan_folios");
+}
