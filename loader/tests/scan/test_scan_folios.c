@@ -141,9 +141,19 @@ static int kernel_large_folios(int fd, const char *dir)
 		printf("note: transparent huge pages are off; no PMD entry can show a large folio\n");
 		return -1;
 	}
-	unsigned char *p = mmap(NULL, PROBE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	/* At a 2 MiB-aligned address, as a PMD entry needs (reserved, then replaced). */
+	const size_t pmd = (size_t)2 << 20;
+	unsigned char *res = mmap(NULL, PROBE_SIZE + pmd, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+	                          -1, 0);
+	unsigned char *p = MAP_FAILED;
+	if (res != MAP_FAILED) {
+		unsigned char *at = res + (pmd - (uintptr_t)res % pmd) % pmd;
+		p = mmap(at, PROBE_SIZE, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+	}
 	if (p == MAP_FAILED) {
 		printf("note: %s: cannot map the probe file: %s\n", dir, strerror(errno));
+		if (res != MAP_FAILED)
+			munmap(res, PROBE_SIZE + pmd);
 		return -1;
 	}
 	int yes = -1;
@@ -154,7 +164,7 @@ static int kernel_large_folios(int fd, const char *dir)
 		long kb = file_pmd_mapped_kb(p);
 		yes = kb < 0 ? -1 : kb >= 2048;
 	}
-	munmap(p, PROBE_SIZE);
+	munmap(res, PROBE_SIZE + pmd);
 	return yes;
 }
 

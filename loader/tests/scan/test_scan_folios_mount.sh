@@ -25,6 +25,10 @@ for t in unshare mkfs.ext4 tune2fs mount umount; do
 		exit 77
 	fi
 done
+if ! unshare -m --propagation private true 2>/dev/null; then
+	echo "skip: cannot make a private mount namespace here"
+	exit 77
+fi
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/dlreg-folios.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
