@@ -121,6 +121,14 @@ enum dlreg_scan_backend {
  *   cold: with the hint mmap wins at every size from 64 KiB, read takes
  *   1.2-1.6x as long at 64 KiB-4 MiB, 1.1x at 16-256 MiB, 1.01-1.07x at
  *   1 GiB.
+ * Why not lower, where mapping starts to win: between 1 and 2 MiB (the
+ * library's mmap, read and auto in turn, 201 scans each, medians of four
+ * runs) read took 1.00-1.01x mmap's time at 1 MiB, 1.04-1.12x at
+ * 1.125-1.5 MiB and 1.25-1.27x at 1.75 MiB on files auto had cached (a
+ * fourth run: 1.46-1.64x at 1.25-1.75 MiB), but on files read() had
+ * cached, in smaller folios, mmap took 1.32-1.43x read's time at 1-1.75
+ * MiB.  Mapping cached files from 1.25 MiB made auto 0.81-0.97x read's
+ * time on the first kind and 1.32-1.37x on the second: not kept.
  * auto pays for deciding: one 4 KiB pread (the ELF check; no ELF magic, no
  * header pass) and one cachestat run, 2-4 us warm (1.00-1.04x mmap from
  * 4 MiB).  Cold, that pread is one synchronous I/O more than a blind
