@@ -126,7 +126,7 @@ enum dlreg_scan_backend {
  * runs) read took 1.00-1.01x mmap's time at 1 MiB, 1.04-1.12x at
  * 1.125-1.5 MiB and 1.25-1.27x at 1.75 MiB on files auto had cached (a
  * fourth run: 1.46-1.64x at 1.25-1.75 MiB), but on files read() had
- * cached, in smaller folios, mmap took 1.32-1.43x read's time at 1-1.75
+ * cached, in smaller folios, mmap took 1.30-1.43x read's time at 1-1.75
  * MiB.  Mapping cached files from 1.25 MiB made auto 0.81-0.97x read's
  * time on the first kind and 1.32-1.37x on the second: not kept.
  * auto pays for deciding: one 4 KiB pread (the ELF check; no ELF magic, no
