@@ -26,6 +26,7 @@
 
 #include "scan/folios.h"
 #include "check.h"
+#include "smaps.h"
 
 #define PROBE_SIZE ((size_t)4 << 20)
 
@@ -57,7 +58,8 @@ static void check_options(void)
 
 static void check_fs_types(void)
 {
-	CHECK(dlreg__fs_type_large_folios(0xEF53, 6016) && !dlreg__fs_type_large_folios(0xEF53, 6015) &&
+	CHECK(dlreg__fs_type_large_folios(0xEF53, 6016) &&
+	              !dlreg__fs_type_large_folios(0xEF53, 6015) &&
 	              !dlreg__fs_type_large_folios(0xEF53, 6001),
 	      "ext4 from Linux 6.16");
 	CHECK(dlreg__fs_type_large_folios(0x58465342, 5018) &&
@@ -67,26 +69,6 @@ static void check_fs_types(void)
 	              !dlreg__fs_type_large_folios(0x01021994, 6018) &&
 	              !dlreg__fs_type_large_folios(0xEF53, 0),
 	      "btrfs and tmpfs never; ext4 with an unreadable kernel version not");
-}
-
-/* kB of the mapping at p that /proc/self/smaps counts as FilePmdMapped, or -1. */
-static long file_pmd_mapped_kb(const void *p)
-{
-	char want[32], line[256];
-	long kb = -1;
-	int in = 0;
-	snprintf(want, sizeof want, "%lx-", (unsigned long)(uintptr_t)p);
-	FILE *f = fopen("/proc/self/smaps", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, want, strlen(want)) == 0)
-			in = 1;
-		else if (in && sscanf(line, "FilePmdMapped: %ld", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
 }
 
 /* Whether transparent huge pages are off ("[never]"), so no PMD entry maps a file. */
@@ -138,13 +120,14 @@ static int kernel_large_folios(int fd, const char *dir)
 		return -1;
 	}
 	if (thp_never()) {
-		printf("note: transparent huge pages are off; no PMD entry can show a large folio\n");
+		printf("note: transparent huge pages are off; no PMD entry can show a large "
+		       "folio\n");
 		return -1;
 	}
 	/* At a 2 MiB-aligned address, as a PMD entry needs (reserved, then replaced). */
 	const size_t pmd = (size_t)2 << 20;
-	unsigned char *res = mmap(NULL, PROBE_SIZE + pmd, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-	                          -1, 0);
+	unsigned char *res =
+	        mmap(NULL, PROBE_SIZE + pmd, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	unsigned char *p = MAP_FAILED;
 	if (res != MAP_FAILED) {
 		unsigned char *at = res + (pmd - (uintptr_t)res % pmd) % pmd;
@@ -202,7 +185,9 @@ static void probe(const char *dir, int strict)
 	int truth = kernel_large_folios(fd, dir);
 	close(fd);
 	printf("%s: auto says %s large folios; the kernel %s\n", dir, said ? "with" : "without",
-	       truth < 0 ? "cannot tell here" : truth ? "cached the probe in them" : "did not");
+	       truth < 0 ? "cannot tell here"
+	       : truth   ? "cached the probe in them"
+	                 : "did not");
 	if (truth < 0) {
 		CHECK(!strict, "%s: the kernel's answer is needed", dir);
 		return;

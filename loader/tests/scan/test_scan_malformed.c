@@ -40,6 +40,7 @@
 #include "dlreg/scan.h"
 #include "scan/folios.h"
 #include "check.h"
+#include "smaps.h"
 #include "corpus.h"
 
 static char tmpdir[256];
@@ -638,26 +639,6 @@ static void check_auto_marker_mincore(void)
 #else
 	printf("note: no seccomp filter on this system; mincore fallback not run\n");
 #endif
-}
-
-/* kB of the mapping at p that /proc/self/smaps counts as FilePmdMapped, or -1. */
-static long file_pmd_mapped_kb(const void *p)
-{
-	char want[32], line[256];
-	long kb = -1;
-	int in = 0;
-	snprintf(want, sizeof want, "%lx-", (unsigned long)(uintptr_t)p);
-	FILE *f = fopen("/proc/self/smaps", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, want, strlen(want)) == 0)
-			in = 1;
-		else if (in && sscanf(line, "FilePmdMapped: %ld", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
 }
 
 /*
