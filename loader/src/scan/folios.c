@@ -22,7 +22,10 @@
  * FS_IOC_GET_ENCRYPTION_POLICY_EX answering ENODATA instead of EOPNOTSUPP.
  * The verity feature cannot be seen without reading the superblock, which
  * needs the block device: such a file system counts as having large
- * folios, and its cold files from 64 KiB to 16 MiB are mapped.
+ * folios, and its cold files from 64 KiB to 16 MiB are mapped.  Nor is a
+ * single file with the journal-data attribute (chattr +j) seen, which the
+ * kernel sources treat as data=journal (not measured: setting it needs
+ * CAP_SYS_RESOURCE, which this VM's root lacks).
  *
  * What counting wrong costs, measured on ext4 mounted data=journal (a loop
  * device with direct I/O, Linux 6.18, dlreg-bench-scan auto_vs_best, cold
@@ -158,6 +161,8 @@ static int ext4_encrypt_feature(int fd)
  * 2^12, minor below 2^20, as the kernel's own) shifted left by 2, the
  * answer in bit 1 and bit 0 set.  Direct-mapped by device; a racing update
  * loses only a memo.  A device whose numbers do not fit is asked each time.
+ * A device number given to another file system (a loop device set up
+ * again) keeps its answer until another device takes its slot.
  */
 #define MEMO_SLOTS 8
 static _Atomic uint64_t memo[MEMO_SLOTS];
