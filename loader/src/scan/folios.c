@@ -27,8 +27,9 @@
  * kernel sources treat as data=journal (not measured: setting it needs
  * CAP_SYS_RESOURCE, which this VM's root lacks).  Kernel patches posted
  * in 2025 drop the data=journal exception and add one for file systems
- * whose journal is small for their size; test_scan_folios_mount.sh fails
- * on a kernel that behaves so, and this rule then needs a version bound.
+ * whose journal is small for their size.  test_scan_folios_mount.sh
+ * fails on a kernel without the data=journal exception (this rule then
+ * needs a version bound); the small-journal case is not covered.
  *
  * What counting wrong costs, measured on ext4 mounted data=journal (a loop
  * device with direct I/O, Linux 6.18, dlreg-bench-scan auto_vs_best, cold
