@@ -13,6 +13,22 @@
 int dlreg__fd_caches_large_folios(int fd, dev_t dev);
 
 /*
+ * Whether the file open on fd (on device dev) keeps its pages in another
+ * file's page cache, so that cachestat() on fd finds none of them
+ * (overlayfs: the pages are the layer file's).  Remembered per device.
+ */
+int dlreg__fd_cache_elsewhere(int fd, dev_t dev);
+
+/*
+ * Layer directories named by an overlay mount's super options as
+ * /proc/self/mountinfo prints them ("rw,lowerdir=/a:/b,upperdir=/c,..."):
+ * calls fn(dir, arg) for each of lowerdir's and upperdir's, unescaped,
+ * until fn returns non-zero, and returns what it returned; 0 after the
+ * last, -1 when there is none or a name does not fit the buffer.
+ */
+int dlreg__overlay_layers(const char *opts, int (*fn)(const char *dir, void *arg), void *arg);
+
+/*
  * Whether the file-system type (statfs f_type) caches large folios on
  * kernel `kernel` (major * 1000 + minor) with default mount options.
  */

@@ -218,10 +218,12 @@ static int window_load(struct read_src *r, uint64_t off, size_t max)
 
 /*
  * window_load, but only from the page cache (RWF_NOWAIT): 1 if all of it
- * was there.  Else 0 and an empty window; on a cold file the kernel has
- * started reading it, and the window_load the caller does next waits for
- * that I/O.  Costs what window_load costs on a cached file, which makes it
- * a free residency probe of the pages it loads.
+ * was there.  Else an empty window and 0, or -1 where RWF_NOWAIT is not
+ * supported (overlayfs answers EOPNOTSUPP, cached or not; Linux before
+ * 4.14 EINVAL or ENOSYS).  After 0, on a cold file the kernel has started
+ * reading it, and the window_load the caller does next waits for that
+ * I/O.  Costs what window_load costs on a cached file, which makes it a
+ * free residency probe of the pages it loads.
  */
 static int window_load_cached(struct read_src *r, uint64_t off, size_t max)
 {
@@ -230,14 +232,16 @@ static int window_load_cached(struct read_src *r, uint64_t off, size_t max)
 #ifdef RWF_NOWAIT
 	size_t want = window_want(r, off, max);
 	struct iovec iov = {r->buf, want};
-	if (preadv2(r->fd, &iov, 1, (off_t)off, RWF_NOWAIT) == (ssize_t)want) {
+	ssize_t got = preadv2(r->fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+	if (got == (ssize_t)want) {
 		r->win_len = want;
 		return 1;
 	}
+	return got < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS) ? -1 : 0;
 #else
 	(void)max;
+	return -1;
 #endif
-	return 0;
 }
 
 /* Slides the window forward, keeping the last `keep` bytes (a needle's m-1). */
@@ -434,7 +438,33 @@ struct mapping {
 	size_t span; /* whole pages */
 };
 
-static int map_file(int fd, uint64_t size, struct mapping *mp)
+/*
+ * fd mapped again at a 2 MiB-aligned address, len bytes (span rounded up
+ * to pages), or MAP_FAILED: an address range reserved with room to align,
+ * the file mapped over it, the rest given back.
+ */
+static void *map_pmd_aligned(int fd, size_t len, size_t span)
+{
+	size_t room;
+	if (__builtin_add_overflow(span, (size_t)PMD_FOLIO, &room))
+		return MAP_FAILED;
+	char *res = mmap(NULL, room, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return MAP_FAILED;
+	char *at = res + ((size_t)PMD_FOLIO - (uintptr_t)res % PMD_FOLIO) % PMD_FOLIO;
+	void *p = mmap(at, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		munmap(res, room);
+		return MAP_FAILED;
+	}
+	if (at > res)
+		munmap(res, (size_t)(at - res));
+	if (res + room > at + span)
+		munmap(at + span, (size_t)(res + room - (at + span)));
+	return p;
+}
+
+static int map_file(int fd, dev_t dev, uint64_t size, struct mapping *mp)
 {
 	size_t len = (size_t)size; /* size <= max_map_size, a size_t */
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -443,10 +473,30 @@ static int map_file(int fd, uint64_t size, struct mapping *mp)
 		dlreg__set_detail("file too large to map");
 		return DLREG_ETOOBIG;
 	}
-	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	span &= ~(page - 1);
+	/*
+	 * A 2 MiB folio is mapped by one PMD entry only at a 2 MiB-aligned
+	 * address.  ext4 and xfs get one from the kernel for mappings of 2 MiB
+	 * and more; overlayfs does not (its files have no get_unmapped_area),
+	 * and there a warm mapped scan took 2.2-2.5x as long from 4 to 64 MiB
+	 * (Linux 6.18, over ext4): there the address is aligned here, as it is
+	 * for any other mapping the kernel leaves unaligned.
+	 */
+	int want_pmd = len >= PMD_FOLIO && dlreg__fd_caches_large_folios(fd, dev);
+	void *p = want_pmd && dlreg__fd_cache_elsewhere(fd, dev) ? map_pmd_aligned(fd, len, span)
+	                                                         : MAP_FAILED;
+	if (p == MAP_FAILED)
+		p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED) {
 		dlreg__set_detail("mmap of %zu bytes failed: %s", len, strerror(errno));
 		return errno == ENOMEM ? DLREG_ENOMEM : DLREG_EIO;
+	}
+	if (want_pmd && (uintptr_t)p % PMD_FOLIO != 0) {
+		void *q = map_pmd_aligned(fd, len, span);
+		if (q != MAP_FAILED) {
+			munmap(p, span);
+			p = q;
+		}
 	}
 #ifdef MADV_HUGEPAGE
 	/*
@@ -460,7 +510,7 @@ static int map_file(int fd, uint64_t size, struct mapping *mp)
 		(void)madvise(p, len, MADV_HUGEPAGE);
 #endif
 	mp->p = p;
-	mp->span = span & ~(page - 1);
+	mp->span = span;
 	return DLREG_OK;
 }
 
@@ -475,10 +525,10 @@ static int scan_mapping(struct dlreg__scan_job *job, const struct mapping *mp, i
 	return rc;
 }
 
-static int run_mapped(struct dlreg__scan_job *job, int fd, uint64_t size)
+static int run_mapped(struct dlreg__scan_job *job, int fd, dev_t dev, uint64_t size)
 {
 	struct mapping mp;
-	int rc = map_file(fd, size, &mp);
+	int rc = map_file(fd, dev, size, &mp);
 	return rc ? rc : scan_mapping(job, &mp, fd, size);
 }
 
@@ -490,18 +540,19 @@ static size_t sample_first(size_t pages, size_t run, unsigned i)
 
 /*
  * Whether most of a mapped file is in the page cache: mincore() over
- * RESIDENCY_SAMPLES evenly spaced runs of pages (no page is touched).  If
- * the probe itself fails, the file counts as cached.
+ * `samples` (RESIDENCY_SAMPLES evenly spaced, or 1 in the middle) runs of
+ * pages (no page is touched).  If the probe itself fails, the file counts
+ * as cached.  One call costs about 1 us on the reference VM.
  */
-static int mostly_resident(const struct mapping *mp)
+static int mostly_resident(const struct mapping *mp, unsigned samples)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t pages = mp->span / page;
 	size_t run = RESIDENCY_SAMPLE_PAGES < pages ? RESIDENCY_SAMPLE_PAGES : pages;
 	unsigned char vec[RESIDENCY_SAMPLE_PAGES];
 	unsigned in = 0, total = 0;
-	for (unsigned i = 0; i < RESIDENCY_SAMPLES; i++) {
-		size_t first = sample_first(pages, run, i);
+	for (unsigned i = 0; i < samples; i++) {
+		size_t first = samples == 1 ? (pages - run) / 2 : sample_first(pages, run, i);
 		if (mincore((char *)mp->p + first * page, run * page, vec) != 0)
 			return 1;
 		for (size_t k = 0; k < run; k++)
@@ -521,15 +572,20 @@ static int mostly_resident(const struct mapping *mp)
  * (RESIDENCY_SAMPLES, or 1 in the middle of the file) of `sample_pages`
  * pages, through the descriptor.  1 mostly cached, 0 mostly not, -1 when
  * the kernel cannot tell (no cachestat before Linux 6.5, a seccomp filter,
- * or EPERM: the kernel hides the cache state of a file the caller may not
- * write, as it does for mincore); auto then maps and asks mincore, or
- * reads.  About 2 us (one run of CACHESTAT_SAMPLE_PAGES: 0.5 us; of one
- * page: 0.31 us, the syscall itself) on the reference VM, where mapping,
- * mincore and unmapping cost 15 us.
+ * EPERM: the kernel hides the cache state of a file the caller may not
+ * write, as it does for mincore; or overlayfs, where cachestat finds none
+ * of a file's pages, which are its layer file's); auto then maps and asks
+ * mincore, or reads, or, from 128 KiB to 2 MiB, trusts the first page.
+ * About 2 us (one run of CACHESTAT_SAMPLE_PAGES: 0.5 us; of one page:
+ * 0.31 us, the syscall itself) on the reference VM, where mapping, mincore
+ * and unmapping cost 15 us.
  */
-static int cachestat_resident(int fd, uint64_t size, unsigned samples, size_t sample_pages)
+static int cachestat_resident(int fd, dev_t dev, uint64_t size, unsigned samples,
+                              size_t sample_pages)
 {
 #ifdef SYS_cachestat
+	if (dlreg__fd_cache_elsewhere(fd, dev))
+		return -1; /* overlayfs: the pages are the layer file's (folios.c) */
 	struct {
 		uint64_t off, len;
 	} range;
@@ -553,6 +609,7 @@ static int cachestat_resident(int fd, uint64_t size, unsigned samples, size_t sa
 	return 2 * in >= total;
 #else
 	(void)fd;
+	(void)dev;
 	(void)size;
 	(void)samples;
 	return -1;
@@ -590,17 +647,19 @@ static int cachestat_resident(int fd, uint64_t size, unsigned samples, size_t sa
  * no large folios: the first page through a read window as big as
  * run_read's, from the page cache only if it is there (RWF_NOWAIT).  With
  * large folios, a file whose first page was not cached, that has no ELF
- * magic and that cachestat() finds cold is then mapped (after dropping
- * what the read cached, as in run_auto).  Every other file goes on through
- * the same window, so a cached one costs what read costs (0.3-0.45 us less
- * than with the cachestat call this asked before).  A cached first page
- * counts for the whole file: one whose first page alone is cached is read,
- * as without large folios.  Without large folios, the one-page first read
- * makes a cold note lookup 0.76-0.8x read's time (btrfs, 256 KiB-16 MiB)
- * and a cold marker search 1.0-1.07x read's (readahead ramps up from a
- * smaller first read; asking for the rest with POSIX_FADV_WILLNEED did
- * not help consistently: 1.01-1.16x at 1-4 MiB over three runs, against
- * 1.03-1.11x without).
+ * magic and that cachestat() does not find cached (cold, or it cannot
+ * tell: overlayfs, or a file the caller may not write) is then mapped,
+ * after dropping what the read cached, as in run_auto.  Where RWF_NOWAIT
+ * cannot tell either (overlayfs), the file is read.  Every other file
+ * goes on through the same window, so a cached one costs what read costs
+ * (0.3-0.45 us less than with the cachestat call this asked before).  A
+ * cached first page counts for the whole file: one whose first page alone
+ * is cached is read, as without large folios.  Without large folios, the
+ * one-page first read makes a cold note lookup 0.76-0.8x read's time
+ * (btrfs, 256 KiB-16 MiB) and a cold marker search 1.0-1.07x read's
+ * (readahead ramps up from a smaller first read; asking for the rest with
+ * POSIX_FADV_WILLNEED did not help consistently: 1.01-1.16x at 1-4 MiB
+ * over three runs, against 1.03-1.11x without).
  */
 static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *st,
                         const struct scan_opts *o, int large_folios,
@@ -614,13 +673,14 @@ static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *
 	r.hdr_chunk = HEADER_PASS_WINDOW;
 	/* A first page in the cache stands for a cached file: no cachestat call. */
 	int first_cached = window_load_cached(&r, 0, HEADER_PASS_WINDOW);
-	int rc = first_cached ? DLREG_OK : window_load(&r, 0, HEADER_PASS_WINDOW);
-	if (rc == DLREG_OK && !first_cached && !window_has_elf_magic(&r) &&
+	int rc = first_cached == 1 ? DLREG_OK : window_load(&r, 0, HEADER_PASS_WINDOW);
+	if (rc == DLREG_OK && first_cached == 0 && !window_has_elf_magic(&r) &&
 	    !(job->flags & DLREG_SCAN_NO_MARKER) && large_folios &&
-	    cachestat_resident(fd, size, 1, CACHESTAT_SAMPLE_PAGES) == 0 && dlreg__fault_ready()) {
+	    cachestat_resident(fd, st->st_dev, size, 1, CACHESTAT_SAMPLE_PAGES) != 1 &&
+	    dlreg__fault_ready()) {
 		struct mapping mp;
 		(void)posix_fadvise(fd, 0, PMD_FOLIO, POSIX_FADV_DONTNEED);
-		if (map_file(fd, size, &mp) == DLREG_OK) {
+		if (map_file(fd, st->st_dev, size, &mp) == DLREG_OK) {
 			dlreg__buf_give(r.buf);
 			*used = DLREG_SCAN_MMAP;
 			return scan_mapping(job, &mp, fd, size);
@@ -641,10 +701,10 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	*used = DLREG_SCAN_READ;
 	if (size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN && size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX &&
 	    size <= o->max_map && dlreg__fd_caches_large_folios(fd, st->st_dev)) {
-		int cached = cachestat_resident(fd, size, 1, 1);
+		int cached = cachestat_resident(fd, st->st_dev, size, 1, 1);
 		if (cached == 0 && dlreg__fault_ready()) {
 			*used = DLREG_SCAN_MMAP;
-			return run_mapped(job, fd, size);
+			return run_mapped(job, fd, st->st_dev, size);
 		}
 		if (cached == 1)
 			return run_read_hdr(job, fd, size, o->buf_size, HEADER_PASS_WINDOW);
@@ -667,15 +727,16 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 		return run_read(job, fd, size, o->buf_size);
 	int map_cold = size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN ||
 	               dlreg__fd_caches_large_folios(fd, st->st_dev);
-	int cached = cachestat_resident(fd, size, map_cold ? 1 : RESIDENCY_SAMPLES,
+	int cached = cachestat_resident(fd, st->st_dev, size, map_cold ? 1 : RESIDENCY_SAMPLES,
 	                                CACHESTAT_SAMPLE_PAGES);
 	if (cached == 0 && !map_cold)
 		return run_read(job, fd, size, o->buf_size);
 	struct mapping mp;
-	if (map_file(fd, size, &mp) != DLREG_OK)
+	if (map_file(fd, st->st_dev, size, &mp) != DLREG_OK)
 		return run_read(job, fd, size, o->buf_size);
 	if (cached < 0) {
-		cached = mostly_resident(&mp);
+		/* Where the file is mapped either way, one run decides what to drop. */
+		cached = mostly_resident(&mp, map_cold ? 1 : RESIDENCY_SAMPLES);
 		if (!cached && !map_cold) {
 			munmap(mp.p, mp.span);
 			return run_read(job, fd, size, o->buf_size);
@@ -778,7 +839,7 @@ static int scan_fd(struct dlreg__scan_job *job, int fd, const struct stat *st,
 		rc = run_auto(job, fd, st, o, used);
 	} else {
 		*used = pick_backend(o, size);
-		rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, size)
+		rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, st->st_dev, size)
 		                              : run_read(job, fd, size, o->buf_size);
 	}
 	/* Whatever the verdict, it is void if the file changed meanwhile. */

@@ -12,7 +12,9 @@
  * at least 2 MiB of the mapping in PMD entries.  Where auto says large
  * folios the kernel must agree (else auto maps cold files it should
  * read).  The other way (auto reads where mapping would be faster) is
- * reported; with --probe it fails too.
+ * reported; with --probe it fails too.  Before that, with the file just
+ * written and resident: whether cachestat() sees its pages (not on
+ * overlayfs) must be what auto thinks, both ways.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,8 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "scan/folios.h"
@@ -71,6 +75,59 @@ static void check_fs_types(void)
 	      "btrfs and tmpfs never; ext4 with an unreadable kernel version not");
 }
 
+/* Collects the layer directories dlreg__overlay_layers() reports, joined by '|'. */
+struct layers {
+	char got[512];
+	int stop_at; /* return 1 from this call on (counted from 1); 0: never */
+	int calls;
+};
+
+static int collect(const char *dir, void *arg)
+{
+	struct layers *l = arg;
+	size_t n = strlen(l->got);
+	snprintf(l->got + n, sizeof l->got - n, "%s%s", n ? "|" : "", dir);
+	return ++l->calls == l->stop_at;
+}
+
+static void check_layers(const char *opts, int want_rc, const char *want)
+{
+	struct layers l = {.got = "", .stop_at = 0, .calls = 0};
+	int rc = dlreg__overlay_layers(opts, collect, &l);
+	CHECK(rc == want_rc && strcmp(l.got, want) == 0,
+	      "overlay options \"%s\": %d \"%s\", want %d \"%s\"", opts, rc, l.got, want_rc, want);
+}
+
+static void check_overlay_options(void)
+{
+	/* As /proc/self/mountinfo shows them (Linux 6.18). */
+	check_layers("rw,lowerdir=/l,upperdir=/u,workdir=/w,uuid=on", 0, "/l|/u");
+	check_layers("rw,lowerdir=/a:/b::/data,upperdir=/u,workdir=/w", 0, "/a|/b|/data|/u");
+	check_layers("ro,lowerdir=/only", 0, "/only");
+	/* Linux 6.8's one-layer-per-option form. */
+	check_layers("rw,lowerdir+=/a,lowerdir+=/b,datadir+=/d,upperdir=/u,workdir=/w", 0,
+	             "/a|/b|/d|/u");
+	/* Octal escapes (a comma, a space, a backslash) and '\:' for a ':' in a name. */
+	check_layers("rw,lowerdir=/x\\054y:/s\\040t,upperdir=/u\\134v", 0, "/x,y|/s t|/u\\v");
+	check_layers("rw,lowerdir=/a\\134:b:/c", 0, "/a:b|/c");
+	check_layers("rw,workdir=/w,xino=off", -1, "");
+	check_layers("", -1, "");
+	check_layers("rw,lowerdir=,upperdir=", -1, "");
+	/* "lowerdirX" and "upperdirs" are other options. */
+	check_layers("rw,lowerdirX=/a,upperdirs=/b,lowerdir=/c", 0, "/c");
+	/* The walk stops where fn says so, with its answer. */
+	struct layers l = {.got = "", .stop_at = 2, .calls = 0};
+	int rc = dlreg__overlay_layers("lowerdir=/a:/b:/c,upperdir=/u", collect, &l);
+	CHECK(rc == 1 && strcmp(l.got, "/a|/b") == 0, "the walk stops at fn's non-zero answer");
+	/* A name longer than PATH_MAX fails whole. */
+	static char big[PATH_MAX + 32];
+	memcpy(big, "lowerdir=/", 10);
+	memset(big + 10, 'x', PATH_MAX + 10);
+	struct layers l2 = {.got = "", .stop_at = 0, .calls = 0};
+	CHECK(dlreg__overlay_layers(big, collect, &l2) == -1 && l2.calls == 0,
+	      "a layer name past PATH_MAX");
+}
+
 /* Whether transparent huge pages are off ("[never]"), so no PMD entry maps a file. */
 static int thp_never(void)
 {
@@ -99,6 +156,33 @@ static long resident_pages(int fd, size_t size)
 		munmap(p, size);
 	free(vec);
 	return in;
+}
+
+#if defined(__linux__) && !defined(SYS_cachestat) && defined(__x86_64__)
+#define SYS_cachestat 451
+#endif
+
+/*
+ * 1 if cachestat() on fd finds none of the pages mincore() shows resident
+ * (they are another file's: overlayfs), 0 if it finds them, -1 if it
+ * cannot be told here (no cachestat, the file not resident).
+ */
+static int kernel_cache_elsewhere(int fd, size_t size)
+{
+#ifdef SYS_cachestat
+	struct {
+		uint64_t off, len;
+	} range = {0, size};
+	uint64_t cs[5];
+	long in = resident_pages(fd, size);
+	if (in < (long)(size / 4096) || syscall(SYS_cachestat, fd, &range, cs, 0) != 0)
+		return -1;
+	return cs[0] == 0;
+#else
+	(void)fd;
+	(void)size;
+	return -1;
+#endif
 }
 
 /*
@@ -182,6 +266,15 @@ static void probe(const char *dir, int strict)
 	int said = dlreg__fd_caches_large_folios(fd, st.st_dev);
 	CHECK(dlreg__fd_caches_large_folios(fd, st.st_dev) == said, "%s: the memo answers the same",
 	      dir);
+	int elsewhere = dlreg__fd_cache_elsewhere(fd, st.st_dev);
+	int blind = kernel_cache_elsewhere(fd, PROBE_SIZE); /* written: all resident */
+	printf("%s: auto says cachestat() %s; it %s\n", dir,
+	       elsewhere ? "cannot see the file's pages" : "sees the file's pages",
+	       blind < 0 ? "cannot be asked here"
+	       : blind   ? "found none of them"
+	                 : "found them");
+	CHECK(blind < 0 || elsewhere == blind, "%s: auto is wrong about what cachestat() sees",
+	      dir);
 	int truth = kernel_large_folios(fd, dir);
 	close(fd);
 	printf("%s: auto says %s large folios; the kernel %s\n", dir, said ? "with" : "without",
@@ -220,6 +313,7 @@ int main(int argc, char **argv)
 	}
 	check_options();
 	check_fs_types();
+	check_overlay_options();
 	const char *dir = getenv("TMPDIR");
 	probe(dir && *dir ? dir : "/var/tmp", 0);
 	return check_report("test_scan_folios");

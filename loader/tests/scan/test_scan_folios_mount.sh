@@ -4,8 +4,9 @@
 # default options; data=journal as a mount option and as the superblock's
 # default; nodelalloc,nodioread_nolock (which /proc/self/mountinfo shows
 # like the last, though it keeps large folios); the encrypt feature; the
-# verity feature, a documented miss (auto cannot see it).  Each must agree
-# with the kernel, except verity, which is reported.  Everything is mounted
+# verity feature, a documented miss (auto cannot see it); and overlayfs
+# over ext4, with its layers in sight and hidden.  Each must agree with the
+# kernel, except the documented misses, which are reported.  Everything is mounted
 # in a private mount namespace and goes away with it.  Needs root, unshare,
 # mkfs.ext4, tune2fs and loop devices; exits 77 (skipped) without them.
 set -u
@@ -67,12 +68,61 @@ one() {
 	*) echo "FAIL: $kind: auto and the kernel disagree"; failed=1 ;;
 	esac
 }
+# overlayfs over a loop-mounted ext4: kind ext4-mount-options hide expect.
+# With hide, a tmpfs mounted over the layers' directory hides them, as a
+# container's mount namespace hides its host's: auto then assumes ext4 or
+# xfs with default options.
+ovl() {
+	kind=$1 opts=$2 hide=$3 expect=$4
+	img=$tmp/$kind.img base=$tmp/$kind
+	mkdir -p "$base"
+	rm -f "$img"
+	truncate -s 64M "$img"
+	if ! mkfs.ext4 -q -F "$img" >"$tmp/log" 2>&1 ||
+		! mount -o "loop${opts:+,$opts}" "$img" "$base" 2>"$tmp/log"; then
+		echo "note: $kind: cannot set up the ext4 layer: $(cat "$tmp/log")"
+		return
+	fi
+	mkdir -p "$base/layers/lower" "$base/layers/upper" "$base/layers/work" "$tmp/$kind-merged"
+	if ! mount -t overlay overlay -o "lowerdir=$base/layers/lower,upperdir=$base/layers/upper,workdir=$base/layers/work" \
+		"$tmp/$kind-merged" 2>"$tmp/log"; then
+		echo "note: $kind: cannot mount overlayfs: $(cat "$tmp/log")"
+		umount "$base"
+		return
+	fi
+	if [ "$hide" = hide ] && ! mount -t tmpfs none "$base/layers" 2>"$tmp/log"; then
+		echo "note: $kind: cannot hide the layers: $(cat "$tmp/log")"
+		umount "$tmp/$kind-merged"
+		umount "$base"
+		return
+	fi
+	ran=$((ran + 1))
+	"$probe" --probe "$tmp/$kind-merged"
+	rc=$?
+	[ "$hide" = hide ] && umount "$base/layers"
+	umount "$tmp/$kind-merged"
+	umount "$base"
+	case $expect,$rc in
+	agree,0) echo "ok: $kind" ;;
+	known-miss,0) echo "note: $kind: auto now agrees with the kernel (folios.c says it cannot)" ;;
+	known-miss,*) echo "ok: $kind: the documented miss (folios.c)" ;;
+	*) echo "FAIL: $kind: auto and the kernel disagree"; failed=1 ;;
+	esac
+}
 one default "" "" "" agree
 one data-journal "" "" data=journal agree
 one journal-by-default "" journal_data "" agree
 one nodelalloc "" "" nodelalloc,nodioread_nolock agree
 one encrypt encrypt "" "" agree
 one verity verity "" "" known-miss
+if grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null; then
+	ovl overlay "" "" agree
+	ovl overlay-journal data=journal "" agree
+	ovl overlay-hidden "" hide agree
+	ovl overlay-hidden-journal data=journal hide known-miss
+else
+	echo "note: no overlayfs here"
+fi
 if [ "$ran" = 0 ]; then
 	echo "skip: no loop mount worked here"
 	exit 77

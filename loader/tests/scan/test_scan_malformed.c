@@ -479,28 +479,43 @@ static int dir_caches_large_folios(int fd)
 	return fstat(fd, &st) == 0 && dlreg__fd_caches_large_folios(fd, st.st_dev);
 }
 
-/* Whether cachestat(2) answers for fd (Linux 6.5, no seccomp filter). */
+/*
+ * Whether cachestat(2) answers for fd (Linux 6.5, no seccomp filter) and
+ * auto believes it (not on overlayfs, where it sees none of the pages).
+ */
 static int cachestat_answers(int fd)
 {
 	struct {
 		uint64_t off, len;
 	} range = {0, 4096};
 	uint64_t cs[5];
-	return syscall(CACHESTAT_NR, fd, &range, cs, 0) == 0;
+	struct stat st;
+	return syscall(CACHESTAT_NR, fd, &range, cs, 0) == 0 && fstat(fd, &st) == 0 &&
+	       !dlreg__fd_cache_elsewhere(fd, st.st_dev);
+}
+
+/*
+ * Whether a read from the page cache only (RWF_NOWAIT) can be asked of fd:
+ * overlayfs answers EOPNOTSUPP.  Asked of a cached file (on a cold one the
+ * kernel would start reading it).
+ */
+static int nowait_answers(int fd)
+{
+	unsigned char byte;
+	struct iovec iov = {&byte, 1};
+	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno == EAGAIN;
 }
 
 /*
  * From DLREG_SCAN_AUTO_COLD_SMALL_MAX to DLREG_SCAN_AUTO_MMAP_MIN, a file
  * whose first page is cached counts as cached (read without waiting,
  * RWF_NOWAIT): evicted, then its first page alone read back (no readahead),
- * auto reads it.  Where that read cannot be asked (no RWF_NOWAIT for this
- * file system) auto decides as for a cold file, `want_cold`.
+ * auto reads it.  Where that read cannot be asked (overlayfs) auto reads
+ * every file of this size.
  */
-static void check_auto_first_page_only(const char *path, int fd, uint64_t size, const char *how,
-                                       enum dlreg_scan_backend want_cold)
+static void check_auto_first_page_only(const char *path, int fd, uint64_t size, const char *how)
 {
 	unsigned char page[4096];
-	struct iovec iov = {page, sizeof page};
 	if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0 ||
 	    posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) != 0 ||
 	    pread(fd, page, sizeof page, 0) != (ssize_t)sizeof page) {
@@ -513,8 +528,7 @@ static void check_auto_first_page_only(const char *path, int fd, uint64_t size, 
 		       f * 100, how);
 		return;
 	}
-	int nowait = preadv2(fd, &iov, 1, 0, RWF_NOWAIT) == (ssize_t)sizeof page;
-	enum dlreg_scan_backend want = nowait ? DLREG_SCAN_READ : want_cold;
+	enum dlreg_scan_backend want = DLREG_SCAN_READ;
 	struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
 	struct dlreg_metadata *m = NULL;
 	int rc = dlreg_scan_file(path, &o, &m);
@@ -548,8 +562,15 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 	                        (large || size >= DLREG_SCAN_AUTO_SMALL_FOLIO_MMAP_MIN)
 	                ? DLREG_SCAN_MMAP
 	                : DLREG_SCAN_READ;
-	/* Below 2 MiB a cold file is mapped only if cachestat tells it is cold. */
-	int small_cold_maps = large && cachestat_answers(fd) && size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN;
+	/*
+	 * Below 2 MiB, with large folios: up to DLREG_SCAN_AUTO_COLD_SMALL_MAX a
+	 * cold file is mapped only if cachestat tells it is cold (not on
+	 * overlayfs, where it sees no page); above, if its first page was not
+	 * in the cache, which needs RWF_NOWAIT (not on overlayfs).
+	 */
+	int small_cold_maps = large && size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN &&
+	                      (size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX ? cachestat_answers(fd)
+	                                                               : nowait_answers(fd));
 	enum dlreg_scan_backend want_cold =
 	        size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN ||
 	                        (large && size >= DLREG_SCAN_AUTO_MMAP_MIN) || small_cold_maps
@@ -574,7 +595,7 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 		      dlreg_scan_backend_name(want_cold));
 		dlreg_metadata_free(m);
 		if (size > DLREG_SCAN_AUTO_COLD_SMALL_MAX && size < DLREG_SCAN_AUTO_MMAP_MIN)
-			check_auto_first_page_only(path, fd, size, how, want_cold);
+			check_auto_first_page_only(path, fd, size, how);
 	} else {
 		printf("note: %s cannot be evicted from the page cache; cold auto case%s not run\n",
 		       tmpdir, how);
@@ -674,7 +695,14 @@ static void check_auto_cold_leaves_large_folios(void)
 	      "auto, evicted 4 MiB marker file: %s, backend %s", dlreg_strerror(rc),
 	      m ? dlreg_scan_backend_name(m->backend) : "-");
 	dlreg_metadata_free(m);
-	unsigned char *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	/* At a 2 MiB-aligned address, as a PMD entry needs (overlayfs gets none unasked). */
+	const size_t pmd = (size_t)2 << 20;
+	unsigned char *res =
+	        mmap(NULL, (size_t)size + pmd, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *p = MAP_FAILED;
+	if (res != MAP_FAILED)
+		p = mmap(res + (pmd - (uintptr_t)res % pmd) % pmd, (size_t)size, PROT_READ,
+		         MAP_SHARED | MAP_FIXED, fd, 0);
 	CHECK(p != MAP_FAILED, "map %s: %s", path, strerror(errno));
 	if (p != MAP_FAILED) {
 		const volatile unsigned char *touch = p; /* fault every page in */
@@ -687,8 +715,9 @@ static void check_auto_cold_leaves_large_folios(void)
 			CHECK(kb >= (long)(size / 2 / 1024),
 			      "after auto's cold scan, %ld of %llu kB mapped in PMD entries", kb,
 			      (unsigned long long)(size / 1024));
-		munmap(p, (size_t)size);
 	}
+	if (res != MAP_FAILED)
+		munmap(res, (size_t)size + pmd);
 	close(fd);
 	unlink(path);
 }
