@@ -329,10 +329,27 @@ class TestBadInput(CliCase):
         self.assert_bad("bad regular expression", "--filter", "(", a, a)
         self.assert_bad("required", a)
 
+    def test_output_write_error_is_not_a_regression(self):
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        a = self.write("a.json", make_report(TIMES))
+        b = self.write("b.json", make_report({k: v * 1.2 for k, v in TIMES.items()}))
+        for fmt in ("table", "markdown", "json"):
+            for new in (a, b):
+                with open("/dev/full", "w") as full:
+                    p = subprocess.run([sys.executable, COMPARE, "--format", fmt, a, new],
+                                       stdout=full, stderr=subprocess.PIPE,
+                                       universal_newlines=True)
+                self.assertEqual(p.returncode, 2, (fmt, p.stderr))
+                self.assertNotIn("Traceback", p.stderr)
+                self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+                self.assertIn("cannot write the output", p.stderr)
+
     def test_help(self):
         code, out, _ = self.run_compare("--help")
         self.assertEqual(code, 0)
         self.assertIn("BASE.json", out)
+        self.assertIn("output write error", out)
 
 
 class TestMannWhitney(unittest.TestCase):

@@ -8,6 +8,7 @@ check the verdicts.  Runs under any Python 3.
 
 import importlib.machinery
 import importlib.util
+import io
 import json
 import os
 import shutil
@@ -345,6 +346,67 @@ class TestCli(unittest.TestCase):
             self.assertEqual(code, 2, args)
             self.assertEqual(len(err.strip().splitlines()), 1, err)
             self.assertNotIn("Traceback", err)
+
+    def test_non_finite_numbers_and_empty_paths_are_usage_errors(self):
+        # Parsed in this process: a gate that accepted them would start building.
+        for args in (["--min-time", "nan"], ["--min-time", "inf"], ["--min-ratio", "inf"],
+                     ["--min-ratio", "nan"], ["--icount-tolerance", "nan"],
+                     ["--icount-tolerance", "inf"], ["--ratio", "a,b,nan"],
+                     ["--ratio", "a,b,inf"], ["--cache-dir", ""]):
+            with mock.patch.object(sys, "stderr", io.StringIO()) as err:
+                with self.assertRaises(SystemExit) as e:
+                    gate.parse_args(args)
+            self.assertEqual(e.exception.code, 2, args)
+            self.assertTrue(err.getvalue().startswith("gate: error: " + args[0]),
+                            err.getvalue())
+            self.assertEqual(len(err.getvalue().strip().splitlines()), 1)
+
+    def test_unusable_cache_dir_is_a_setup_error(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "file")
+            with open(path, "w") as f:
+                f.write("x")
+            other = os.path.join(tmp, "other")
+            os.mkdir(other)
+            with open(os.path.join(other, "keep"), "w") as f:
+                f.write("x")
+            for cache in (path, os.path.join(path, "sub"), other):
+                code, out, err = self.run_gate("--new-build", tmp, "--cache-dir", cache)
+                self.assertEqual(code, 2, (cache, err))
+                self.assertTrue(err.startswith("gate: error: "), err)
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertEqual(out, "")
+            self.assertEqual(os.listdir(other), ["keep"])
+
+    def test_clean_removes_only_a_gate_cache(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            other = os.path.join(tmp, "other")
+            os.makedirs(os.path.join(other, "src"))
+            path = os.path.join(tmp, "file")
+            with open(path, "w") as f:
+                f.write("x")
+            for cache in (other, path):
+                code, out, err = self.run_gate("--clean", "--cache-dir", cache)
+                self.assertEqual(code, 2, (cache, err))
+                self.assertIn("nothing removed", err)
+                self.assertNotIn("Traceback", err)
+            self.assertTrue(os.path.isdir(os.path.join(other, "src")))
+            self.assertTrue(os.path.isfile(path))
+            # A cache the gate made (its marker) or an older one (only gate.log
+            # and builds) goes.
+            cache = os.path.join(tmp, "cache")
+            gate.open_cache(cache)
+            os.mkdir(os.path.join(cache, "cand-working-tree"))
+            old = os.path.join(tmp, "old")
+            os.makedirs(os.path.join(old, "base-0123456789ab"))
+            with open(os.path.join(old, "gate.log"), "w") as f:
+                f.write("$ ninja\n")
+            calls = []
+            with mock.patch.object(gate, "git", lambda *a: calls.append(a)):
+                for c in (cache, old):
+                    self.assertEqual(gate.clean(tmp, c), 0)
+                    self.assertFalse(os.path.exists(c))
+            self.assertIn((tmp, "worktree", "prune"), calls)
 
     def test_bad_build_dir_is_a_setup_error(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -146,6 +146,17 @@ class TestCli(unittest.TestCase):
             self.assertEqual(len(err.strip().splitlines()), 1, err)
             self.assertNotIn("Traceback", err)
 
+    def test_output_path_that_is_a_file(self):
+        a = self.write("r.json", sample_report())
+        existing = self.write("existing", "x")
+        code, stdout, err = self.run_plot("-o", existing, a)
+        self.assertEqual(code, 2, err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("exists and is not a directory", err)
+        self.assertNotIn("Errno", err)
+        with open(existing) as f:
+            self.assertEqual(f.read(), "x")
+
     def test_charts_are_written(self):
         if not have_matplotlib():
             self.skipTest("no Python with matplotlib")
