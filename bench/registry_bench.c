@@ -30,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "baselines.h"
 #include "dlreg/dlreg.h"
@@ -164,16 +166,20 @@ static int variant_prepare(struct bench_variant *v, const char *name)
 		return -1;
 	}
 	int err = v->ops->create(&v->reg);
+	const char *what = "creating the registry";
 
 	for (unsigned i = 0; !err && i < READ_PLUGINS; i++) {
+		what = plain_paths[i];
 		err = v->ops->open(v->reg, plain_paths[i], 0, &v->held[i]);
 		v->nheld += err == DLREG_OK;
 	}
-	if (!err)
+	if (!err) {
+		what = "looking their symbols up";
 		err = variant_warm(v);
+	}
 	if (err) {
-		fprintf(stderr, "%s: variant '%s' cannot load the fixtures: %s\n", PROG, name,
-		        dlreg_strerror(err));
+		fprintf(stderr, "%s: variant '%s' cannot load the fixtures: %s: %s\n", PROG, name,
+		        what, dlreg_strerror(err));
 		return -1;
 	}
 	return 0;
@@ -619,7 +625,9 @@ static void usage(void)
 	       "  --slow-ctor-us=N    constructor sleep of libslow.so in read_latency (2000)\n"
 	       "  --loader-gap-us=N   pause between the loader thread's loads (3000)\n"
 	       "  --progress          accepted; this program has no progress of its own to show\n\n"
-	       "Reports go to stdout (--benchmark_format=json for JSON); errors to stderr.\n\n");
+	       "Reports go to stdout (--benchmark_format=json for JSON); errors to stderr.\n"
+	       "Exit status: 0 success, 1 a benchmark could not run or stdout could not be\n"
+	       "written, 2 usage error, 3 no benchmark matches --benchmark_filter.\n\n");
 	dlreg_bench_print_default_help();
 }
 
@@ -677,6 +685,41 @@ static int options_parse(int argc, char **argv)
 	return 0;
 }
 
+/* Reports a failed write to stdout (a full disk, a closed pipe); 0 when fine. */
+static int stdout_check(void)
+{
+	int err = fflush(stdout) != 0 ? errno : 0;
+
+	if (!err && !ferror(stdout))
+		return 0;
+	fprintf(stderr, "%s: cannot write to stdout: %s\n", PROG,
+	        err ? strerror(err) : "write error");
+	return -1;
+}
+
+/* Names a missing fixture before any variant tries to load it. */
+static int fixtures_check(void)
+{
+	struct stat st;
+
+	const char *why = stat(opt.fixture_dir, &st) != 0 ? strerror(errno)
+	                  : !S_ISDIR(st.st_mode)          ? "not a directory"
+	                                                  : NULL;
+
+	if (why) {
+		fprintf(stderr, "%s: --fixture-dir '%s': %s\n", PROG, opt.fixture_dir, why);
+		return -1;
+	}
+	for (unsigned i = 0; i < READ_PLUGINS; i++) {
+		if (access(plain_paths[i], R_OK) != 0) {
+			fprintf(stderr, "%s: fixture plugin '%s' (--fixture-dir): %s\n", PROG,
+			        plain_paths[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void host_init(void)
 {
 	dlreg_fixture_host_instance.fixture_dir = opt.fixture_dir;
@@ -707,14 +750,18 @@ int main(int argc, char **argv)
 {
 	if (dlreg_bench_initialize(&argc, argv, usage) != 0 || options_parse(argc, argv) != 0)
 		return 2;
-	if (paths_init() != 0)
+	if (paths_init() != 0 || fixtures_check() != 0)
 		return 2;
 	host_init();
 	int failed = variants_prepare() || register_all() || context_add_all();
+	int none = 0;
 
 	if (!failed)
-		dlreg_bench_run();
+		none = dlreg_bench_run() == 0;
 	dlreg_bench_shutdown();
 	failed |= variants_release();
-	return failed ? 1 : 0;
+	if (none)
+		fprintf(stderr, "%s: no benchmark matches --benchmark_filter\n", PROG);
+	failed |= stdout_check();
+	return failed ? 1 : none ? 3 : 0;
 }

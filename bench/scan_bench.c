@@ -1011,26 +1011,49 @@ static int parse_size(const char *flag, const char *text, uint64_t *out)
 	return 0;
 }
 
+/* "16K,128K,...": one to MAX_BUFS sizes, each in 16K..4M, no empty item. */
 static int parse_bufs(const char *text)
 {
-	char copy[256];
+	char item[64];
+	const char *p = text;
 
-	if (snprintf(copy, sizeof(copy), "%s", text) >= (int)sizeof(copy))
+	if (!*text) {
+		fprintf(stderr, "%s: --read-bufs wants a list like 16K,128K, not ''\n", PROG);
 		return -1;
+	}
 	opt.nbufs = 0;
-	for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (;;) {
+		size_t len = strcspn(p, ",");
 		uint64_t v;
 
-		if (opt.nbufs == MAX_BUFS || parse_size("--read-bufs", tok, &v))
+		if (len == 0) {
+			fprintf(stderr, "%s: --read-bufs: empty item in '%s'\n", PROG, text);
+			return -1;
+		}
+		if (opt.nbufs == MAX_BUFS) {
+			fprintf(stderr, "%s: --read-bufs: more than %u sizes in '%s'\n", PROG,
+			        (unsigned)MAX_BUFS, text);
+			return -1;
+		}
+		if (len >= sizeof(item)) {
+			fprintf(stderr, "%s: --read-bufs: item '%.*s...' is too long\n", PROG,
+			        (int)sizeof(item) - 1, p);
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (parse_size("--read-bufs", item, &v))
 			return -1;
 		if (v < DLREG_SCAN_READ_BUF_MIN || v > DLREG_SCAN_READ_BUF_MAX) {
-			fprintf(stderr, "%s: --read-bufs: %s is outside 16K..4M\n", PROG, tok);
+			fprintf(stderr, "%s: --read-bufs: %s is outside 16K..4M\n", PROG, item);
 			return -1;
 		}
 		opt.bufs[opt.nbufs++] = (size_t)v;
+		p += len;
+		if (!*p)
+			return 0;
+		p++; /* the comma; a trailing one leaves an empty item */
 	}
-	return opt.nbufs ? 0 : -1;
 }
 
 static const char *flag_arg(int argc, char **argv, int *i, const char *name)
@@ -1115,6 +1138,18 @@ static int options_parse(int argc, char **argv)
 	return 0;
 }
 
+/* Reports a failed write to stdout (a full disk, a closed pipe); 0 when fine. */
+static int stdout_check(void)
+{
+	int err = fflush(stdout) != 0 ? errno : 0;
+
+	if (!err && !ferror(stdout))
+		return 0;
+	fprintf(stderr, "%s: cannot write to stdout: %s\n", PROG,
+	        err ? strerror(err) : "write error");
+	return -1;
+}
+
 static void usage(void)
 {
 	printf("usage: " PROG
@@ -1129,7 +1164,8 @@ static void usage(void)
 	       "  --min-size=S        smallest file size (default 4K)\n"
 	       "  --max-size=S        largest file size (default 1G)\n"
 	       "  --size-factor=F     step between sizes, 2 or 4 (default 4)\n"
-	       "  --read-bufs=LIST    read backend buffer sweep (default 16K,64K,128K,256K,1M,4M)\n"
+	       "  --read-bufs=LIST    read backend buffer sweep, 1 to 8 sizes in 16K..4M\n"
+	       "                      (default 16K,64K,128K,256K,1M,4M)\n"
 	       "  --no-cold           skip the cold page cache runs\n"
 	       "  --warm=HOW          how a warm file gets into the page cache: scanned\n"
 	       "                      (default: evicted, then scanned once by dlreg with\n"
@@ -1137,7 +1173,9 @@ static void usage(void)
 	       "                      once) or written (the folios its writes left; use\n"
 	       "                      with --no-cold)\n"
 	       "  --progress          report file generation on stderr (default: on a TTY)\n"
-	       "  --meta-plugin=PATH  ELF plugin with a metadata note (default: the build's)\n\n");
+	       "  --meta-plugin=PATH  ELF plugin with a metadata note (default: the build's)\n\n"
+	       "Exit status: 0 success, 1 setup failed or stdout could not be written,\n"
+	       "2 usage error, 3 no benchmark matches --benchmark_filter.\n\n");
 	dlreg_bench_print_default_help();
 }
 
@@ -1150,7 +1188,12 @@ int main(int argc, char **argv)
 		return 1;
 	if (register_all() != 0 || context_add_all() != 0)
 		return 1;
-	dlreg_bench_run();
+	int none = dlreg_bench_run() == 0;
+
 	dlreg_bench_shutdown();
-	return 0;
+	if (none)
+		fprintf(stderr, "%s: no benchmark matches --benchmark_filter\n", PROG);
+	if (stdout_check() != 0)
+		return 1;
+	return none ? 3 : 0;
 }

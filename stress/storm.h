@@ -64,6 +64,7 @@ enum storm_counter {
 	SC_CHURNS,
 	SC_USE_AFTER_GRACE,
 	SC_INVARIANTS,
+	SC_SELECTED_LOADS, /* opens and acquires of a selected plugin (not a churn copy) */
 	SC_COUNT
 };
 
@@ -181,7 +182,8 @@ struct storm {
 	atomic_int end_detector; /* claimed fatal detector + 1; 0 while none */
 	atomic_int end_code;     /* its exit code; -1 for the sanitizer's own */
 	void **pin_handles;
-	bool sanitized; /* built with ASan or TSan */
+	unsigned pins_loaded; /* pins opened before the storm started */
+	bool sanitized;       /* built with ASan or TSan */
 };
 
 extern struct storm *storm_global;
@@ -281,8 +283,11 @@ void storm_exit_now(int code) __attribute__((noreturn));
 /* storm_report.c */
 void storm_report_progress(struct storm *s);
 void storm_report_counters(struct storm *s);
-/* Writes the SUMMARY (or JSON) once; async-signal-safe unless json. */
-void storm_report_final(struct storm *s, bool json);
+/*
+ * Writes the SUMMARY (or JSON) once; async-signal-safe unless json.
+ * Returns 0, or the errno of a failed write of the report to stdout.
+ */
+int storm_report_final(struct storm *s, bool json);
 /* The detector that failed the run first, or STORM_DET_COUNT; the verdict. */
 int storm_report_verdict(struct storm *s, enum storm_detector *first);
 /* Cheap check for the main loop: has any check failed yet? */

@@ -325,11 +325,30 @@ static int pick_pins(struct storm *s)
 	return storm_catalog_push(&s->cat.pins, &s->cat.n_pins, (size_t)i);
 }
 
+/* The fixture directory, when plugins or the slow loader come from it. */
+static int check_fixture_dir(const struct storm_config *c)
+{
+	struct stat st;
+
+	if (c->plugins_dir && !c->slow_loader)
+		return 0;
+	if (stat(c->fixture_dir, &st) != 0) {
+		fprintf(stderr, "dlreg-storm: --fixture-dir '%s': %s\n", c->fixture_dir,
+		        strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return cat_error("--fixture-dir '%s' is not a directory", c->fixture_dir);
+	return 0;
+}
+
 int storm_catalog_build(struct storm *s)
 {
 	struct storm_catalog *cat = &s->cat;
 
 	cat->slow = -1;
+	if (check_fixture_dir(&s->cfg) != 0)
+		return -1;
 	if (select_plugins(s, &cat->openable, &cat->n_openable) != 0)
 		return -1;
 	if (s->cfg.plugins && s->cfg.plugins < cat->n_openable)
@@ -359,8 +378,16 @@ int storm_catalog_finish(struct storm *s)
 	for (size_t i = 0; i < cat->n; i++)
 		if (cat->v[i].scan_only)
 			cat->scannable[cat->n_scannable++] = i;
-	if (cat->n_openable == 0 && cat->n_pins == 0)
-		return cat_error("no plugin to storm%s", "");
+	if (cat->n_openable == 0 && cat->n_pins == 0) {
+		if (s->cfg.plugins_dir)
+			return cat_error("no plugin to storm in --plugins-dir '%s'",
+			                 s->cfg.plugins_dir);
+		fprintf(stderr,
+		        "dlreg-storm: no plugin to storm: --fixture-dir '%s' holds none of the "
+		        "fixture plugins (lib%s.so, ...)\n",
+		        s->cfg.fixture_dir, fixture_order[0]);
+		return -1;
+	}
 	return 0;
 }
 

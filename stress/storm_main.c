@@ -155,6 +155,7 @@ static int open_pins(struct storm *s)
 			s->pin_handles[i] = NULL;
 			continue;
 		}
+		s->pins_loaded++;
 		warm_pin(s, p);
 	}
 	return 0;
@@ -253,12 +254,30 @@ static void run(struct storm *s)
 	storm_watchdog_stop();
 }
 
+/* Output lost to a full disk or a closed pipe must not pass for a result. */
+static int stdout_error(void)
+{
+	if (fflush(stdout) != 0)
+		return errno ? errno : EIO;
+	return ferror(stdout) ? EIO : 0;
+}
+
+static void report_write_error(int err)
+{
+	fprintf(stderr, "dlreg-storm: cannot write to stdout: %s\n", strerror(err));
+}
+
 int main(int argc, char **argv)
 {
 	struct storm *s = &storm_instance;
 	enum storm_detector first;
 	int rc = storm_opts_parse(argc, argv, &s->cfg);
+	int err;
 
+	if (rc > 0 && (err = stdout_error()) != 0) {
+		report_write_error(err);
+		return STORM_EXIT_FAILURE;
+	}
 	if (rc != 0)
 		return rc > 0 ? STORM_EXIT_SUCCESS : STORM_EXIT_USAGE;
 	storm_global = s;
@@ -270,8 +289,13 @@ int main(int argc, char **argv)
 	storm_churn_cleanup(s);
 	storm_report_counters(s);
 	rc = storm_report_verdict(s, &first) ? STORM_EXIT_FAILURE : STORM_EXIT_SUCCESS;
-	storm_report_final(s, s->cfg.json);
-	fflush(stdout);
+	err = storm_report_final(s, s->cfg.json);
+	if (!err)
+		err = stdout_error();
+	if (err) {
+		report_write_error(err);
+		rc = STORM_EXIT_FAILURE;
+	}
 	fflush(stderr);
 	/* Exit handlers would run LeakSanitizer a second time; it already ran. */
 	_exit(rc);

@@ -56,8 +56,8 @@ static int op_lookup(const char *name, size_t len)
 	return -1;
 }
 
-static int mix_parse_item(const char *item, size_t len, struct storm_mix *mix, char *err,
-                          size_t errlen)
+static int mix_parse_item(const char *item, size_t len, struct storm_mix *mix, unsigned *seen,
+                          char *err, size_t errlen)
 {
 	const char *eq = memchr(item, '=', len);
 	unsigned long w;
@@ -73,6 +73,11 @@ static int mix_parse_item(const char *item, size_t len, struct storm_mix *mix, c
 		snprintf(err, errlen, "unknown operation '%.*s' in mix", (int)(eq - item), item);
 		return -1;
 	}
+	if (*seen & (1u << op)) {
+		snprintf(err, errlen, "operation '%s' appears twice in the mix", op_rows[op].name);
+		return -1;
+	}
+	*seen |= 1u << op;
 	len -= (size_t)(eq - item) + 1;
 	if (len == 0 || len >= sizeof(num)) {
 		snprintf(err, errlen, "bad weight for '%s' in mix", op_rows[op].name);
@@ -94,12 +99,13 @@ static int mix_parse_item(const char *item, size_t len, struct storm_mix *mix, c
 int storm_mix_parse(const char *text, struct storm_mix *mix, char *err, size_t errlen)
 {
 	const char *p = text;
+	unsigned seen = 0;
 
 	memset(mix, 0, sizeof(*mix));
 	while (*p) {
 		size_t len = strcspn(p, ",");
 
-		if (mix_parse_item(p, len, mix, err, errlen) != 0)
+		if (mix_parse_item(p, len, mix, &seen, err, errlen) != 0)
 			return -1;
 		p += len;
 		if (*p == ',')

@@ -40,7 +40,7 @@ void storm_mix_default(struct storm_mix *mix);
 /*
  * Parses "open=W,close=W,...": listed operations get their weight, the
  * others 0.  0 on success; -1 with a message in err otherwise (unknown
- * name, bad number, all weights zero).
+ * name, an operation listed twice, bad number, all weights zero).
  */
 int storm_mix_parse(const char *text, struct storm_mix *mix, char *err, size_t errlen);
 

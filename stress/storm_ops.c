@@ -135,6 +135,8 @@ static void op_open(struct storm *s, struct storm_thread *t, uint64_t r, unsigne
 		return;
 	}
 	storm_count(t, SC_OPENS, 1);
+	if (p->slot < 0)
+		storm_count(t, SC_SELECTED_LOADS, 1);
 	check_held(s, t, p, handle, "open");
 	hold(t, handle, idx);
 }
@@ -364,6 +366,8 @@ static void acquire_in_section(struct storm *s, struct storm_thread *t, size_t i
 	err = s->ops->read_acquire(t->reader, entry, &handle);
 	if (err == DLREG_OK) {
 		storm_count(t, SC_ACQUIRES, 1);
+		if (p->slot < 0)
+			storm_count(t, SC_SELECTED_LOADS, 1);
 		check_held(s, t, p, handle, "acquire");
 		hold(t, handle, idx);
 		return;

@@ -55,12 +55,15 @@ static const char usage_text[] =
         "  --progress            progress line on stderr every second (default on a TTY)\n"
         "  --no-progress         no progress line\n"
         "  --list-variants       print the variants of this build and exit\n"
-        "  --help                this text\n"
+        "  -h, --help            this text\n"
         "\n"
         "Ends with one stdout line: SUMMARY variant=.. threads=.. ops=.. ops_per_s=..\n"
         "errors=.. <detector>=<count>... read_p50_ns=.. read_p99_ns=.. read_p999_ns=..\n"
         "read_max_ns=.. read_stalls_1ms=.. detector=.. verdict=SUCCESS|FAILURE.\n"
-        "Exit: 0 success, 1 a check failed, 2 usage, 3 watchdog, 4 fatal signal;\n"
+        "A run in which every load failed (no plugin ever loaded) stormed nothing:\n"
+        "it fails with detector=nothing_loaded.  Numbers are plain decimal.\n"
+        "Exit: 0 success, 1 a check failed (or stdout could not be written),\n"
+        "2 usage, 3 watchdog, 4 fatal signal;\n"
         "a sanitizer that stops the run exits with its own code (TSAN_OPTIONS exitcode).\n";
 
 enum {
@@ -136,14 +139,16 @@ static int opt_error(const char *fmt, const char *a, const char *b)
 	return -1;
 }
 
+/* Plain decimal only: no sign, space, hex or octal ("010" is ten). */
 static int parse_u64(const char *name, const char *text, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
+	unsigned long long v = 0;
+	char *end = NULL;
 
 	errno = 0;
-	v = strtoull(text, &end, 0);
-	if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi) {
+	if (text[0] >= '0' && text[0] <= '9')
+		v = strtoull(text, &end, 10);
+	if (!end || errno || *end || v < lo || v > hi) {
 		char range[64];
 
 		snprintf(range, sizeof(range), "%" PRIu64 "..%" PRIu64, lo, hi);
@@ -170,6 +175,10 @@ static int parse_seconds(const char *name, const char *text, double lo, double *
 	char *end;
 	double v;
 
+	/* Decimal only: strtod would also read hex ("0x10"), "inf" and "nan". */
+	if (!((text[0] >= '0' && text[0] <= '9') || text[0] == '.') ||
+	    text[strspn(text, "0123456789.eE+-")] != '\0')
+		return opt_error("--%s: '%s' is not a decimal number of seconds", name, text);
 	errno = 0;
 	v = strtod(text, &end);
 	if (errno || end == text || *end || !isfinite(v) || v < lo || v > 1e6)
@@ -346,13 +355,13 @@ int storm_opts_parse(int argc, char **argv, struct storm_config *cfg)
 
 	opts_defaults(cfg);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
 		if (c == '?') {
 			const char *bad = argv[optind - 1];
 
 			return opt_error("unknown option or missing value: '%s'%s", bad, "");
 		}
-		rc = opts_one(cfg, c, optarg, &slow_us_given);
+		rc = opts_one(cfg, c == 'h' ? OPT_HELP : c, optarg, &slow_us_given);
 		if (rc != 0)
 			return rc;
 	}

@@ -6,6 +6,7 @@
  * atomic loads of the threads' counters and histograms, integer formatting
  * into a stack buffer, one write(2).  It is written at most once per run.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,6 +73,17 @@ static void collect(struct storm *s, struct totals *tt)
 	tt->stalls = storm_hist_count_above(hists, nh, STORM_STALL_NS);
 }
 
+/*
+ * Every load of the selected plugins failed (a directory of junk): the
+ * storm exercised nothing but the churned copies of the build's fixtures,
+ * so it cannot pass.  A run that never tried to load (a scan-only mix) is
+ * not this.
+ */
+static bool nothing_loaded(const struct storm *s, const struct totals *tt)
+{
+	return tt->c[SC_OPEN_FAILS] > 0 && tt->c[SC_SELECTED_LOADS] == 0 && s->pins_loaded == 0;
+}
+
 static int verdict_of(struct storm *s, const struct totals *tt, enum storm_detector *first)
 {
 	int ended = atomic_load_explicit(&s->end_detector, memory_order_acquire);
@@ -87,7 +99,17 @@ static int verdict_of(struct storm *s, const struct totals *tt, enum storm_detec
 			*first = detector_priority[i];
 			return 1;
 		}
-	return tt->c[SC_ERRORS] != 0;
+	return tt->c[SC_ERRORS] != 0 || nothing_loaded(s, tt);
+}
+
+/* The SUMMARY's detector= value. */
+static const char *detector_label(const struct totals *tt, enum storm_detector first, int failed)
+{
+	if (first < STORM_DET_COUNT)
+		return detector_names[first];
+	if (!failed)
+		return "none";
+	return tt->c[SC_ERRORS] ? "errors" : "nothing_loaded";
 }
 
 int storm_report_verdict(struct storm *s, enum storm_detector *first)
@@ -173,20 +195,24 @@ static void summary_line(struct storm *s, const struct totals *tt, struct line *
 	put_kv(l, "read_max_ns", tt->max);
 	put_kv(l, "read_stalls_1ms", tt->stalls);
 	put_str(l, " detector=");
-	put_str(l, first < STORM_DET_COUNT ? detector_names[first] : failed ? "errors" : "none");
+	put_str(l, detector_label(tt, first, failed));
 	put_str(l, failed ? " verdict=FAILURE\n" : " verdict=SUCCESS\n");
 }
 
-static void write_all(int fd, const char *p, size_t len)
+/* 0, or the errno of the failed write. */
+static int write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
 		ssize_t n = write(fd, p, len);
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
-			return;
+			return n < 0 ? errno : EIO;
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 /* ---- JSON (normal exit only) ---- */
@@ -235,26 +261,33 @@ static void json_summary(struct storm *s, const struct totals *tt)
 	json_counters(tt);
 	printf(",");
 	json_threads(s);
-	printf(",\"detector\":\"%s\",\"verdict\":\"%s\"}\n",
-	       first < STORM_DET_COUNT ? detector_names[first]
-	       : failed                ? "errors"
-	                               : "none",
+	printf(",\"detector\":\"%s\",\"verdict\":\"%s\"}\n", detector_label(tt, first, failed),
 	       failed ? "FAILURE" : "SUCCESS");
-	fflush(stdout);
 }
 
-void storm_report_final(struct storm *s, bool json)
+int storm_report_final(struct storm *s, bool json)
 {
 	struct totals tt;
 	struct line l;
+	int err = 0;
 
 	if (atomic_exchange_explicit(&s->summary_done, 1, memory_order_acq_rel))
-		return;
+		return 0;
 	collect(s, &tt);
 	summary_line(s, &tt, &l);
-	if (json)
+	if (json) {
 		json_summary(s, &tt);
-	write_all(json ? 2 : 1, l.buf, l.len);
+		if (fflush(stdout) != 0)
+			err = errno ? errno : EIO;
+		else if (ferror(stdout))
+			err = EIO;
+	}
+	/* With --json the SUMMARY is only a copy for the log: stdout holds the report. */
+	if (json)
+		write_all(2, l.buf, l.len);
+	else
+		err = write_all(1, l.buf, l.len);
+	return err;
 }
 
 void storm_report_progress(struct storm *s)
@@ -285,4 +318,10 @@ void storm_report_counters(struct storm *s)
 	        tt.c[SC_READ_HITS], tt.c[SC_READ_MISSES], tt.c[SC_CALLS], tt.c[SC_ACQUIRES],
 	        tt.c[SC_ACQUIRE_MISSES], tt.c[SC_SCANS], tt.c[SC_SCAN_ERRORS], storm_scan_faults(),
 	        tt.c[SC_CHURNS], tt.samples);
+	if (nothing_loaded(s, &tt))
+		fprintf(stderr,
+		        "dlreg-storm: no plugin from '%s' ever loaded (%" PRIu64
+		        " opens failed): nothing was stormed\n",
+		        s->cfg.plugins_dir ? s->cfg.plugins_dir : s->cfg.fixture_dir,
+		        tt.c[SC_OPEN_FAILS]);
 }

@@ -10,7 +10,7 @@
  *     b = dlreg_bench_register("name", body, data);
  *     b = dlreg_bench_threads(b, 2);   -- builders return b, or NULL on failure
  *     if (!b) ...
- *     dlreg_bench_run();
+ *     ran = dlreg_bench_run();    -- 0: nothing matched --benchmark_filter
  *     dlreg_bench_shutdown();
  *
  * Benchmark loop.  The plain loop costs one out-of-line call per iteration
@@ -96,14 +96,23 @@ enum dlreg_bench_counter_flag {
 
 /*
  * Parses and removes Google Benchmark's --benchmark_* flags from argv and
- * handles --help (prints `help`, or Google's help if NULL, and exits 0).
- * Returns 0, or DLREG_BENCH_EINVAL after printing one line to stderr when a
- * flag value is invalid (Google Benchmark itself would exit 0 there).
+ * handles -h and --help (prints `help`, or Google's help if NULL, and exits
+ * 0).  Returns 0, or DLREG_BENCH_EINVAL after printing one line to stderr
+ * when a flag value is invalid, before Google Benchmark sees it (it would
+ * abort, exit 0, or leave the flag in argv): --benchmark_repetitions must
+ * be in 1..100000, --benchmark_min_time a number of seconds above 0,
+ * --benchmark_filter a valid regular expression, --benchmark_out a writable
+ * file, and the time unit, formats, color and context well formed.
  */
 int dlreg_bench_initialize(int *argc, char **argv, void (*help)(void));
 /* Google Benchmark's own flag summary, for a program's usage text. */
 void dlreg_bench_print_default_help(void);
-/* Runs every benchmark that matches --benchmark_filter; returns how many. */
+/*
+ * Runs every benchmark that matches --benchmark_filter; returns how many
+ * (with --benchmark_list_tests, how many were listed).  0 means nothing
+ * matched the filter: Google Benchmark has printed why, and the program
+ * should fail.
+ */
 size_t dlreg_bench_run(void);
 void dlreg_bench_shutdown(void);
 /* Adds key=value to the report's "context" object; call before run. */

@@ -5,11 +5,20 @@
 
 #include <benchmark/benchmark.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,23 +136,182 @@ bool format_valid(const char *v)
 	return !std::strcmp(v, "console") || !std::strcmp(v, "json") || !std::strcmp(v, "csv");
 }
 
-// Google Benchmark prints its help and exits 0 on a bad format name; a
-// script must see a failure instead.
-int formats_check(int argc, char **argv)
+// The longest --benchmark_repetitions: Google Benchmark reserves room for
+// every repetition up front, so a huge count aborts on allocation.
+constexpr long kRepetitionsMax = 100000;
+
+bool parse_long(const char *v, long lo, long hi, long *out)
 {
-	static const char *const names[] = {"benchmark_format", "benchmark_out_format"};
-	for (int i = 1; i < argc; i++) {
-		for (const char *name : names) {
-			const char *v = flag_value(argv[i], name);
-			if (v && !format_valid(v)) {
-				std::fprintf(stderr,
-				             "%s: --%s must be console, json or csv, not '%s'\n",
-				             argv[0], name, v);
-				return DLREG_BENCH_EINVAL;
-			}
+	char *end;
+	errno = 0;
+	long x = std::strtol(v, &end, 10);
+	if (errno || end == v || *end || std::isspace(static_cast<unsigned char>(*v)) || x < lo ||
+	    x > hi)
+		return false;
+	*out = x;
+	return true;
+}
+
+// Seconds as Google Benchmark 1.7.1 reads them: a plain decimal number.
+bool parse_seconds(const char *v, bool zero_ok)
+{
+	char *end;
+	errno = 0;
+	double x = std::strtod(v, &end);
+	if (errno || end == v || *end || std::isspace(static_cast<unsigned char>(*v)) ||
+	    !std::isfinite(x) || x < 0 || (x == 0 && !zero_ok) || x > 1e6)
+		return false;
+	return true;
+}
+
+// Google Benchmark reads --benchmark_filter as a POSIX extended regular
+// expression; a leading '-' negates it.  It reports a bad one only when the
+// benchmarks run, and then runs nothing and lets the program succeed.
+bool filter_valid(const char *v, std::string *why)
+{
+	if (*v == '-')
+		v++;
+	try {
+		std::regex re(v, std::regex_constants::extended);
+	} catch (const std::regex_error &e) {
+		*why = e.what();
+		return false;
+	}
+	return true;
+}
+
+// --benchmark_context=KEY=VALUE[,KEY=VALUE...]; Google Benchmark leaves a
+// malformed list in argv, where it reads as an unknown argument.
+bool context_valid(const char *v)
+{
+	std::string s(v);
+	size_t start = 0;
+	if (s.empty())
+		return true;
+	for (;;) {
+		size_t comma = s.find(',', start);
+		std::string item =
+		        s.substr(start, comma == std::string::npos ? comma : comma - start);
+		size_t eq = item.find('=');
+		if (eq == std::string::npos || item.find('=', eq + 1) != std::string::npos)
+			return false;
+		if (comma == std::string::npos)
+			return true;
+		start = comma + 1;
+	}
+}
+
+// The file --benchmark_out names must be writable: Google Benchmark finds
+// out only when the benchmarks run, and then runs none.
+bool out_writable(const char *path, std::string *why)
+{
+	if (!*path)
+		return true;
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			*why = "a directory";
+			return false;
+		}
+		if (access(path, W_OK) == 0)
+			return true;
+	} else if (errno == ENOENT) {
+		std::string dir(path);
+		size_t slash = dir.rfind('/');
+		dir = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+		if (access(dir.c_str(), W_OK | X_OK) == 0)
+			return true;
+		*why = "directory '" + dir + "': " + std::strerror(errno);
+		return false;
+	}
+	*why = std::strerror(errno);
+	return false;
+}
+
+int flag_error(const char *prog, const char *name, const char *want, const char *v,
+               const std::string &why = std::string())
+{
+	std::fprintf(stderr, "%s: --%s %s, not '%s'%s%s\n", prog, name, want, v,
+	             why.empty() ? "" : ": ", why.c_str());
+	return DLREG_BENCH_EINVAL;
+}
+
+// Checks one --benchmark_* flag's value before Google Benchmark sees it:
+// the library aborts on some bad values (a negative repetition count),
+// prints its help and exits 0 on others (an unknown time unit or format),
+// and leaves the rest in argv, where they read as unknown arguments.
+int flag_check(const char *prog, const char *arg)
+{
+	static const char *const valued[] = {
+	        "benchmark_filter",      "benchmark_min_time",  "benchmark_min_warmup_time",
+	        "benchmark_repetitions", "benchmark_format",    "benchmark_out",
+	        "benchmark_out_format",  "benchmark_color",     "benchmark_perf_counters",
+	        "benchmark_context",     "benchmark_time_unit", "v"};
+	long n;
+	std::string why;
+	const char *v;
+
+	for (const char *name : valued) {
+		if (arg[0] == '-' && arg[1] == '-' && !std::strcmp(arg + 2, name)) {
+			std::fprintf(stderr, "%s: --%s needs a value: --%s=VALUE\n", prog, name,
+			             name);
+			return DLREG_BENCH_EINVAL;
 		}
 	}
+	if ((v = flag_value(arg, "benchmark_repetitions")) &&
+	    !parse_long(v, 1, kRepetitionsMax, &n)) {
+		std::string want = "wants an integer in 1.." + std::to_string(kRepetitionsMax);
+		return flag_error(prog, "benchmark_repetitions", want.c_str(), v);
+	}
+	if ((v = flag_value(arg, "benchmark_min_time")) && !parse_seconds(v, false))
+		return flag_error(prog, "benchmark_min_time",
+		                  "wants seconds above 0 (up to 1e6), as a plain number", v);
+	if ((v = flag_value(arg, "benchmark_min_warmup_time")) && !parse_seconds(v, true))
+		return flag_error(prog, "benchmark_min_warmup_time",
+		                  "wants seconds, 0 to 1e6, as a plain number", v);
+	if ((v = flag_value(arg, "v")) && !parse_long(v, INT32_MIN, INT32_MAX, &n))
+		return flag_error(prog, "v", "wants an integer", v);
+	if ((v = flag_value(arg, "benchmark_time_unit")) && *v && std::strcmp(v, "ns") &&
+	    std::strcmp(v, "us") && std::strcmp(v, "ms") && std::strcmp(v, "s"))
+		return flag_error(prog, "benchmark_time_unit", "must be ns, us, ms or s", v);
+	if ((v = flag_value(arg, "benchmark_color")) && !*v)
+		return flag_error(prog, "benchmark_color", "must be auto, true or false", v);
+	if ((v = flag_value(arg, "benchmark_context")) && !context_valid(v))
+		return flag_error(prog, "benchmark_context", "wants KEY=VALUE[,KEY=VALUE...]", v);
+	if ((v = flag_value(arg, "benchmark_filter")) && !filter_valid(v, &why))
+		return flag_error(prog, "benchmark_filter",
+		                  "wants a POSIX extended regular expression", v, why);
+	if ((v = flag_value(arg, "benchmark_out")) && !out_writable(v, &why))
+		return flag_error(prog, "benchmark_out", "wants a writable file", v, why);
+	for (const char *name : {"benchmark_format", "benchmark_out_format"}) {
+		if ((v = flag_value(arg, name)) && !format_valid(v))
+			return flag_error(prog, name, "must be console, json or csv", v);
+	}
 	return DLREG_BENCH_OK;
+}
+
+// Every --benchmark_* flag is checked before Google Benchmark parses them.
+int flags_check(int argc, char **argv)
+{
+	const char *slash = argc > 0 ? std::strrchr(argv[0], '/') : nullptr;
+	const char *prog = slash ? slash + 1 : argc > 0 ? argv[0] : "benchmark";
+
+	for (int i = 1; i < argc; i++) {
+		int err = flag_check(prog, argv[i]);
+		if (err)
+			return err;
+	}
+	return DLREG_BENCH_OK;
+}
+
+// -h or --help anywhere (Google Benchmark itself knows only --help).
+bool help_wanted(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!std::strcmp(argv[i], "-h") || !std::strcmp(argv[i], "--help"))
+			return true;
+	}
+	return false;
 }
 
 benchmark::Counter::Flags counter_flags(unsigned flags)
@@ -189,7 +357,16 @@ int dlreg_bench_initialize(int *argc, char **argv, void (*help)(void))
 {
 	if (!argc || !argv)
 		return DLREG_BENCH_EINVAL;
-	int err = formats_check(*argc, argv);
+	if (help_wanted(*argc, argv)) {
+		(help ? help : benchmark::PrintDefaultHelp)();
+		if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+			std::fprintf(stderr, "%s: cannot write to stdout: %s\n", argv[0],
+			             std::strerror(errno));
+			std::exit(1);
+		}
+		std::exit(0);
+	}
+	int err = flags_check(*argc, argv);
 	if (err)
 		return err;
 	benchmark::Initialize(argc, argv, help ? help : benchmark::PrintDefaultHelp);

@@ -3,8 +3,10 @@
  *
  * One line per file on stdout (tab-separated text, or JSON lines with
  * --json); one line per failing file on stderr.  Exit status: 0 if every
- * file was scanned, 1 if any failed, 2 on a usage error.  File names are
- * shown as basename#hash unless --full-paths is given.
+ * file was scanned, 1 if any failed or stdout could not be written, 2 on a
+ * usage error.  File names are shown as basename#hash unless --full-paths
+ * is given; in text lines and on stderr they are escaped like C strings
+ * (\t, \n, \\, ...) so a name cannot break its line.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,15 +31,18 @@ static const char usage_text[] =
         "  --backend mmap|read|auto  how to read files (default auto)\n"
         "  --json                    one JSON object per file on stdout\n"
         "  --max-map BYTES           never map files larger than this (default 1T)\n"
-        "  --max-meta BYTES          largest metadata accepted (default 64K)\n"
+        "  --max-meta BYTES          largest metadata accepted (default 64K, at most 16M)\n"
         "  --read-buf BYTES          read backend buffer, 16K..4M (default 128K)\n"
         "  --notes-only              ELF notes only, no marker search\n"
         "  --full-paths              show full paths instead of basename#hash\n"
         "  --progress                progress on stderr (default: only on a terminal)\n"
-        "  --help                    this text\n"
+        "  -h, --help                this text\n"
         "BYTES takes a K, M, G or T suffix (powers of 1024).\n"
         "Text output: NAME<TAB>WHERE<TAB>OFFSET<TAB>BUILD-ID<TAB>JSON\n"
-        "Exit status: 0 all files scanned, 1 some file failed, 2 usage error.\n";
+        "NAME (here and on stderr) is escaped like a C string: backslash, tab, newline\n"
+        "and carriage return as \\\\, \\t, \\n and \\r, other control bytes as \\ooo (octal).\n"
+        "Exit status: 0 all files scanned, 1 some file failed or stdout could not be\n"
+        "written, 2 usage error.\n";
 
 static const char *const err_names[DLREG_ERR_COUNT_] = {
         "OK",         "EINVAL",     "ENOMEM",     "ENOENT",  "EACCES",    "EISDIR", "ENOTELF",
@@ -122,8 +127,21 @@ static int parse_valued(struct cli *c, const char *opt, const char *val)
 	size_t *dst = strcmp(opt, "--max-map") == 0    ? &c->opt.max_map_size
 	              : strcmp(opt, "--max-meta") == 0 ? &c->opt.max_meta_size
 	                                               : &c->opt.read_buf_size;
-	if (parse_bytes(val, dst) || *dst == 0)
-		return usage_error("bad size '%s'", val);
+	if (parse_bytes(val, dst) || *dst == 0) {
+		fprintf(stderr, "dlreg-scan: %s: bad size '%s' (try --help)\n", opt, val);
+		return 2;
+	}
+	if (dst == &c->opt.max_meta_size && *dst > DLREG_SCAN_META_LIMIT) {
+		fprintf(stderr,
+		        "dlreg-scan: --max-meta: %s is above the limit of 16M (%zu bytes)\n", val,
+		        DLREG_SCAN_META_LIMIT);
+		return 2;
+	}
+	if (dst == &c->opt.read_buf_size &&
+	    (*dst < DLREG_SCAN_READ_BUF_MIN || *dst > DLREG_SCAN_READ_BUF_MAX)) {
+		fprintf(stderr, "dlreg-scan: --read-buf: %s is outside 16K..4M\n", val);
+		return 2;
+	}
 	return 0;
 }
 
@@ -179,6 +197,29 @@ static void put_json_string(const char *s)
 	putchar('"');
 }
 
+/*
+ * A name as one field of one line: backslash, tab, newline and carriage
+ * return as C escapes, other control bytes as \ooo.  Bytes from 0x80 up
+ * pass unchanged (UTF-8 names stay readable).
+ */
+static void put_escaped(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\\')
+			fputs("\\\\", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\r')
+			fputs("\\r", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\%03o", *p);
+		else
+			putc(*p, f);
+	}
+}
+
 /* Validated JSON has raw control characters only as whitespace: one line is safe. */
 static void put_one_line(const char *json)
 {
@@ -201,7 +242,8 @@ static void print_ok(const struct cli *c, const char *name, const struct dlreg_m
 	char bid[2 * DLREG_BUILD_ID_MAX + 1];
 	build_id_hex(m, bid);
 	if (!c->json) {
-		printf("%s\t%s\t%llu\t%s\t", name, dlreg_meta_where_name(m->where),
+		put_escaped(stdout, name);
+		printf("\t%s\t%llu\t%s\t", dlreg_meta_where_name(m->where),
 		       (unsigned long long)m->offset, bid);
 		put_one_line(m->json);
 		putchar('\n');
@@ -223,7 +265,11 @@ static void print_ok(const struct cli *c, const char *name, const struct dlreg_m
 
 static void print_error(const struct cli *c, const char *name, int rc, const char *detail)
 {
-	fprintf(stderr, "dlreg-scan: %s: %s (%s)\n", name, dlreg_strerror(rc), detail);
+	fputs("dlreg-scan: ", stderr);
+	put_escaped(stderr, name);
+	fprintf(stderr, ": %s (", dlreg_strerror(rc));
+	put_escaped(stderr, detail);
+	fputs(")\n", stderr);
 	if (!c->json)
 		return;
 	printf("{\"file\":");
@@ -256,10 +302,27 @@ static int scan_one(const struct cli *c, const char *path)
 	return 1;
 }
 
+/* 0, or the errno of a failed write to stdout (a full disk, a closed pipe). */
+static int stdout_error(void)
+{
+	if (fflush(stdout) != 0)
+		return errno ? errno : EIO;
+	return ferror(stdout) ? EIO : 0;
+}
+
+static int write_failed(int err)
+{
+	fprintf(stderr, "dlreg-scan: cannot write to stdout: %s\n", strerror(err));
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = {.progress = isatty(STDERR_FILENO)};
 	int first = parse_args(argc, argv, &c);
+	int err;
+	if (first == -1 && (err = stdout_error()) != 0)
+		return write_failed(err);
 	if (first < 0)
 		return first == -1 ? 0 : 2;
 	if (first >= argc)
@@ -275,7 +338,8 @@ int main(int argc, char **argv)
 		if (c.progress)
 			fprintf(stderr, "dlreg-scan: [%d/%d]\n", i - first + 1, argc - first);
 		failed |= scan_one(&c, argv[i]);
-		fflush(stdout);
+		if ((err = stdout_error()) != 0)
+			return write_failed(err);
 	}
 	return failed;
 }

@@ -24,6 +24,21 @@ check() {
 	fi
 	echo "ok   $what"
 	LAST_OUT="$out"
+	LAST_ERR="$err"
+}
+# expect WHAT COMMAND...: a check on the last run's output.
+expect() {
+	local what="$1"
+	shift
+	if "$@"; then
+		echo "ok   $what"
+	else
+		echo "FAIL $what (stdout: $LAST_OUT; stderr: $LAST_ERR)"
+		failures=$((failures + 1))
+	fi
+}
+json_field() {
+	python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1" <<<"$LAST_OUT"
 }
 
 check "--help" 0 --help
@@ -44,6 +59,40 @@ check "bad hints" 2 --hints nodelete
 check "bad scan backend" 2 --scan-backend tape
 check "stray argument" 2 extra
 check "missing plugins dir" 2 --plugins-dir /nonexistent/dlreg
+check "-h" 0 -h
+grep -q '^usage: dlreg-storm' <<<"$LAST_OUT" || { echo "FAIL -h text"; failures=$((failures + 1)); }
+check "duplicate mix op" 2 --mix read=1,read=2
+expect "duplicate mix op named" grep -q "'read' appears twice" <<<"$LAST_ERR"
+check "hex duration" 2 --duration 0x10
+check "signed count" 2 --ops +10
+check "missing fixture dir" 2 --fixture-dir /nonexistent/dlreg
+expect "missing fixture dir named" grep -q "/nonexistent/dlreg" <<<"$LAST_ERR"
+
+# Numbers are decimal: a leading zero is not octal.
+check "leading-zero ops" 0 --ops 010 --threads 1 --json --no-progress
+expect "--ops 010 ran 10 operations" [ "$(json_field ops)" = 10 ]
+check "leading-zero threads" 0 --threads 08 --ops 16 --json --no-progress
+expect "--threads 08 ran 8 threads" [ "$(json_field threads)" = 8 ]
+
+# A directory of files that never load stormed nothing: that is no success.
+junk="$(mktemp -d)"
+for i in 1 2 3; do echo "not a shared object" >"$junk/libjunk$i.so"; done
+check "nothing loaded" 1 --plugins-dir "$junk" --ops 60 --seed 1 --no-progress
+expect "nothing loaded: verdict" grep -q ' detector=nothing_loaded verdict=FAILURE$' <<<"$LAST_OUT"
+expect "nothing loaded: message names the directory" grep -q "no plugin from '$junk' ever loaded" <<<"$LAST_ERR"
+rm -rf "$junk"
+
+# The report must reach stdout, or the run fails.
+for args in "" "--json"; do
+	# shellcheck disable=SC2086
+	"$storm" --ops 10 --no-progress $args >/dev/full 2>/tmp/storm-cli-err.$$
+	rc=$?
+	LAST_OUT="" LAST_ERR="$(cat /tmp/storm-cli-err.$$)"
+	rm -f /tmp/storm-cli-err.$$
+	expect "stdout full ($args): exit $rc" [ "$rc" -eq 1 ]
+	expect "stdout full ($args): message" grep -q "^dlreg-storm: cannot write to stdout" <<<"$LAST_ERR"
+done
+
 check "json run" 0 --ops 300 --threads 1 --json --no-progress
 python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(d["verdict"] != "SUCCESS")' <<<"$LAST_OUT" ||
 	{ echo "FAIL --json output is not a SUCCESS JSON object: $LAST_OUT"; failures=$((failures + 1)); }

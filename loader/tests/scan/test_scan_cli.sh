@@ -151,5 +151,42 @@ for args in "--backend" "--backend bogus x" "--read-buf 1000 x" "--max-map -5 x"
 	check "usage error '$args': $(lines "$tmp/err") lines" [ "$(lines "$tmp/err")" -eq 1 ]
 done
 
+# The metadata limit: the message names the option and the limit, --help too.
+run --max-meta 16777217 "$plugin_a"
+check "--max-meta above the limit: exit $rc" [ "$rc" -eq 2 ]
+check "--max-meta above the limit: $(cat "$tmp/err")" \
+	grep -q -- "--max-meta: 16777217 is above the limit of 16M (16777216 bytes)" "$tmp/err"
+run --max-meta 16M "$plugin_a"
+check "--max-meta 16M: exit $rc" [ "$rc" -eq 0 ]
+run --help
+check "--help: no metadata limit" grep -q -- "--max-meta .*at most 16M" "$tmp/out"
+run -h
+check "-h: exit $rc" [ "$rc" -eq 0 ]
+
+# Names with a tab, a newline or a backslash stay one field of one line.
+odd=$(printf 'odd\tname\nx\\y.so')
+cp "$plugin_a" "$tmp/$odd"
+run "$tmp/$odd"
+check "odd name: exit $rc" [ "$rc" -eq 0 ]
+check "odd name: stdout has $(lines "$tmp/out") lines" [ "$(lines "$tmp/out")" -eq 1 ]
+check "odd name: not escaped: $(cat "$tmp/out")" grep -q -F 'odd\tname\nx\\y.so#' "$tmp/out"
+check "odd name: not five fields" [ "$(awk -F '\t' '{ print NF }' "$tmp/out")" -eq 5 ]
+run "$tmp/missing-$odd"
+check "odd missing name: exit $rc" [ "$rc" -eq 1 ]
+check "odd missing name: stderr has $(lines "$tmp/err") lines" [ "$(lines "$tmp/err")" -eq 1 ]
+check "odd missing name: not escaped: $(cat "$tmp/err")" \
+	grep -q -F 'missing-odd\tname\nx\\y.so#' "$tmp/err"
+
+# Output that cannot be written is a failure, not a silent success.
+if [ -w /dev/full ]; then
+	for mode in "" --json; do
+		# shellcheck disable=SC2086
+		timeout 20 "$scan" $mode "$plugin_a" >/dev/full 2>"$tmp/err"
+		rc=$?
+		check "stdout full ($mode): exit $rc" [ "$rc" -eq 1 ]
+		check "stdout full ($mode): no message" grep -q "cannot write to stdout" "$tmp/err"
+	done
+fi
+
 echo "scan_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

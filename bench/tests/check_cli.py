@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""The benchmark programs' command lines: bad flags fail with one clear line.
+
+usage: check_cli.py DLREG_BENCH DLREG_BENCH_SCAN
+
+A usage error exits 2 with one stderr line naming the option and the bad
+value; a --benchmark_filter that matches nothing exits 3; -h prints the
+usage and exits 0; a report that cannot be written to stdout fails.  Runs
+list the benchmarks (--benchmark_list_tests) instead of running them.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+failures = []
+
+
+def expect(cond, what):
+    if not cond:
+        failures.append(what)
+
+
+def run(argv, stdout=subprocess.PIPE):
+    return subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60)
+
+
+def usage_error(prog, args, *names):
+    p = run([prog] + args)
+    tag = "%s %s" % (os.path.basename(prog), " ".join(args))
+    lines = p.stderr.splitlines()
+    expect(p.returncode == 2, "%s: exit %d, want 2 (%r)" % (tag, p.returncode, p.stderr))
+    expect(len(lines) == 1, "%s: %d stderr lines, want 1: %r" % (tag, len(lines), p.stderr))
+    for name in names:
+        expect(name in p.stderr, "%s: message does not name %r: %r" % (tag, name, p.stderr))
+
+
+def check_common(prog, extra):
+    tag = os.path.basename(prog)
+    listing = [prog, "--benchmark_list_tests"] + extra
+    for flag, value in (("--benchmark_repetitions", "-1"), ("--benchmark_repetitions", "0"),
+                        ("--benchmark_repetitions", "abc"), ("--benchmark_min_time", "-1"),
+                        ("--benchmark_min_time", "nan"), ("--benchmark_min_warmup_time", "-2"),
+                        ("--benchmark_filter", "("), ("--benchmark_time_unit", "xx"),
+                        ("--benchmark_format", "xml"), ("--benchmark_context", "novalue"),
+                        ("--benchmark_out", "/nonexistent/dlreg/report.json")):
+        usage_error(listing[0], listing[1:] + ["%s=%s" % (flag, value)], flag, value)
+    usage_error(prog, ["--benchmark_repetitions"], "--benchmark_repetitions")
+
+    p = run(listing + ["--benchmark_filter=no_such_benchmark"])
+    expect(p.returncode == 3, "%s: unmatched filter: exit %d, want 3" % (tag, p.returncode))
+    expect("--benchmark_filter" in p.stderr, "%s: unmatched filter: %r" % (tag, p.stderr))
+    p = run(listing + ["--benchmark_repetitions=2", "--benchmark_min_time=0.5"])
+    expect(p.returncode == 0 and p.stdout.strip(), "%s: list: exit %d" % (tag, p.returncode))
+
+    for h in ("-h", "--help"):
+        p = run([prog, h])
+        expect(p.returncode == 0 and p.stdout.startswith("usage: " + tag),
+               "%s %s: exit %d, stdout %r" % (tag, h, p.returncode, p.stdout[:80]))
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            p = run(listing, stdout=full)
+        expect(p.returncode == 1 and "stdout" in p.stderr,
+               "%s >/dev/full: exit %d, stderr %r" % (tag, p.returncode, p.stderr))
+
+
+def check_registry(prog):
+    usage_error(prog, ["--fixture-dir=/nonexistent/dlreg", "--benchmark_list_tests"],
+                "/nonexistent/dlreg")
+    with tempfile.TemporaryDirectory(prefix="dlreg-bench-cli-") as empty:
+        usage_error(prog, ["--fixture-dir=" + empty, "--benchmark_list_tests"], empty)
+
+
+def check_scan(prog, extra):
+    for value in ("", ",", "16K,,64K", "16K,", ",16K", "16K,64K,128K,256K,1M,2M,4M,16K,64K",
+                  "16K," * 80 + "16K", "8K", "16Q"):
+        usage_error(prog, extra + ["--read-bufs=" + value], "--read-bufs")
+    for value in (",", "16K,,64K", "8K", "16Q"):
+        usage_error(prog, extra + ["--read-bufs=" + value], value)
+
+
+def main():
+    if len(sys.argv) != 3:
+        print("usage: check_cli.py DLREG_BENCH DLREG_BENCH_SCAN", file=sys.stderr)
+        return 2
+    registry, scan = sys.argv[1:]
+    with tempfile.TemporaryDirectory(prefix="dlreg-bench-cli-") as tmp:
+        scan_extra = ["--scan-dir=" + tmp, "--min-size=4K", "--max-size=4K", "--no-cold"]
+        check_common(registry, [])
+        check_common(scan, scan_extra)
+        check_registry(registry)
+        check_scan(scan, scan_extra)
+    for f in failures:
+        print("FAIL:", f)
+    print("check_cli: %d failure(s)" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
