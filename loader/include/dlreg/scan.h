@@ -76,8 +76,13 @@ enum dlreg_scan_backend {
 	 * (Large folios: ext4 from Linux 6.16, but not mounted data=journal
 	 * nor with the encrypt or verity feature; xfs from 5.18.  The verity
 	 * feature cannot be seen without the block device, so such an ext4
-	 * counts as having them.)  Where the file system has none, a file
-	 * below 16 MiB is read without asking whether it is cached.
+	 * counts as having them.  overlayfs: as its layers, where
+	 * /proc/self/mountinfo names them in reach, else as ext4; mincore()
+	 * instead of cachestat(), which sees none of its pages, and from 64
+	 * KiB to 2 MiB files are read, cold or not, since neither cachestat()
+	 * nor a page-cache-only read can tell there.)  Where the file system
+	 * has none, a file below 16 MiB is read without asking whether it is
+	 * cached.
 	 * From 64 to 128 KiB a cold file is mapped before anything is read
 	 * from it (cachestat() only): one fault reads it whole, as much as the
 	 * first read's readahead would.  From 128 KiB to 2 MiB an ELF file is
