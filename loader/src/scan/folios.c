@@ -236,15 +236,11 @@ int dlreg__overlay_layers(const char *opts, int (*fn)(const char *dir, void *arg
 		if (list || one) {
 			if (unescape(eq + 1, end, value, sizeof value) != 0)
 				return -1;
-			if (one && value[0]) {
-				any = 1;
-				int r = fn(value, arg);
-				if (r)
-					return r;
-			}
-			for (const char *v = value; list && *v;) {
+			/* '\\' escapes the next character in every form; ':' separates
+			 * only in lowerdir's list. */
+			for (const char *v = value; *v;) {
 				size_t n = 0;
-				while (*v && *v != ':') {
+				while (*v && !(list && *v == ':')) {
 					if (*v == '\\' && v[1])
 						v++;
 					dir[n++] = *v++; /* no longer than value */
@@ -265,27 +261,32 @@ int dlreg__overlay_layers(const char *opts, int (*fn)(const char *dir, void *arg
 	return any ? 0 : -1;
 }
 
-/* One layer: stops the walk (1) at a layer without large folios or one it cannot see (-1). */
+/* What the layers of an overlay mount showed. */
+struct layer_walk {
+	int without; /* a layer in reach without large folios */
+	int unseen;  /* a layer out of reach: a relative path, gone, another overlay */
+};
+
+/* One layer: stops the walk (1) at the first in reach without large folios. */
 static int layer_large(const char *dir, void *arg)
 {
-	int *all = arg;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct layer_walk *w = arg;
+	/* mountinfo shows a path as given to mount: a relative one is relative to
+	 * whoever mounted it, not to this process. */
+	int fd = dir[0] == '/' ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	struct stat st;
 	struct statfs sfs;
 	if (fd < 0 || fstat(fd, &st) != 0 || fstatfs(fd, &sfs) != 0 ||
 	    (long)sfs.f_type == OVERLAYFS_MAGIC) {
 		if (fd >= 0)
 			close(fd);
-		*all = -1;
-		return 1;
+		w->unseen = 1;
+		return 0;
 	}
 	int yes = direct_traits(fd, st.st_dev, (long)sfs.f_type) & TRAIT_LARGE;
 	close(fd);
-	if (!yes) {
-		*all = 0;
-		return 1;
-	}
-	return 0;
+	w->without = !yes;
+	return !yes;
 }
 
 /* This process's mount ID of the mount fd is open on, or -1. */
@@ -307,8 +308,9 @@ static long fd_mount_id(int fd)
 
 /*
  * Whether every layer of the overlay mount that fd is on caches large
- * folios: 1 or 0; -1 when a layer cannot be seen from here (in a
- * container) or the mount is not found.
+ * folios: 0 if one in reach does not; else -1 if one cannot be seen from
+ * here (in a container; a relative path; an overlay) or the mount is not
+ * found; else 1.
  */
 static int overlay_layers_large(int fd)
 {
@@ -332,9 +334,9 @@ static int overlay_layers_large(int fd)
 		}
 		if (super) {
 			super[strcspn(super, "\n")] = '\0';
-			all = 1;
-			if (dlreg__overlay_layers(super, layer_large, &all) < 0)
-				all = -1;
+			struct layer_walk w = {0, 0};
+			if (dlreg__overlay_layers(super, layer_large, &w) >= 0)
+				all = w.without ? 0 : w.unseen ? -1 : 1;
 		}
 		break;
 	}
@@ -353,11 +355,16 @@ static unsigned overlay_traits(int fd)
 
 /*
  * Remembered answers: MEMO_SLOTS words, each a device number (major below
- * 2^12, minor below 2^20, as the kernel's own) shifted left by 3, the
- * traits in bits 1-2 and bit 0 set.  Direct-mapped by device; a racing
- * update loses only a memo.  A device whose numbers do not fit is asked
- * each time.  A device number given to another file system (a loop device
- * set up again, an overlay mounted anew) keeps its answer until another
+ * 2^12, minor below 2^20, as the kernel's own) in bits 32-63, 16 bits of
+ * the file-system type (statfs f_type) in bits 16-31, the traits in bits
+ * 1-2 and bit 0 set.  Direct-mapped by device; a racing update loses only
+ * a memo.  A device whose numbers do not fit is asked each time.
+ * Anonymous devices (major 0: overlayfs, tmpfs, btrfs) get their numbers
+ * back and give them out again as soon as a file system is unmounted, so
+ * their answer holds only while fstatfs() still shows the same type (one
+ * syscall per scan); an overlay mounted anew on another's number keeps
+ * the old one's answer, as does a block device given to another file
+ * system of the same type (a loop device set up again), until another
  * device takes its slot.
  */
 #define MEMO_SLOTS 8
@@ -377,6 +384,12 @@ static _Atomic uint64_t *memo_slot(uint64_t key)
 	return &memo[(key ^ key >> 20) % MEMO_SLOTS];
 }
 
+static uint64_t type_tag(long fs_type)
+{
+	uint64_t t = (uint64_t)fs_type;
+	return (t ^ t >> 16) & 0xFFFF;
+}
+
 void dlreg__folios_forget(void)
 {
 	for (unsigned i = 0; i < MEMO_SLOTS; i++)
@@ -387,19 +400,29 @@ static unsigned fd_traits(int fd, dev_t dev)
 {
 	uint64_t key = 0;
 	int keyed = memo_key(dev, &key);
+	struct statfs sfs;
+	int have_type = 0;
 	if (keyed) {
 		uint64_t w = atomic_load_explicit(memo_slot(key), memory_order_relaxed);
-		if ((w & 1) && w >> 3 == key)
-			return (unsigned)(w >> 1 & 3);
+		if ((w & 1) && w >> 32 == key) {
+			if (major(dev) != 0)
+				return (unsigned)(w >> 1 & 3);
+			if (fstatfs(fd, &sfs) != 0)
+				return 0;
+			have_type = 1;
+			if ((w >> 16 & 0xFFFF) == type_tag((long)sfs.f_type))
+				return (unsigned)(w >> 1 & 3);
+		}
 	}
-	struct statfs sfs;
-	if (fstatfs(fd, &sfs) != 0)
+	if (!have_type && fstatfs(fd, &sfs) != 0)
 		return 0; /* not remembered: it may answer next time */
 	unsigned traits = (long)sfs.f_type == OVERLAYFS_MAGIC
 	                          ? overlay_traits(fd)
 	                          : direct_traits(fd, dev, (long)sfs.f_type);
 	if (keyed)
-		atomic_store_explicit(memo_slot(key), key << 3 | (uint64_t)traits << 1 | 1,
+		atomic_store_explicit(memo_slot(key),
+		                      key << 32 | type_tag((long)sfs.f_type) << 16 |
+		                              (uint64_t)traits << 1 | 1,
 		                      memory_order_relaxed);
 	return traits;
 }

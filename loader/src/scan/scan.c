@@ -441,7 +441,10 @@ struct mapping {
 /*
  * fd mapped again at a 2 MiB-aligned address, len bytes (span rounded up
  * to pages), or MAP_FAILED: an address range reserved with room to align,
- * the file mapped over it, the rest given back.
+ * the file mapped over it, the rest given back.  (Should the MAP_FIXED
+ * mapping fail, older kernels may have unmapped that part of the
+ * reservation already, and another thread's mapping may land there before
+ * the munmap below: a window of one failed system call.)
  */
 static void *map_pmd_aligned(int fd, size_t len, size_t span)
 {
@@ -483,15 +486,15 @@ static int map_file(int fd, dev_t dev, uint64_t size, struct mapping *mp)
 	 * for any other mapping the kernel leaves unaligned.
 	 */
 	int want_pmd = len >= PMD_FOLIO && dlreg__fd_caches_large_folios(fd, dev);
-	void *p = want_pmd && dlreg__fd_cache_elsewhere(fd, dev) ? map_pmd_aligned(fd, len, span)
-	                                                         : MAP_FAILED;
+	int aligned_first = want_pmd && dlreg__fd_cache_elsewhere(fd, dev);
+	void *p = aligned_first ? map_pmd_aligned(fd, len, span) : MAP_FAILED;
 	if (p == MAP_FAILED)
 		p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED) {
 		dlreg__set_detail("mmap of %zu bytes failed: %s", len, strerror(errno));
 		return errno == ENOMEM ? DLREG_ENOMEM : DLREG_EIO;
 	}
-	if (want_pmd && (uintptr_t)p % PMD_FOLIO != 0) {
+	if (want_pmd && !aligned_first && (uintptr_t)p % PMD_FOLIO != 0) {
 		void *q = map_pmd_aligned(fd, len, span);
 		if (q != MAP_FAILED) {
 			munmap(p, span);

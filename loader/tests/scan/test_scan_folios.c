@@ -108,7 +108,9 @@ static void check_overlay_options(void)
 	check_layers("rw,lowerdir+=/a,lowerdir+=/b,datadir+=/d,upperdir=/u,workdir=/w", 0,
 	             "/a|/b|/d|/u");
 	/* Octal escapes (a comma, a space, a backslash) and '\:' for a ':' in a name. */
-	check_layers("rw,lowerdir=/x\\054y:/s\\040t,upperdir=/u\\134v", 0, "/x,y|/s t|/u\\v");
+	check_layers("rw,lowerdir=/x\\054y:/s\\040t,upperdir=/u\\134\\134v", 0, "/x,y|/s t|/u\\v");
+	/* A '\\:' in a one-layer option is a ':' too, and does not separate. */
+	check_layers("rw,lowerdir=/l,upperdir=/u\\134:p,lowerdir+=/a:b", 0, "/l|/u:p|/a:b");
 	check_layers("rw,lowerdir=/a\\134:b:/c", 0, "/a:b|/c");
 	check_layers("rw,workdir=/w,xino=off", -1, "");
 	check_layers("", -1, "");

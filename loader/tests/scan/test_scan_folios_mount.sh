@@ -38,6 +38,16 @@ probe=$1
 tmp=$2
 failed=0
 ran=0
+# verdict KIND EXPECT RC: the probe's exit status RC against EXPECT
+# (agree, or known-miss: a case folios.c documents it cannot see).
+verdict() {
+	case $2,$3 in
+	agree,0) echo "ok: $1" ;;
+	known-miss,0) echo "note: $1: auto now agrees with the kernel (folios.c says it cannot)" ;;
+	known-miss,*) echo "ok: $1: the documented miss (folios.c)" ;;
+	*) echo "FAIL: $1: auto and the kernel disagree"; failed=1 ;;
+	esac
+}
 # kind mkfs-features tune2fs-default-options mount-options expect
 one() {
 	kind=$1 features=$2 defopts=$3 opts=$4 expect=$5
@@ -61,12 +71,7 @@ one() {
 	"$probe" --probe "$mnt"
 	rc=$?
 	umount "$mnt"
-	case $expect,$rc in
-	agree,0) echo "ok: $kind" ;;
-	known-miss,0) echo "note: $kind: auto now agrees with the kernel (folios.c says it cannot)" ;;
-	known-miss,*) echo "ok: $kind: the documented miss (folios.c)" ;;
-	*) echo "FAIL: $kind: auto and the kernel disagree"; failed=1 ;;
-	esac
+	verdict "$kind" "$expect" "$rc"
 }
 # overlayfs over a loop-mounted ext4: kind ext4-mount-options hide expect.
 # With hide, a tmpfs mounted over the layers' directory hides them, as a
@@ -102,12 +107,7 @@ ovl() {
 	[ "$hide" = hide ] && umount "$base/layers"
 	umount "$tmp/$kind-merged"
 	umount "$base"
-	case $expect,$rc in
-	agree,0) echo "ok: $kind" ;;
-	known-miss,0) echo "note: $kind: auto now agrees with the kernel (folios.c says it cannot)" ;;
-	known-miss,*) echo "ok: $kind: the documented miss (folios.c)" ;;
-	*) echo "FAIL: $kind: auto and the kernel disagree"; failed=1 ;;
-	esac
+	verdict "$kind" "$expect" "$rc"
 }
 one default "" "" "" agree
 one data-journal "" "" data=journal agree
