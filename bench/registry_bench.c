@@ -685,18 +685,6 @@ static int options_parse(int argc, char **argv)
 	return 0;
 }
 
-/* Reports a failed write to stdout (a full disk, a closed pipe); 0 when fine. */
-static int stdout_check(void)
-{
-	int err = fflush(stdout) != 0 ? errno : 0;
-
-	if (!err && !ferror(stdout))
-		return 0;
-	fprintf(stderr, "%s: cannot write to stdout: %s\n", PROG,
-	        err ? strerror(err) : "write error");
-	return -1;
-}
-
 /* Names a missing fixture before any variant tries to load it. */
 static int fixtures_check(void)
 {
@@ -762,6 +750,6 @@ int main(int argc, char **argv)
 	failed |= variants_release();
 	if (none)
 		fprintf(stderr, "%s: no benchmark matches --benchmark_filter\n", PROG);
-	failed |= stdout_check();
+	failed |= dlreg_bench_stdout_check(PROG) != 0;
 	return failed ? 1 : none ? 3 : 0;
 }

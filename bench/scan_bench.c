@@ -1138,18 +1138,6 @@ static int options_parse(int argc, char **argv)
 	return 0;
 }
 
-/* Reports a failed write to stdout (a full disk, a closed pipe); 0 when fine. */
-static int stdout_check(void)
-{
-	int err = fflush(stdout) != 0 ? errno : 0;
-
-	if (!err && !ferror(stdout))
-		return 0;
-	fprintf(stderr, "%s: cannot write to stdout: %s\n", PROG,
-	        err ? strerror(err) : "write error");
-	return -1;
-}
-
 static void usage(void)
 {
 	printf("usage: " PROG
@@ -1193,7 +1181,7 @@ int main(int argc, char **argv)
 	dlreg_bench_shutdown();
 	if (none)
 		fprintf(stderr, "%s: no benchmark matches --benchmark_filter\n", PROG);
-	if (stdout_check() != 0)
+	if (dlreg_bench_stdout_check(PROG) != 0)
 		return 1;
 	return none ? 3 : 0;
 }

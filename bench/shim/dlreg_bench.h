@@ -77,6 +77,7 @@ enum dlreg_bench_err {
 	DLREG_BENCH_EINVAL = 1, /* NULL handle or argument outside its contract */
 	DLREG_BENCH_ENOSPC = 2, /* all callback slots of that kind are taken */
 	DLREG_BENCH_ENOMEM = 3, /* allocation failed */
+	DLREG_BENCH_EIO = 4,    /* a write failed (dlreg_bench_stdout_check) */
 };
 
 enum dlreg_bench_unit { DLREG_BENCH_NS, DLREG_BENCH_US, DLREG_BENCH_MS, DLREG_BENCH_S };
@@ -115,6 +116,12 @@ void dlreg_bench_print_default_help(void);
  */
 size_t dlreg_bench_run(void);
 void dlreg_bench_shutdown(void);
+/*
+ * Flushes stdout and reports a failed write to it (a full disk, a closed
+ * pipe) on stderr as "PROG: cannot write to stdout: ...": 0 when fine,
+ * DLREG_BENCH_EIO otherwise.  Call last, so a lost report fails the run.
+ */
+int dlreg_bench_stdout_check(const char *prog);
 /* Adds key=value to the report's "context" object; call before run. */
 int dlreg_bench_context_add(const char *key, const char *value);
 

@@ -388,6 +388,16 @@ void dlreg_bench_shutdown(void)
 	benchmark::Shutdown();
 }
 
+int dlreg_bench_stdout_check(const char *prog)
+{
+	int err = std::fflush(stdout) != 0 ? errno : 0;
+	if (!err && !std::ferror(stdout))
+		return DLREG_BENCH_OK;
+	std::fprintf(stderr, "%s: cannot write to stdout: %s\n", prog ? prog : "dlreg-bench",
+	             err ? std::strerror(err) : "write error");
+	return DLREG_BENCH_EIO;
+}
+
 int dlreg_bench_context_add(const char *key, const char *value)
 {
 	if (!key || !value)
