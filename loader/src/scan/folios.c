@@ -355,20 +355,26 @@ static unsigned overlay_traits(int fd)
 
 /*
  * Remembered answers: MEMO_SLOTS words, each a device number (major below
- * 2^12, minor below 2^20, as the kernel's own) in bits 32-63, 16 bits of
- * the file-system type (statfs f_type) in bits 16-31, the traits in bits
- * 1-2 and bit 0 set.  Direct-mapped by device; a racing update loses only
- * a memo.  A device whose numbers do not fit is asked each time.
+ * 2^12, minor below 2^20, as the kernel's own) in bits 32-63, a 16-bit tag
+ * in bits 16-31, the traits in bits 1-2 and bit 0 set.  Direct-mapped by
+ * device; a racing update loses only a memo.  A device whose numbers do
+ * not fit is asked each time.
  * Anonymous devices (major 0: overlayfs, tmpfs, btrfs) get their numbers
  * back and give them out again as soon as a file system is unmounted, so
- * their answer holds only while fstatfs() still shows the same type (one
- * syscall per scan); an overlay mounted anew on another's number keeps
- * the old one's answer, as does a block device given to another file
- * system of the same type (a loop device set up again), until another
+ * for them the tag names the mount: its unique mount ID (statx
+ * STATX_MNT_ID_UNIQUE, Linux 6.8; never reused), else its file-system
+ * type; the answer holds while one statx() or fstatfs() per scan shows the
+ * same.  (With the type only, an overlay mounted anew on another's number
+ * keeps the old one's answer.)  A block device given to another file
+ * system (a loop device set up again) keeps its answer until another
  * device takes its slot.
  */
 #define MEMO_SLOTS 8
 static _Atomic uint64_t memo[MEMO_SLOTS];
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x4000U /* Linux 6.8; C libraries of that time lack the name */
+#endif
 
 static int memo_key(dev_t dev, uint64_t *key)
 {
@@ -384,10 +390,27 @@ static _Atomic uint64_t *memo_slot(uint64_t key)
 	return &memo[(key ^ key >> 20) % MEMO_SLOTS];
 }
 
-static uint64_t type_tag(long fs_type)
+static uint64_t tag16(uint64_t x)
 {
-	uint64_t t = (uint64_t)fs_type;
-	return (t ^ t >> 16) & 0xFFFF;
+	return (x ^ x >> 16 ^ x >> 32 ^ x >> 48) & 0xFFFF;
+}
+
+/*
+ * The memo tag of an anonymous device's mount (above); sets *sfs and
+ * *have_sfs when it had to ask fstatfs().  -1 if neither answers.
+ */
+static int64_t anon_tag(int fd, struct statfs *sfs, int *have_sfs)
+{
+#if defined(__linux__) && defined(STATX_MNT_ID)
+	struct statx stx;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &stx) == 0 &&
+	    (stx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return (int64_t)tag16(stx.stx_mnt_id);
+#endif
+	if (fstatfs(fd, sfs) != 0)
+		return -1;
+	*have_sfs = 1;
+	return (int64_t)tag16((uint64_t)sfs->f_type);
 }
 
 void dlreg__folios_forget(void)
@@ -401,28 +424,23 @@ static unsigned fd_traits(int fd, dev_t dev)
 	uint64_t key = 0;
 	int keyed = memo_key(dev, &key);
 	struct statfs sfs;
-	int have_type = 0;
+	int have_sfs = 0;
+	int64_t tag = 0;
+	if (keyed && major(dev) == 0 && (tag = anon_tag(fd, &sfs, &have_sfs)) < 0)
+		return 0;
 	if (keyed) {
 		uint64_t w = atomic_load_explicit(memo_slot(key), memory_order_relaxed);
-		if ((w & 1) && w >> 32 == key) {
-			if (major(dev) != 0)
-				return (unsigned)(w >> 1 & 3);
-			if (fstatfs(fd, &sfs) != 0)
-				return 0;
-			have_type = 1;
-			if ((w >> 16 & 0xFFFF) == type_tag((long)sfs.f_type))
-				return (unsigned)(w >> 1 & 3);
-		}
+		if ((w & 1) && w >> 32 == key && (w >> 16 & 0xFFFF) == (uint64_t)tag)
+			return (unsigned)(w >> 1 & 3);
 	}
-	if (!have_type && fstatfs(fd, &sfs) != 0)
+	if (!have_sfs && fstatfs(fd, &sfs) != 0)
 		return 0; /* not remembered: it may answer next time */
 	unsigned traits = (long)sfs.f_type == OVERLAYFS_MAGIC
 	                          ? overlay_traits(fd)
 	                          : direct_traits(fd, dev, (long)sfs.f_type);
 	if (keyed)
 		atomic_store_explicit(memo_slot(key),
-		                      key << 32 | type_tag((long)sfs.f_type) << 16 |
-		                              (uint64_t)traits << 1 | 1,
+		                      key << 32 | (uint64_t)tag << 16 | (uint64_t)traits << 1 | 1,
 		                      memory_order_relaxed);
 	return traits;
 }

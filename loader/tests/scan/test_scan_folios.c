@@ -299,10 +299,33 @@ static void probe(const char *dir, int strict)
 int main(int argc, char **argv)
 {
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: test_scan_folios [--probe DIR]\n\n"
+		printf("usage: test_scan_folios [--probe DIR | --traits]\n\n"
 		       "Checks which file systems the scanner's auto backend counts on to cache\n"
 		       "large folios, against what the kernel does: unit checks and a probe of\n"
-		       "$TMPDIR (default /var/tmp), or with --probe only DIR, strict both ways.\n");
+		       "$TMPDIR (default /var/tmp), or with --probe only DIR, strict both ways.\n"
+		       "--traits: for each path read from stdin, what auto thinks of its file\n"
+		       "system (large=0|1 elsewhere=0|1), remembered as auto remembers it.\n");
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--traits")) {
+		/* One path a line on stdin, the memo kept from one to the next. */
+		char line[4096];
+		dlreg__folios_forget();
+		while (fgets(line, sizeof line, stdin)) {
+			line[strcspn(line, "\n")] = '\0';
+			int fd = open(line, O_RDONLY | O_CLOEXEC);
+			struct stat st;
+			if (fd < 0 || fstat(fd, &st) != 0) {
+				printf("%s error=%s\n", line, strerror(errno));
+			} else {
+				printf("%s large=%d elsewhere=%d\n", line,
+				       dlreg__fd_caches_large_folios(fd, st.st_dev),
+				       dlreg__fd_cache_elsewhere(fd, st.st_dev));
+			}
+			if (fd >= 0)
+				close(fd);
+			fflush(stdout);
+		}
 		return 0;
 	}
 	if (argc == 3 && !strcmp(argv[1], "--probe")) {
@@ -310,7 +333,8 @@ int main(int argc, char **argv)
 		return check_report("test_scan_folios --probe");
 	}
 	if (argc != 1) {
-		fprintf(stderr, "usage: test_scan_folios [--probe DIR] (--help for more)\n");
+		fprintf(stderr,
+		        "usage: test_scan_folios [--probe DIR | --traits] (--help for more)\n");
 		return 2;
 	}
 	check_options();

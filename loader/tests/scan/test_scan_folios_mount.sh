@@ -115,7 +115,68 @@ one journal-by-default "" journal_data "" agree
 one nodelalloc "" "" nodelalloc,nodioread_nolock agree
 one encrypt encrypt "" "" agree
 one verity verity "" "" known-miss
+# The memo across remounts: one process asks about a file on an overlay
+# over default ext4, then, once that is gone, about one on an overlay over
+# data=journal ext4, which the kernel gives the same anonymous device
+# number.  The second answer must be its own (no large folios).
+memo_remount() {
+	m=$tmp/remount
+	mkdir -p "$m" "$tmp/ra" "$tmp/rb"
+	for x in a b; do
+		rm -f "$tmp/r$x.img"
+		truncate -s 64M "$tmp/r$x.img"
+		if ! mkfs.ext4 -q -F "$tmp/r$x.img" >"$tmp/log" 2>&1; then
+			echo "note: memo-remount: mkfs.ext4 failed: $(cat "$tmp/log")"
+			return
+		fi
+	done
+	if ! mount -o loop "$tmp/ra.img" "$tmp/ra" 2>"$tmp/log" ||
+		! mount -o loop,data=journal "$tmp/rb.img" "$tmp/rb" 2>"$tmp/log"; then
+		echo "note: memo-remount: cannot mount the layers: $(cat "$tmp/log")"
+		return
+	fi
+	for x in a b; do mkdir -p "$tmp/r$x/l" "$tmp/r$x/u" "$tmp/r$x/w"; done
+	rm -f "$tmp/fifo" "$tmp/traits"
+	mkfifo "$tmp/fifo"
+	"$probe" --traits <"$tmp/fifo" >"$tmp/traits" &
+	pid=$!
+	exec 3>"$tmp/fifo"
+	devs=""
+	n=0
+	for x in a b; do
+		n=$((n + 1))
+		if ! mount -t overlay overlay -o "lowerdir=$tmp/r$x/l,upperdir=$tmp/r$x/u,workdir=$tmp/r$x/w" "$m" 2>"$tmp/log"; then
+			echo "note: memo-remount: cannot mount overlayfs: $(cat "$tmp/log")"
+			break
+		fi
+		echo x >"$m/f"
+		devs="$devs $(stat -c %d "$m/f")"
+		echo "$m/f" >&3
+		for _ in $(seq 50); do
+			[ "$(wc -l <"$tmp/traits")" -ge "$n" ] && break
+			sleep 0.1
+		done
+		umount "$m"
+	done
+	exec 3>&-
+	wait "$pid"
+	umount "$tmp/ra"
+	umount "$tmp/rb"
+	set -- $devs
+	if [ $# -ne 2 ] || [ "$1" != "$2" ]; then
+		echo "note: memo-remount: the second overlay got another device number ($devs); not run"
+		return
+	fi
+	ran=$((ran + 1))
+	first=$(sed -n 1p "$tmp/traits")
+	second=$(sed -n 2p "$tmp/traits")
+	case "$first|$second" in
+	*large=1*"|"*large=0*elsewhere=1*) echo "ok: memo-remount" ;;
+	*) echo "FAIL: memo-remount: the memo kept the first overlay's answer: '$first' then '$second'"; failed=1 ;;
+	esac
+}
 if grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null; then
+	memo_remount
 	ovl overlay "" "" agree
 	ovl overlay-journal data=journal "" agree
 	ovl overlay-hidden "" hide agree
