@@ -13,6 +13,16 @@
 int dlreg__fd_caches_large_folios(int fd, dev_t dev);
 
 /*
+ * Both answers at once: DLREG__LARGE_FOLIOS | DLREG__CACHE_ELSEWHERE.
+ * recheck: on an anonymous device (major 0: overlayfs, tmpfs, btrfs),
+ * whose number a later mount may take, make sure the remembered answer is
+ * this mount's (one statx() call); else the memo is trusted as it is.
+ * The two functions above always recheck.
+ */
+enum { DLREG__LARGE_FOLIOS = 1, DLREG__CACHE_ELSEWHERE = 2 };
+unsigned dlreg__fd_cache_traits(int fd, dev_t dev, int recheck);
+
+/*
  * Whether the file open on fd (on device dev) keeps its pages in another
  * file's page cache, so that cachestat() on fd finds none of them
  * (overlayfs: the pages are the layer file's).  Remembered per device.

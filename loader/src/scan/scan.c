@@ -439,6 +439,38 @@ struct mapping {
 };
 
 /*
+ * The file system's traits (folios.c), asked once per scan and only when a
+ * decision needs them.  traits_checked() makes sure the answer remembered
+ * for an anonymous device (overlayfs, tmpfs, btrfs; its number may have
+ * gone to a later mount) is this mount's, at the cost of a statx() call:
+ * asked before auto decides whether to drop a file's cached pages.
+ */
+struct fs_traits {
+	int fd;
+	dev_t dev;
+	int known; /* 1: bits asked, 2: asked with a recheck */
+	unsigned bits;
+};
+
+static unsigned traits_of(struct fs_traits *t)
+{
+	if (!t->known) {
+		t->bits = dlreg__fd_cache_traits(t->fd, t->dev, 0);
+		t->known = 1;
+	}
+	return t->bits;
+}
+
+static unsigned traits_checked(struct fs_traits *t)
+{
+	if (t->known != 2) {
+		t->bits = dlreg__fd_cache_traits(t->fd, t->dev, 1);
+		t->known = 2;
+	}
+	return t->bits;
+}
+
+/*
  * fd mapped again at a 2 MiB-aligned address, len bytes (span rounded up
  * to pages), or MAP_FAILED: an address range reserved with room to align,
  * the file mapped over it, the rest given back.  (Should the MAP_FIXED
@@ -467,7 +499,7 @@ static void *map_pmd_aligned(int fd, size_t len, size_t span)
 	return p;
 }
 
-static int map_file(int fd, dev_t dev, uint64_t size, struct mapping *mp)
+static int map_file(int fd, struct fs_traits *ft, uint64_t size, struct mapping *mp)
 {
 	size_t len = (size_t)size; /* size <= max_map_size, a size_t */
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -485,8 +517,8 @@ static int map_file(int fd, dev_t dev, uint64_t size, struct mapping *mp)
 	 * (Linux 6.18, over ext4): there the address is aligned here, as it is
 	 * for any other mapping the kernel leaves unaligned.
 	 */
-	int want_pmd = len >= PMD_FOLIO && dlreg__fd_caches_large_folios(fd, dev);
-	int aligned_first = want_pmd && dlreg__fd_cache_elsewhere(fd, dev);
+	int want_pmd = len >= PMD_FOLIO && (traits_of(ft) & DLREG__LARGE_FOLIOS);
+	int aligned_first = want_pmd && (traits_of(ft) & DLREG__CACHE_ELSEWHERE);
 	void *p = aligned_first ? map_pmd_aligned(fd, len, span) : MAP_FAILED;
 	if (p == MAP_FAILED)
 		p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -528,10 +560,10 @@ static int scan_mapping(struct dlreg__scan_job *job, const struct mapping *mp, i
 	return rc;
 }
 
-static int run_mapped(struct dlreg__scan_job *job, int fd, dev_t dev, uint64_t size)
+static int run_mapped(struct dlreg__scan_job *job, int fd, struct fs_traits *ft, uint64_t size)
 {
 	struct mapping mp;
-	int rc = map_file(fd, dev, size, &mp);
+	int rc = map_file(fd, ft, size, &mp);
 	return rc ? rc : scan_mapping(job, &mp, fd, size);
 }
 
@@ -583,11 +615,11 @@ static int mostly_resident(const struct mapping *mp, unsigned samples)
  * 0.31 us, the syscall itself) on the reference VM, where mapping, mincore
  * and unmapping cost 15 us.
  */
-static int cachestat_resident(int fd, dev_t dev, uint64_t size, unsigned samples,
+static int cachestat_resident(int fd, struct fs_traits *ft, uint64_t size, unsigned samples,
                               size_t sample_pages)
 {
 #ifdef SYS_cachestat
-	if (dlreg__fd_cache_elsewhere(fd, dev))
+	if (traits_of(ft) & DLREG__CACHE_ELSEWHERE)
 		return -1; /* overlayfs: the pages are the layer file's (folios.c) */
 	struct {
 		uint64_t off, len;
@@ -612,7 +644,7 @@ static int cachestat_resident(int fd, dev_t dev, uint64_t size, unsigned samples
 	return 2 * in >= total;
 #else
 	(void)fd;
-	(void)dev;
+	(void)ft;
 	(void)size;
 	(void)samples;
 	return -1;
@@ -665,7 +697,7 @@ static int cachestat_resident(int fd, dev_t dev, uint64_t size, unsigned samples
  * over three runs, against 1.03-1.11x without).
  */
 static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *st,
-                        const struct scan_opts *o, int large_folios,
+                        const struct scan_opts *o, struct fs_traits *ft,
                         enum dlreg_scan_backend *used)
 {
 	uint64_t size = (uint64_t)st->st_size;
@@ -678,12 +710,12 @@ static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *
 	int first_cached = window_load_cached(&r, 0, HEADER_PASS_WINDOW);
 	int rc = first_cached == 1 ? DLREG_OK : window_load(&r, 0, HEADER_PASS_WINDOW);
 	if (rc == DLREG_OK && first_cached == 0 && !window_has_elf_magic(&r) &&
-	    !(job->flags & DLREG_SCAN_NO_MARKER) && large_folios &&
-	    cachestat_resident(fd, st->st_dev, size, 1, CACHESTAT_SAMPLE_PAGES) != 1 &&
+	    !(job->flags & DLREG_SCAN_NO_MARKER) && (traits_of(ft) & DLREG__LARGE_FOLIOS) &&
+	    cachestat_resident(fd, ft, size, 1, CACHESTAT_SAMPLE_PAGES) != 1 &&
 	    dlreg__fault_ready()) {
 		struct mapping mp;
 		(void)posix_fadvise(fd, 0, PMD_FOLIO, POSIX_FADV_DONTNEED);
-		if (map_file(fd, st->st_dev, size, &mp) == DLREG_OK) {
+		if (map_file(fd, ft, size, &mp) == DLREG_OK) {
 			dlreg__buf_give(r.buf);
 			*used = DLREG_SCAN_MMAP;
 			return scan_mapping(job, &mp, fd, size);
@@ -701,22 +733,22 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
                     const struct scan_opts *o, enum dlreg_scan_backend *used)
 {
 	uint64_t size = (uint64_t)st->st_size;
+	struct fs_traits ft = {fd, st->st_dev, 0, 0};
 	*used = DLREG_SCAN_READ;
 	if (size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN && size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX &&
-	    size <= o->max_map && dlreg__fd_caches_large_folios(fd, st->st_dev)) {
-		int cached = cachestat_resident(fd, st->st_dev, size, 1, 1);
+	    size <= o->max_map && (traits_of(&ft) & DLREG__LARGE_FOLIOS)) {
+		int cached = cachestat_resident(fd, &ft, size, 1, 1);
 		if (cached == 0 && dlreg__fault_ready()) {
 			*used = DLREG_SCAN_MMAP;
-			return run_mapped(job, fd, st->st_dev, size);
+			return run_mapped(job, fd, &ft, size);
 		}
 		if (cached == 1)
 			return run_read_hdr(job, fd, size, o->buf_size, HEADER_PASS_WINDOW);
 	}
 	if (size > DLREG_SCAN_AUTO_COLD_SMALL_MAX && size < DLREG_SCAN_AUTO_SMALL_FOLIO_MMAP_MIN &&
 	    size <= o->max_map) {
-		int large = dlreg__fd_caches_large_folios(fd, st->st_dev);
-		if (size < DLREG_SCAN_AUTO_MMAP_MIN || !large)
-			return run_auto_mid(job, fd, st, o, large, used);
+		if (size < DLREG_SCAN_AUTO_MMAP_MIN || !(traits_of(&ft) & DLREG__LARGE_FOLIOS))
+			return run_auto_mid(job, fd, st, o, &ft, used);
 	}
 	if (size < DLREG_SCAN_AUTO_MMAP_MIN || size > o->max_map)
 		return run_read(job, fd, size, o->buf_size);
@@ -728,14 +760,15 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	/* Asked only now: a note lookup never maps, so it need not pay the sigaction call. */
 	if (!dlreg__fault_ready())
 		return run_read(job, fd, size, o->buf_size);
-	int map_cold = size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN ||
-	               dlreg__fd_caches_large_folios(fd, st->st_dev);
-	int cached = cachestat_resident(fd, st->st_dev, size, map_cold ? 1 : RESIDENCY_SAMPLES,
+	/* Checked: cachestat's answer below decides whether pages are dropped. */
+	int map_cold = (traits_checked(&ft) & DLREG__LARGE_FOLIOS) ||
+	               size >= DLREG_SCAN_AUTO_COLD_MMAP_MIN;
+	int cached = cachestat_resident(fd, &ft, size, map_cold ? 1 : RESIDENCY_SAMPLES,
 	                                CACHESTAT_SAMPLE_PAGES);
 	if (cached == 0 && !map_cold)
 		return run_read(job, fd, size, o->buf_size);
 	struct mapping mp;
-	if (map_file(fd, st->st_dev, size, &mp) != DLREG_OK)
+	if (map_file(fd, &ft, size, &mp) != DLREG_OK)
 		return run_read(job, fd, size, o->buf_size);
 	if (cached < 0) {
 		/* Where the file is mapped either way, one run decides what to drop. */
@@ -841,8 +874,9 @@ static int scan_fd(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	if (o->backend == DLREG_SCAN_AUTO) {
 		rc = run_auto(job, fd, st, o, used);
 	} else {
+		struct fs_traits ft = {fd, st->st_dev, 0, 0};
 		*used = pick_backend(o, size);
-		rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, st->st_dev, size)
+		rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, &ft, size)
 		                              : run_read(job, fd, size, o->buf_size);
 	}
 	/* Whatever the verdict, it is void if the file changed meanwhile. */
