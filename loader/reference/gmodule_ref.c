@@ -1,7 +1,7 @@
 /*
  * gmodule_ref.c - the GLib GModule scheme, for comparison.
  *
- * What is modelled (gmodule/gmodule.c, ANCHORS.md): one global recursive
+ * What is modelled (gmodule/gmodule.c; README.md here): one global recursive
  * mutex, held across the whole open (lookup by name, dlopen(), lookup by
  * handle, the module's check-init hook) and the whole close (the module's
  * unload hook, dlclose()).  Modules live on a list; a second open of a

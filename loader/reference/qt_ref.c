@@ -1,7 +1,7 @@
 /*
  * qt_ref.c - the Qt 6 QLibrary store scheme, for comparison.
  *
- * What is modelled (qlibrary.cpp / qlibrary_unix.cpp, ANCHORS.md):
+ * What is modelled (qlibrary.cpp / qlibrary_unix.cpp; README.md here):
  *   - a global mutex guards a map path -> entry; finding or creating an
  *     entry takes it and bumps libraryRefCount; releasing takes it,
  *     decrements, and deletes the entry at zero;
@@ -14,7 +14,7 @@
  *
  * Where this deliberately differs from Qt: when two threads load one entry
  * at once, Qt keeps the second dlopen() handle and leaks one glibc reference
- * (failure mode 5 in ANCHORS.md).  Here the loser drops its surplus
+ * (README.md here).  Here the loser drops its surplus
  * reference, so the storms' leak accounting stays meaningful for the scheme
  * itself.  Qt's lock-free "already loaded" check is also taken under the
  * entry mutex, which makes it race-free and only slower.

@@ -2,7 +2,7 @@
  * reference.h - the comparison registries (not installed): the Qt 6 QLibrary
  * store scheme and the GModule scheme, each behind the variant table, plus
  * the few functions they share.  They model the locking of the originals
- * (ANCHORS.md), not their data structures; see each source's header.
+ * (README.md here), not their data structures; see each source's header.
  */
 #ifndef DLREG_REFERENCE_H
 #define DLREG_REFERENCE_H
