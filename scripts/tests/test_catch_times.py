@@ -66,5 +66,68 @@ class TestCatchTimesInput(unittest.TestCase):
             self.assertNotIn("Traceback", err)
 
 
+FAKE_MESON = """#!/bin/sh
+# A stand-in meson: one seeded-bug test whose driver "compile" builds.
+case "$1" in
+introspect)
+    printf '[{"name": "storm-bug-x", "cmd": ["/bin/sh", "stress/prog"], "env": {}, "workdir": "%s"}]' "$2"
+    ;;
+compile)
+    [ -n "$FAIL_BUILD" ] && exit 1
+    mkdir -p "$3/stress"
+    printf 'echo "SUMMARY verdict=CAUGHT detector=crash"\\n' > "$3/stress/prog"
+    echo "compiled $3"
+    ;;
+*) exit 9 ;;
+esac
+"""
+
+
+class TestCatchTimesBuild(unittest.TestCase):
+    """Like `meson test`, catch-times builds first: a program missing from a
+    partly built directory must not read as a bug that went uncaught."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.bin = os.path.join(self.tmp.name, "bin")
+        self.build = os.path.join(self.tmp.name, "build")
+        os.makedirs(self.bin)
+        os.makedirs(os.path.join(self.build, "meson-info"))
+        open(os.path.join(self.build, "build.ninja"), "w").close()
+        meson = os.path.join(self.bin, "meson")
+        with open(meson, "w") as f:
+            f.write(FAKE_MESON)
+        os.chmod(meson, 0o755)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_tool(self, *args, **env):
+        e = dict(os.environ, PATH=self.bin + os.pathsep + os.environ.get("PATH", ""), **env)
+        p = subprocess.run([sys.executable, TOOL] + list(args) + [self.build], env=e,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_builds_before_running(self):
+        code, out, err = self.run_tool("--runs", "2")
+        self.assertEqual(code, 0, err)
+        self.assertIn("compiled " + self.build, err)  # the build's output: stderr
+        self.assertNotIn("compiled", out)
+        self.assertRegex(out, r"storm-bug-x .* detectors crash +caught 2/2")
+
+    def test_no_rebuild_names_what_is_missing(self):
+        code, out, err = self.run_tool("--no-rebuild")
+        self.assertEqual(code, 2, err)
+        self.assertEqual(out, "")
+        self.assertIn("storm-bug-x: stress/prog is not built", err)
+
+    def test_failed_build(self):
+        code, out, err = self.run_tool(FAIL_BUILD="1")
+        self.assertEqual(code, 2, err)
+        self.assertEqual(out, "")
+        self.assertIn("the build failed", err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)

@@ -148,6 +148,19 @@ class TestStorm(ShellCase):
         self.assertEqual(len(logs), 3, logs)
         self.assertTrue(all(n.startswith("storm-20240101-000000-") for n in logs), logs)
 
+    def test_stdout_is_the_storms_alone(self):
+        """`scripts/storm --json | consumer`: what setup prints (its report,
+        apt's output) goes to stderr, and stdout is the driver's JSON."""
+        write_exe(os.path.join(self.root, "scripts", "setup"),
+                  "#!/bin/sh\necho 'setup: all packages present'\n")
+        build = self.fake_build("thread")
+        write_exe(os.path.join(build, "stress", "dlreg-storm"),
+                  "#!/bin/sh\necho '{\"verdict\": \"SUCCESS\"}'\n")
+        code, out, err = self.run_script(self.script, "--build-dir", build, "--json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out), {"verdict": "SUCCESS"})
+        self.assertIn("setup: all packages present", err)
+
     def test_build_dir_needs_a_value(self):
         for args in (["--build-dir"], ["--build-dir", ""]):
             code, out, err = self.run_script(self.script, "--no-setup", *args)
