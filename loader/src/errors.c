@@ -24,6 +24,7 @@ static const char *const err_text[DLREG_ERR_COUNT_] = {
 	[DLREG_ENOMETA] = "no metadata in file",
 	[DLREG_ETOOBIG] = "file or metadata too large",
 	[DLREG_EREPLACED] = "loaded object is not the scanned file",
+	[DLREG_EOVERFLOW] = "too many references to one library",
 };
 
 const char *dlreg_strerror(int err)

@@ -119,6 +119,17 @@ const char dlreg_seeded_bug_name[] = DLREG_STR_(DLREG_SEEDED_BUG);
 #define EPOCH_RECORD_USED 0u
 enum { SYM_BUCKETS = 16 };
 
+/*
+ * The most references one entry holds: an open or acquire beyond it fails
+ * with DLREG_EOVERFLOW instead of wrapping the 32-bit count (a wrapped
+ * count would retire, unload and free an entry under its holders).  The
+ * unit tests build a copy with a small limit.
+ */
+#ifndef DLREG_REFS_MAX
+#define DLREG_REFS_MAX (UINT32_MAX / 2)
+#endif
+#define REFS_MAX ((uint32_t)(DLREG_REFS_MAX))
+
 /* Symbol cache node: immutable once published. */
 struct sym_node {
 	struct sym_node *next;
@@ -149,7 +160,11 @@ struct dlreg_lib {
 	_Atomic uint32_t refs;
 	_Atomic unsigned hints;
 	bool pinned; /* holds a NODELETE pin reference (writer only) */
-	struct dlreg *reg;
+	bool full_paths; /* the registry's DLREG_CONFIG_FULL_PATHS, for handle-only calls */
+	/* NULL once orphaned by dlreg_destroy; handle-only calls never follow it. */
+	_Atomic(struct dlreg *) reg;
+	/* dlsym() calls dlreg_sym made; folded into the registry's count at retirement. */
+	_Atomic uint64_t sym_misses;
 	struct alias *aliases;
 	const char *path; /* first alias's path */
 	_Atomic(struct sym_node *) syms[SYM_BUCKETS];
@@ -228,6 +243,8 @@ struct dlreg {
 static _Thread_local unsigned tl_in_loader DLREG_TLS_IE;
 /* Read sections open on this thread, over all registries. */
 static _Thread_local unsigned tl_sections DLREG_TLS_IE;
+/* Log sink calls in progress on this thread: dlreg_destroy refuses there. */
+static _Thread_local unsigned tl_in_sink;
 /* Registry whose ck_hs is being modified by this thread (under its lock):
  * ck_malloc callbacks carry no context. */
 static _Thread_local struct dlreg *tl_hs_owner;
@@ -270,19 +287,22 @@ static void reg_log(dlreg_t *reg, enum dlreg_log_level lvl, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	tl_in_sink++;
 	reg->cfg.log(reg->cfg.log_ctx, lvl, msg);
+	tl_in_sink--;
 }
 
 /* ------------------------------------------------------- retire/reclaim */
 
 static void retire_push(struct dlreg *reg, struct retire *r)
 {
+	/* Counted first: a reclaim round may take and release r at once. */
+	atomic_fetch_add_explicit(&reg->pending, 1, memory_order_relaxed);
 	struct retire *head = atomic_load_explicit(&reg->limbo, memory_order_relaxed);
 	do
 		r->next = head;
 	while (!atomic_compare_exchange_weak_explicit(&reg->limbo, &head, r, memory_order_release,
 						      memory_order_relaxed));
-	atomic_fetch_add_explicit(&reg->pending, 1, memory_order_relaxed);
 }
 
 struct retired_mem {
@@ -583,9 +603,35 @@ static void atfork_install(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
+static bool reg_owns_record(struct dlreg *reg, const struct dlreg_reader *r)
+{
+	/* Only the links are read, as ck_epoch reads them: published by ck's push. */
+	for (ck_stack_entry_t *e = ck_pr_load_ptr(&reg->epoch.records.head); e;
+	     e = ck_pr_load_ptr(&e->next))
+		if ((const char *)e - offsetof(ck_epoch_record_t, record_next) ==
+		    (const char *)&r->rec)
+			return true;
+	return false;
+}
+
+/*
+ * A thread that used dlreg_reader_self exits, maybe while another thread
+ * destroys the registry (a detached thread cannot be joined first).  The
+ * record is unregistered only while its registry is on the global list,
+ * under g_regs_lock: dlreg_destroy unlinks the registry under that lock
+ * before it frees the records, so the record is found and released before
+ * destroy goes on, or not found at all.  Thread exit only: a walk of the
+ * registries' records.
+ */
 static void reader_key_destructor(void *p)
 {
-	dlreg_reader_unregister(p);
+	pthread_mutex_lock(&g_regs_lock);
+	for (struct dlreg *reg = g_regs; reg; reg = reg->next_reg)
+		if (reg_owns_record(reg, p)) {
+			dlreg_reader_unregister(p);
+			break;
+		}
+	pthread_mutex_unlock(&g_regs_lock);
 }
 
 static int reg_init_sets(struct dlreg *reg)
@@ -691,6 +737,56 @@ static void stop_reclaim_thread(struct dlreg *reg)
 	reg->thread_running = false;
 }
 
+static uint32_t user_refs(const struct dlreg_lib *lib)
+{
+	return atomic_load_explicit(&lib->refs, memory_order_relaxed) - (lib->pinned ? 1u : 0u);
+}
+
+/*
+ * Destroy, first: a warning per entry still referenced, while the registry
+ * is whole.  The messages are collected before any is sent: the sink may
+ * open or close libraries, which changes the index under a walk.  (It may
+ * not destroy: tl_in_sink.)
+ */
+static void report_referenced(struct dlreg *reg)
+{
+	if (!reg->cfg.log || DLREG_LOG_WARN < reg->cfg.log_level)
+		return;
+	struct held {
+		char name[128];
+		uint32_t refs;
+	} *v = NULL;
+	size_t n = 0, cap = 0;
+	bool short_of_memory = false;
+	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+	void *obj;
+	while (ck_hs_next(&reg->by_handle, &it, &obj)) {
+		struct dlreg_lib *lib = obj;
+		uint32_t refs = user_refs(lib);
+		if (!refs)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? 2 * cap : 8;
+			struct held *nv = realloc(v, ncap * sizeof *v);
+			if (!nv) {
+				short_of_memory = true;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		dlreg__redact_path(lib->path, v[n].name, sizeof v[n].name, full_paths(reg));
+		v[n++].refs = refs;
+	}
+	for (size_t i = 0; i < n; i++)
+		reg_log(reg, DLREG_LOG_WARN, "destroy: %s still referenced (%u handles); left loaded",
+			v[i].name, (unsigned)v[i].refs);
+	if (short_of_memory)
+		reg_log(reg, DLREG_LOG_WARN,
+			"destroy: more libraries still referenced (out of memory to name them)");
+	free(v);
+}
+
 /* Destroy: entries still referenced stay loaded and allocated (their users'
  * handles keep working); nodelete-only entries drop their pin. */
 static size_t destroy_entries(struct dlreg *reg)
@@ -700,15 +796,10 @@ static size_t destroy_entries(struct dlreg *reg)
 	void *obj;
 	while (ck_hs_next(&reg->by_handle, &it, &obj)) {
 		struct dlreg_lib *lib = obj;
-		uint32_t refs = atomic_load_explicit(&lib->refs, memory_order_relaxed);
-		if (refs > (lib->pinned ? 1u : 0u)) {
-			char name[128];
-			dlreg__redact_path(lib->path, name, sizeof name, full_paths(reg));
-			reg_log(reg, DLREG_LOG_WARN,
-				"destroy: %s still referenced (%u handles); left loaded", name,
-				refs - (lib->pinned ? 1u : 0u));
+		if (user_refs(lib)) {
 			leaked++;
-			lib->reg = NULL; /* orphaned: dlreg_sym keeps working, close refuses */
+			/* Orphaned: dlreg_sym keeps working, close refuses. */
+			atomic_store_explicit(&lib->reg, NULL, memory_order_relaxed);
 			continue;
 		}
 		lib_dlclose(reg, lib->dl);
@@ -739,7 +830,13 @@ int dlreg_destroy(dlreg_t *reg, size_t *still_referenced)
 		dlreg__set_detail("destroy from inside a read section or the dynamic loader");
 		return DLREG_EDEADLK;
 	}
+	if (tl_in_sink) {
+		/* The call that logged goes on using the registry after the sink returns. */
+		dlreg__set_detail("destroy from inside the log sink");
+		return DLREG_EDEADLK;
+	}
 	stop_reclaim_thread(reg);
+	report_referenced(reg);
 	quiesce_rounds(reg);
 	reg_unlink(reg);
 	size_t leaked = destroy_entries(reg);
@@ -848,20 +945,19 @@ static struct sym_node *sym_cache_find(struct dlreg_lib *lib, uint64_t h, const 
 }
 
 /* Resolves a cache miss with dlsym and publishes the answer (push-only list). */
-static int sym_cache_fill(struct dlreg_lib *lib, uint64_t h, const char *name, size_t len,
-			  struct sym_node **out, void **sym)
+static int sym_cache_fill(struct dlreg_lib *lib, _Atomic uint64_t *misses, uint64_t h,
+			  const char *name, size_t len, struct sym_node **out, void **sym)
 {
 	dlerror();
 	dl_enter();
 	void *addr = dlsym(lib->dl, name);
 	dl_leave();
 	const char *err = addr ? NULL : dlerror();
-	if (lib->reg)
-		atomic_fetch_add_explicit(&lib->reg->st.sym_misses, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(misses, 1, memory_order_relaxed);
 	if (!addr) {
 		char red[256];
 		dlreg__redact_text(err ? err : "symbol has a NULL value", red, sizeof red,
-				   full_paths(lib->reg));
+				   lib->full_paths);
 		dlreg__set_detail("%s", red);
 		return DLREG_ENOSYM;
 	}
@@ -883,8 +979,13 @@ static int sym_cache_fill(struct dlreg_lib *lib, uint64_t h, const char *name, s
 	return DLREG_OK;
 }
 
-static int lib_sym_node(struct dlreg_lib *lib, const char *name, struct sym_node **node,
-			void **sym)
+/*
+ * `misses` counts the dlsym() calls: the registry's own counter where the
+ * caller has the registry (a reader), else the entry's.  A handle may
+ * outlive its registry (dlreg_destroy), so handle-only calls never touch it.
+ */
+static int lib_sym_node(struct dlreg_lib *lib, _Atomic uint64_t *misses, const char *name,
+			struct sym_node **node, void **sym)
 {
 	size_t len;
 	uint64_t h = dlreg__hash_str(name, &len);
@@ -894,13 +995,13 @@ static int lib_sym_node(struct dlreg_lib *lib, const char *name, struct sym_node
 		*sym = n->addr;
 		return DLREG_OK;
 	}
-	return sym_cache_fill(lib, h, name, len, node, sym);
+	return sym_cache_fill(lib, misses, h, name, len, node, sym);
 }
 
 static int lib_sym(struct dlreg_lib *lib, const char *name, void **sym)
 {
 	struct sym_node *node;
-	return lib_sym_node(lib, name, &node, sym);
+	return lib_sym_node(lib, &lib->sym_misses, name, &node, sym);
 }
 
 /*
@@ -966,7 +1067,7 @@ static __attribute__((noinline)) int read_sym_slow(dlreg_reader_t *reader, const
 		return DLREG_ENOTLOADED;
 	dlreg_ann_acquire(a);
 	struct sym_node *node = NULL;
-	int err = lib_sym_node(a->lib, name, &node, sym);
+	int err = lib_sym_node(a->lib, &reg->st.sym_misses, name, &node, sym);
 	if (err == DLREG_OK && node) {
 		struct memo_set *ms = memo_set_of(reader, path, name);
 		memo_fill(ms, memo_way(ms, path, name), gen, path, name, a, node);
@@ -1005,16 +1106,22 @@ int dlreg_sym(dlreg_lib_t *lib, const char *name, void **sym)
 	return lib_sym(lib, name, sym);
 }
 
-/* CAS refs n -> n+1 for n > 0: never resurrects a retired entry. */
-static bool ref_get_live(struct dlreg_lib *lib)
+/*
+ * CAS refs n -> n+1 for 0 < n < REFS_MAX: never resurrects a retired entry,
+ * never wraps.  1 taken, 0 retired, -1 at the limit.
+ */
+static int ref_get_live(struct dlreg_lib *lib)
 {
 	uint32_t r = atomic_load_explicit(&lib->refs, memory_order_relaxed);
-	while (r > 0)
+	while (r > 0) {
+		if (r >= REFS_MAX)
+			return -1;
 		if (atomic_compare_exchange_weak_explicit(&lib->refs, &r, r + 1,
 							  memory_order_acquire,
 							  memory_order_relaxed))
-			return true;
-	return false;
+			return 1;
+	}
+	return 0;
 }
 
 int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *clib, dlreg_lib_t **out)
@@ -1022,7 +1129,13 @@ int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *clib, dlreg_lib
 	if (!reader || !clib || !out)
 		return DLREG_EINVAL;
 	struct dlreg_lib *lib = (struct dlreg_lib *)clib;
-	if (!ref_get_live(lib))
+	int got = ref_get_live(lib);
+	if (got < 0) {
+		dlreg__set_detail("acquire: the library holds %u references, the most it may",
+				  (unsigned)REFS_MAX);
+		return DLREG_EOVERFLOW;
+	}
+	if (!got)
 		return DLREG_ENOTLOADED;
 	atomic_fetch_add_explicit(&reader->reg->st.opens, 1, memory_order_relaxed);
 	*out = lib;
@@ -1068,12 +1181,29 @@ void dlreg_stats(dlreg_t *reg, struct dlreg_stats *out)
 	out->live = atomic_load_explicit(&reg->st.live, memory_order_relaxed);
 	out->retired = atomic_load_explicit(&reg->st.retired, memory_order_relaxed);
 	out->released = atomic_load_explicit(&reg->st.released, memory_order_relaxed);
-	out->sym_misses = atomic_load_explicit(&reg->st.sym_misses, memory_order_relaxed);
+	/* dlreg_sym's misses are counted on the live entries (lib_sym_node). */
+	uint64_t misses = 0;
+	pthread_mutex_lock(&reg->lock);
+	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+	void *obj;
+	while (ck_hs_next(&reg->by_handle, &it, &obj))
+		misses += atomic_load_explicit(&((struct dlreg_lib *)obj)->sym_misses,
+					       memory_order_relaxed);
+	out->sym_misses = misses + atomic_load_explicit(&reg->st.sym_misses, memory_order_relaxed);
+	pthread_mutex_unlock(&reg->lock);
 }
 
 /* -------------------------------------------------------------------- open */
 
-/* Fast path: the path is registered and its hints cover ours. */
+/*
+ * Hints the dynamic loader applies to an object it already holds: dlopen
+ * makes a loaded object global or no-delete, but never binds it again (a
+ * NOW open of a lazily bound object returns it as it is) nor gives it
+ * RTLD_DEEPBIND.  Only these promote an entry.
+ */
+#define HINTS_PROMOTED (DLREG_HINT_GLOBAL | DLREG_HINT_NODELETE)
+
+/* Fast path: the path is registered and has the promotable hints we ask for. */
 static struct dlreg_lib *open_fast(struct dlreg *reg, const char *path, unsigned hints)
 {
 	struct dlreg_reader *rd = dlreg_reader_self(reg);
@@ -1084,10 +1214,9 @@ static struct dlreg_lib *open_fast(struct dlreg *reg, const char *path, unsigned
 	struct dlreg_lib *lib = find_by_path(reg, path);
 	if (lib) {
 		unsigned have = atomic_load_explicit(&lib->hints, memory_order_relaxed);
-		/* A NOW entry serves a LAZY request, not the other way round. */
-		unsigned need = hints & ~DLREG_HINT_LAZY;
-		bool bound = !(have & DLREG_HINT_LAZY) || (hints & DLREG_HINT_LAZY);
-		if ((have & need) == need && bound && ref_get_live(lib))
+		/* LAZY, NOW and DEEPBIND: a dlopen would return this object as it is. */
+		unsigned need = hints & HINTS_PROMOTED;
+		if ((have & need) == need && ref_get_live(lib) > 0)
 			got = lib;
 	}
 	dlreg_read_end(rd);
@@ -1171,7 +1300,8 @@ static struct dlreg_lib *lib_new(struct dlreg *reg, void *dl, unsigned hints)
 	if (!lib)
 		return NULL;
 	lib->dl = dl;
-	lib->reg = reg;
+	lib->full_paths = full_paths(reg);
+	atomic_init(&lib->reg, reg);
 	atomic_init(&lib->state, LIB_LIVE);
 	atomic_init(&lib->refs, 1);
 	atomic_init(&lib->hints, hints);
@@ -1220,12 +1350,14 @@ static int open_insert_locked(struct dlreg *reg, void *dl, unsigned hints,
 	struct dlreg_lib *lib = ck_hs_get(&reg->by_handle, handle_hash(reg, dl), &key);
 	if (lib) {
 		dlreg_ann_acquire(lib);
+		/* Fast-path opens stop at REFS_MAX; this one and the pin below at most pass it by two. */
+		if (atomic_load_explicit(&lib->refs, memory_order_relaxed) >= REFS_MAX) {
+			dlreg__set_detail("open: the library holds %u references, the most it may",
+					  (unsigned)REFS_MAX);
+			return DLREG_EOVERFLOW;
+		}
 		atomic_fetch_add_explicit(&lib->refs, 1, memory_order_relaxed);
-		atomic_fetch_or_explicit(&lib->hints, hints & ~DLREG_HINT_LAZY,
-					 memory_order_relaxed);
-		if (!(hints & DLREG_HINT_LAZY)) /* bound now: no longer lazy */
-			atomic_fetch_and_explicit(&lib->hints, ~DLREG_HINT_LAZY,
-						  memory_order_relaxed);
+		atomic_fetch_or_explicit(&lib->hints, hints & HINTS_PROMOTED, memory_order_relaxed);
 		p->extra_ref = true;
 	} else {
 		lib = p->fresh;
@@ -1390,6 +1522,10 @@ static void retire_locked(struct dlreg *reg, struct dlreg_lib *lib)
 	atomic_fetch_add_explicit(&reg->gen, 1, memory_order_release);
 	atomic_fetch_sub_explicit(&reg->st.live, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&reg->st.retired, 1, memory_order_relaxed);
+	/* No handle is left to call dlreg_sym: the entry's count moves over. */
+	atomic_fetch_add_explicit(&reg->st.sym_misses,
+				  atomic_exchange_explicit(&lib->sym_misses, 0, memory_order_relaxed),
+				  memory_order_relaxed);
 #if !defined(DLREG_SEEDED_BUG_free_no_grace) && !defined(DLREG_SEEDED_BUG_dlclose_no_grace)
 	retire_push(reg, &lib->retire);
 #endif
@@ -1463,7 +1599,7 @@ int dlreg_close(dlreg_t *reg, dlreg_lib_t *lib)
 	dlreg__clear_detail();
 	if (!reg || !lib)
 		return DLREG_EINVAL;
-	if (lib->reg != reg) {
+	if (atomic_load_explicit(&lib->reg, memory_order_relaxed) != reg) {
 		dlreg__set_detail("close: handle belongs to another (or a destroyed) registry");
 		return DLREG_EINVAL;
 	}

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -603,6 +604,240 @@ static void test_hints_are_promoted(void)
 	done_reg(reg);
 }
 
+/*
+ * The loader never binds an object it holds again: a NOW open of an object
+ * opened LAZY returns it lazily bound, and the entry says so (libfail.so
+ * keeps an undefined function reference, which a NOW load refuses).
+ * DEEPBIND does not apply to a loaded object either; GLOBAL does.
+ */
+static void test_hints_only_what_the_loader_applies(void)
+{
+	dlreg_t *reg = new_reg();
+	dlreg_lib_t *lazy, *now, *deep, *global;
+	CHECK_ERR(dlreg_open(reg, fixture("fail"), DLREG_HINT_LAZY, &lazy), DLREG_OK);
+	CHECK_ERR(dlreg_open(reg, fixture("fail"), 0, &now), DLREG_OK);
+	CHECK(now == lazy && (dlreg_lib_hints(now) & DLREG_HINT_LAZY));
+	CHECK_ERR(dlreg_open(reg, fixture("fail"), DLREG_HINT_DEEPBIND, &deep), DLREG_OK);
+	CHECK(deep == lazy && !(dlreg_lib_hints(deep) & DLREG_HINT_DEEPBIND));
+	CHECK_ERR(dlreg_open(reg, fixture("fail"), DLREG_HINT_GLOBAL, &global), DLREG_OK);
+	CHECK(global == lazy && (dlreg_lib_hints(global) & DLREG_HINT_GLOBAL) &&
+	      (dlreg_lib_hints(global) & DLREG_HINT_LAZY));
+	CHECK(dlreg_lib_refs(lazy) == 4);
+	for (int i = 0; i < 4; i++)
+		CHECK_ERR(dlreg_close(reg, lazy), DLREG_OK);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	CHECK(!mapped("fail"));
+	done_reg(reg);
+}
+
+/*
+ * dlreg_sym counts its dlsym() calls in the registry's statistics, also
+ * after the entry is retired, and an orphaned handle's lookups (after
+ * dlreg_destroy) touch nothing of the freed registry, even while destroy
+ * runs: a second thread resolves through the handle the whole time.
+ */
+struct sym_loop {
+	dlreg_lib_t *lib;
+	atomic_bool stop;
+	atomic_long calls;
+	long bad;
+};
+
+static void *sym_loop_main(void *p)
+{
+	struct sym_loop *s = p;
+	char name[32];
+	for (long i = 0; !atomic_load(&s->stop); i++) {
+		void *sym;
+		snprintf(name, sizeof name, "dlreg_no_such_%ld", i % 64);
+		if (dlreg_sym(s->lib, name, &sym) != DLREG_ENOSYM ||
+		    dlreg_sym(s->lib, DLREG_FIXTURE_SYM_KIND, &sym) != DLREG_OK)
+			s->bad++;
+		atomic_fetch_add(&s->calls, 1);
+	}
+	return NULL;
+}
+
+static dlreg_lib_t *orphaned_on_purpose; /* reachable for LeakSanitizer */
+
+static void test_sym_misses_and_orphans(void)
+{
+	dlreg_t *reg = new_reg();
+	dlreg_lib_t *a;
+	struct dlreg_stats s0, s1;
+	void *sym;
+	dlreg_stats(reg, &s0);
+	CHECK_ERR(dlreg_open(reg, fixture("plain16"), 0, &a), DLREG_OK);
+	for (int i = 0; i < 3; i++)
+		CHECK_ERR(dlreg_sym(a, "dlreg_no_such_symbol", &sym), DLREG_ENOSYM);
+	CHECK_ERR(dlreg_sym(a, DLREG_FIXTURE_SYM_KIND, &sym), DLREG_OK);
+	CHECK_ERR(dlreg_sym(a, DLREG_FIXTURE_SYM_KIND, &sym), DLREG_OK); /* a hit */
+	dlreg_stats(reg, &s1);
+	CHECK(s1.sym_misses == s0.sym_misses + 4);
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK); /* retired: its count moves over */
+	dlreg_stats(reg, &s1);
+	CHECK(s1.sym_misses == s0.sym_misses + 4);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	dlreg_stats(reg, &s1);
+	CHECK(s1.sym_misses == s0.sym_misses + 4);
+
+	CHECK_ERR(dlreg_open(reg, fixture("plain17"), 0, &orphaned_on_purpose), DLREG_OK);
+	struct sym_loop s = { .lib = orphaned_on_purpose };
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, sym_loop_main, &s) == 0);
+	while (atomic_load(&s.calls) < 100)
+		sched_yield();
+	size_t left = 0;
+	int err = dlreg_destroy(reg, &left);
+	host_reg = NULL;
+	long at_destroy = atomic_load(&s.calls);
+	while (atomic_load(&s.calls) < at_destroy + 100)
+		sched_yield();
+	atomic_store(&s.stop, true);
+	pthread_join(t, NULL);
+	CHECK_ERR(err, DLREG_EBUSY);
+	CHECK(left == 1 && s.bad == 0);
+}
+
+/* A log sink may call back into the registry, but not destroy it. */
+struct reentrant_sink {
+	dlreg_t *reg;
+	int destroy_rc;    /* what dlreg_destroy from the sink returned */
+	dlreg_lib_t *held; /* opened from the sink during destroy */
+	int open_rc;
+	int messages;
+};
+
+static void reentrant_log(void *ctx, enum dlreg_log_level lvl, const char *msg)
+{
+	struct reentrant_sink *s = ctx;
+	(void)lvl;
+	s->messages++;
+	if (strncmp(msg, "destroy:", 8) == 0) {
+		if (!s->held)
+			s->open_rc = dlreg_open(s->reg, fixture("plain19"), 0, &s->held);
+	} else {
+		s->destroy_rc = dlreg_destroy(s->reg, NULL);
+	}
+}
+
+static dlreg_lib_t *sink_orphans[2]; /* reachable for LeakSanitizer */
+
+static void test_log_sink_reentry(void)
+{
+	struct reentrant_sink s = { .destroy_rc = -1, .open_rc = -1 };
+	struct dlreg_config cfg = { .log = reentrant_log, .log_ctx = &s,
+				    .log_level = DLREG_LOG_DEBUG };
+	CHECK_ERR(dlreg_create(&cfg, &s.reg), DLREG_OK);
+	host_reg = s.reg;
+	dlreg_lib_t *a;
+	/* A failed open logs; the sink's destroy is refused and open goes on. */
+	CHECK_ERR(dlreg_open(s.reg, "/nonexistent/dir/libnothing.so", 0, &a), DLREG_ENOENT);
+	CHECK_ERR(s.destroy_rc, DLREG_EDEADLK);
+	/* So is a last close's (a DEBUG message). */
+	s.destroy_rc = -1;
+	CHECK_ERR(dlreg_open(s.reg, fixture("plain18"), 0, &a), DLREG_OK);
+	CHECK_ERR(dlreg_close(s.reg, a), DLREG_OK);
+	CHECK_ERR(s.destroy_rc, DLREG_EDEADLK);
+	CHECK_ERR(dlreg_quiesce(s.reg), DLREG_OK);
+	CHECK(!mapped("plain18"));
+	/* destroy's warning about a held entry: the sink opens another library. */
+	CHECK_ERR(dlreg_open(s.reg, fixture("plain20"), 0, &sink_orphans[0]), DLREG_OK);
+	size_t left = 0;
+	CHECK_ERR(dlreg_destroy(s.reg, &left), DLREG_EBUSY);
+	host_reg = NULL;
+	sink_orphans[1] = s.held;
+	CHECK_ERR(s.open_rc, DLREG_OK);
+	CHECK(left == 2);
+	/* Both handles outlive the registry for dlreg_sym. */
+	void *sym;
+	CHECK_ERR(dlreg_sym(s.held, DLREG_FIXTURE_SYM_KIND, &sym), DLREG_OK);
+	CHECK_ERR(dlreg_sym(sink_orphans[0], DLREG_FIXTURE_SYM_KIND, &sym), DLREG_OK);
+}
+
+/*
+ * Threads that used dlreg_reader_self may still be exiting (their reader
+ * record released by a thread-exit destructor) while the registry is
+ * destroyed: a detached thread cannot be joined first.
+ */
+struct exiting_reader {
+	dlreg_t *reg;
+	atomic_int done;
+};
+
+static void *exiting_reader_main(void *p)
+{
+	struct exiting_reader *e = p;
+	dlreg_reader_t *r = dlreg_reader_self(e->reg);
+	if (r) {
+		dlreg_read_begin(r);
+		(void)dlreg_read_lookup(r, "libnothing.so");
+		dlreg_read_end(r);
+	}
+	atomic_fetch_add(&e->done, 1);
+	return NULL; /* the record is released after this, at thread exit */
+}
+
+static void test_destroy_while_readers_exit(void)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (int round = 0; round < 200; round++) {
+		struct exiting_reader e = { .reg = new_reg() };
+		int started = 0;
+		for (int i = 0; i < 2; i++) {
+			pthread_t t;
+			started += pthread_create(&t, &attr, exiting_reader_main, &e) == 0;
+		}
+		while (atomic_load(&e.done) < started)
+			;
+		done_reg(e.reg);
+	}
+	pthread_attr_destroy(&attr);
+	usleep(100 * 1000); /* let the last detached threads finish exiting */
+}
+
+/*
+ * An entry never holds more than DLREG_REFS_MAX references: opens and
+ * acquires beyond fail with DLREG_EOVERFLOW and change nothing.  Run by
+ * test_registry_refs_limit, built with a limit of 16 (the real one, 2^31 - 1,
+ * takes 2^31 opens to reach).
+ */
+#ifdef DLREG_REFS_MAX
+static void test_refs_limit(void)
+{
+	dlreg_t *reg = new_reg();
+	static dlreg_lib_t *h[DLREG_REFS_MAX];
+	for (int i = 0; i < DLREG_REFS_MAX; i++)
+		CHECK_ERR(dlreg_open(reg, fixture("plain21"), i % 2 ? DLREG_HINT_LAZY : 0, &h[i]),
+			  DLREG_OK);
+	CHECK(dlreg_lib_refs(h[0]) == DLREG_REFS_MAX);
+	dlreg_lib_t *more;
+	CHECK_ERR(dlreg_open(reg, fixture("plain21"), 0, &more), DLREG_EOVERFLOW);
+	CHECK(more == NULL && strstr(dlreg_errdetail(), "references") != NULL);
+	/* The slow path too: a GLOBAL open misses the fast path. */
+	CHECK_ERR(dlreg_open(reg, fixture("plain21"), DLREG_HINT_GLOBAL, &more), DLREG_EOVERFLOW);
+	dlreg_reader_t *r = dlreg_reader_self(reg);
+	CHECK(r != NULL);
+	dlreg_read_begin(r);
+	const dlreg_lib_t *found = dlreg_read_lookup(r, fixture("plain21"));
+	int acq = found ? dlreg_lib_acquire(r, found, &more) : -1;
+	dlreg_read_end(r);
+	CHECK_ERR(acq, DLREG_EOVERFLOW);
+	CHECK(dlreg_lib_refs(h[0]) == DLREG_REFS_MAX);
+	CHECK_ERR(dlreg_close(reg, h[DLREG_REFS_MAX - 1]), DLREG_OK);
+	CHECK_ERR(dlreg_open(reg, fixture("plain21"), 0, &h[DLREG_REFS_MAX - 1]), DLREG_OK);
+	for (int i = 0; i < DLREG_REFS_MAX; i++)
+		CHECK_ERR(dlreg_close(reg, h[i]), DLREG_OK);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	struct dlreg_stats st;
+	dlreg_stats(reg, &st);
+	CHECK(st.live == 0 && st.dlopen_calls == st.dlclose_calls && !mapped("plain21"));
+	done_reg(reg);
+}
+#endif
+
 struct test {
 	const char *name;
 	void (*fn)(void);
@@ -625,6 +860,13 @@ static const struct test tests[] = {
 	{ "reclaim_thread_mode", test_reclaim_thread_mode },
 	{ "concurrent_open_one_entry", test_concurrent_open_one_entry },
 	{ "hints_are_promoted", test_hints_are_promoted },
+	{ "hints_only_what_the_loader_applies", test_hints_only_what_the_loader_applies },
+	{ "sym_misses_and_orphans", test_sym_misses_and_orphans },
+	{ "log_sink_reentry", test_log_sink_reentry },
+	{ "destroy_while_readers_exit", test_destroy_while_readers_exit },
+#ifdef DLREG_REFS_MAX
+	{ "refs_limit", test_refs_limit },
+#endif
 };
 
 int main(int argc, char **argv)

@@ -47,7 +47,7 @@ static const char usage_text[] =
 static const char *const err_names[DLREG_ERR_COUNT_] = {
         "OK",         "EINVAL",     "ENOMEM",     "ENOENT",  "EACCES",    "EISDIR", "ENOTELF",
         "EUNDEFINED", "ELOAD",      "ENOTLOADED", "ENOSYM",  "EDEADLK",   "EBUSY",  "EIO",
-        "ETRUNCATED", "EMALFORMED", "ENOMETA",    "ETOOBIG", "EREPLACED",
+        "ETRUNCATED", "EMALFORMED", "ENOMETA",    "ETOOBIG", "EREPLACED", "EOVERFLOW",
 };
 
 static const char *err_name(int rc)

@@ -55,6 +55,7 @@ enum dlreg_err {
 	DLREG_ENOMETA,    /* scanner: the file carries no dlreg metadata */
 	DLREG_ETOOBIG,    /* scanner: file or metadata larger than the configured cap */
 	DLREG_EREPLACED,  /* the loaded object is not the file that was scanned */
+	DLREG_EOVERFLOW,  /* a library already holds the most references it may (2^31 - 1) */
 	DLREG_ERR_COUNT_
 };
 
@@ -74,8 +75,9 @@ enum dlreg_log_level { DLREG_LOG_DEBUG, DLREG_LOG_INFO, DLREG_LOG_WARN, DLREG_LO
 
 /*
  * Log sink.  Called without any registry lock held and never from inside a
- * read section; it may call back into the registry.  `msg` is valid for the
- * call only.  Paths in `msg` are redacted (basename#hash) unless
+ * read section; it may call back into the registry, except to destroy it
+ * (DLREG_EDEADLK: the call that logs goes on using the registry).  `msg` is
+ * valid for the call only.  Paths in `msg` are redacted (basename#hash) unless
  * DLREG_CONFIG_FULL_PATHS is set.
  */
 typedef void dlreg_log_fn(void *ctx, enum dlreg_log_level level, const char *msg);
@@ -114,9 +116,10 @@ typedef struct dlreg_reader dlreg_reader_t; /* a per-thread read-side record */
 DLREG_API int dlreg_create(const struct dlreg_config *config, dlreg_t **out);
 
 /*
- * Destroys a registry.  Must not run concurrently with any other call on it;
- * DLREG_EDEADLK (nothing done) from inside a read section or the dynamic
- * loader.  Waits for a grace period and releases retired entries.  Entries
+ * Destroys a registry.  Must not run concurrently with any other call on it
+ * (threads that used it may still be exiting: their reader records are safe);
+ * DLREG_EDEADLK (nothing done) from inside a read section, the dynamic
+ * loader or the log sink.  Waits for a grace period and releases retired entries.  Entries
  * still referenced are reported (log, WARN) and left loaded and allocated,
  * never unloaded under their users, so their handles keep working with
  * dlreg_sym: then returns DLREG_EBUSY and sets *still_referenced (if
@@ -140,7 +143,12 @@ DLREG_API int dlreg_destroy(dlreg_t *reg, size_t *still_referenced);
  * constructor in the object may call any dlreg function, including opening
  * its own library (it then gets a valid reference).  Errors: DLREG_EINVAL,
  * DLREG_ENOENT, DLREG_EACCES, DLREG_EISDIR, DLREG_ENOTELF, DLREG_EUNDEFINED,
- * DLREG_ELOAD, DLREG_ENOMEM, each with dlreg_errdetail().
+ * DLREG_ELOAD, DLREG_ENOMEM, DLREG_EOVERFLOW (the entry holds 2^31 - 1
+ * references already), each with dlreg_errdetail().
+ * An object the loader holds already keeps the binding it was loaded with:
+ * a NOW open of an object opened LAZY (by dlreg or by anyone) returns the
+ * lazily bound object, as dlopen does, and DEEPBIND does not apply to it.
+ * GLOBAL and NODELETE do apply, and are added to the entry's hints.
  */
 DLREG_API int dlreg_open(dlreg_t *reg, const char *path, unsigned hints, dlreg_lib_t **out);
 
@@ -166,7 +174,12 @@ DLREG_API const char *dlreg_lib_path(const dlreg_lib_t *lib);
 DLREG_API void *dlreg_lib_dlhandle(const dlreg_lib_t *lib);
 /* Current reference count (a snapshot; 0 once retired). */
 DLREG_API uint32_t dlreg_lib_refs(const dlreg_lib_t *lib);
-/* Effective hints: the union of every open's hints; LAZY only while no open asked for NOW. */
+/*
+ * Effective hints: the hints of the open that created the entry, plus GLOBAL
+ * and NODELETE if a later open asked for them (see dlreg_open).  When two
+ * threads open a new object at once with different LAZY or DEEPBIND hints,
+ * the entry may carry either thread's.
+ */
 DLREG_API unsigned dlreg_lib_hints(const dlreg_lib_t *lib);
 
 /*
@@ -221,7 +234,8 @@ DLREG_API int dlreg_read_sym(dlreg_reader_t *reader, const char *path, const cha
 /*
  * Inside a section: turns a looked-up entry into a handle with its own
  * reference (for use after the section).  DLREG_ENOTLOADED if the entry was
- * retired meanwhile; a retired entry is never resurrected.
+ * retired meanwhile; a retired entry is never resurrected.  DLREG_EOVERFLOW
+ * if it holds 2^31 - 1 references already.
  */
 DLREG_API int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *lib, dlreg_lib_t **out);
 
