@@ -2,6 +2,7 @@
 """acceptance - the project's benchmark targets, checked on one report.
 
 usage: acceptance.py REPORT.json [--format table|markdown]
+Exit status: 0 every target met, 1 a target missed (or absent), 2 bad usage.
 
 Every figure is a ratio of medians (over repetitions) of two benchmarks of
 the same report, so it compares variants measured in the same run on the
@@ -167,10 +168,15 @@ def scan_targets(m, vs):
 
 def main(argv):
     fmt = "table"
-    args = [a for a in argv if not a.startswith("--format")]
-    for a in argv:
-        if a.startswith("--format="):
+    args = []
+    it = iter(argv)
+    for a in it:
+        if a == "--format":
+            fmt = next(it, None)
+        elif a.startswith("--format="):
             fmt = a.split("=", 1)[1]
+        else:
+            args.append(a)
     if len(args) != 1 or fmt not in ("table", "markdown") or args[0] in ("-h", "--help"):
         sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
         return 0 if args and args[0] in ("-h", "--help") else 2

@@ -46,12 +46,13 @@ def scan_runs(memmem_us=200.0, note_big_us=8.0):
 
 
 class Acceptance(unittest.TestCase):
-    def check(self, runs):
+    def check(self, runs, *options):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "r.json")
             with open(path, "w") as f:
                 json.dump({"context": {}, "benchmarks": runs}, f)
-            p = subprocess.run([sys.executable, SCRIPT, path], capture_output=True, text=True)
+            p = subprocess.run([sys.executable, SCRIPT, path] + list(options),
+                               capture_output=True, text=True)
         rows = {}
         for line in p.stdout.splitlines():
             label = line[:56].strip()
@@ -100,6 +101,14 @@ class Acceptance(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertEqual(rows["scan marker warm auto/best, %d bytes" % (4 * MIB)],
                          ["1.10", "<=", "1.05", "MISSED"])
+
+    def test_markdown_either_spelling(self):
+        for options in (["--format=markdown"], ["--format", "markdown"]):
+            code, _, out = self.check(registry_runs() + scan_runs(), *options)
+            self.assertEqual(code, 0, (options, out))
+            self.assertTrue(out.startswith("| target | value | goal |"), (options, out))
+        code, _, out = self.check(registry_runs() + scan_runs(), "--format")
+        self.assertEqual(code, 2)
 
     def test_absent_targets_fail(self):
         code, rows, out = self.check(registry_runs())

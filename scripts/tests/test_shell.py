@@ -190,6 +190,18 @@ class TestBench(ShellCase):
         with open(path) as f:
             self.assertEqual(f.read(), "x")
 
+    def test_quick_report_stays_out_of_results(self):
+        """--quick without --out writes into BUILD-DIR/bench-smoke/: here a
+        file of that name, so bench names it and stops."""
+        build = os.path.join(self.dir, "build")
+        os.makedirs(build)
+        with open(os.path.join(build, "bench-smoke"), "w") as f:
+            f.write("x")
+        code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), "--quick",
+                                         "--build-dir", build)
+        self.assertEqual(code, 2, err)
+        self.assertIn(os.path.join(build, "bench-smoke") + ": exists and is not a directory", err)
+
     def test_bad_usage(self):
         code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), "--repetitions", "0")
         self.assertEqual(code, 2, err)
