@@ -76,10 +76,19 @@
  * INVARIANTS (checked by the storms):
  *   - refs never underflows (the locked decrement stops at 0; closing a
  *     handle more often than it was opened is undefined behaviour, reported
- *     as EINVAL when it is seen before the entry is released);
+ *     as EINVAL when it is seen before the entry is released) and never
+ *     wraps (opens and acquires stop at REFS_MAX, 2^31 - 1: DLREG_EOVERFLOW);
  *   - dlopen_calls - dlclose_calls == number of entries not yet DEAD;
  *   - an entry found by a reader inside a section is LIVE or RETIRED, never
  *     DEAD, until that section ends (poison: dlreg_lib_check).
+ *
+ * Destroy runs alone (the API's contract) but for three things it cannot
+ * exclude: calls on handles it leaves referenced (dlreg_sym; handle-only
+ * calls never follow lib->reg), the log sink (destroy refuses to run from
+ * one, and sends its own warnings before it tears anything down) and
+ * threads exiting after they used dlreg_reader_self (their key destructor
+ * unregisters a record only while its registry is on the global list,
+ * under g_regs_lock, which destroy takes to unlink it before freeing).
  *
  * fork: handlers take reclaim_lock then lock (the only place both are held,
  * always in that order) so the child inherits them unheld; the child resets

@@ -240,7 +240,8 @@ DLREG_API int dlreg_read_sym(dlreg_reader_t *reader, const char *path, const cha
 DLREG_API int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *lib, dlreg_lib_t **out);
 
 /*
- * Counters for tests and storms (each a snapshot, read without a lock).
+ * Counters for tests and storms (each a snapshot; sym_misses sums the live
+ * entries' counts under the writer lock, the others are read without it).
  * dlopen_calls - dlclose_calls is the number of glibc references the
  * registry holds right now; after dlreg_quiesce() with no live entries it
  * is 0, or every dlopen was matched by a dlclose.
