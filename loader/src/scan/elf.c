@@ -457,7 +457,7 @@ static int load_strtab(struct dlreg__scan_job *job, const struct elf *e, struct 
 static int section_name(struct dlreg__scan_job *job, const struct strtab *st, uint32_t name,
                         char out[64])
 {
-	out[0] = '\0';
+	memset(out, 0, 64); /* all 64 bytes reach dlreg_metadata.section */
 	if (!st->present)
 		return DLREG_OK;
 	if (name >= st->size)
@@ -468,11 +468,13 @@ static int section_name(struct dlreg__scan_job *job, const struct strtab *st, ui
 	int rc = src_read(job->src, st->off + name, out, n);
 	if (rc)
 		return rc;
-	if (!memchr(out, '\0', n)) {
+	char *end = memchr(out, '\0', n);
+	if (!end) {
 		if (n < 64)
 			return fail(DLREG_EMALFORMED, "section name runs off the name table");
-		out[63] = '\0';
+		end = out + 63;
 	}
+	memset(end, 0, (size_t)(out + 64 - end)); /* nor the table's next names */
 	return DLREG_OK;
 }
 

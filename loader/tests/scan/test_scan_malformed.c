@@ -173,7 +173,14 @@ static void check_elf_details(void)
 		CHECK(dlreg_scan_buffer(b.p, b.len, NULL, &m) == DLREG_OK, "sections-only");
 		CHECK(m && strcmp(m->section, ".note.dlreg.metadata") == 0, "section name %s",
 		      m ? m->section : "-");
+		/* Nothing follows the name: not the table's next names, nor
+		 * stale bytes where the table ends first. */
+		size_t tail = 0;
+		for (size_t k = m ? strlen(m->section) : sizeof m->section; k < sizeof m->section; k++)
+			tail |= (unsigned char)m->section[k];
+		CHECK(tail == 0, "sections-only: bytes after the section name's NUL");
 		dlreg_metadata_free(m);
+		m = NULL;
 		free(b.p);
 	}
 }
