@@ -31,7 +31,8 @@
  *   note sizes running past their segment or section, e_shstrndx >= e_shnum
  *   (also via SHN_XINDEX), section names running off their string table,
  *   extended numbering (PN_XNUM, SHN_XINDEX) without a section 0   DLREG_EMALFORMED
- *   more than DLREG_SCAN_MAX_HEADERS program or section headers,
+ *   more than DLREG_SCAN_MAX_HEADERS program or section headers, more
+ *   than DLREG_SCAN_MAX_NOTES notes walked (areas may overlap),
  *   metadata above max_meta_size, file above max_map_size (mmap backend)
  *                                                   DLREG_ETOOBIG
  *   directory                                        DLREG_EISDIR
@@ -222,6 +223,13 @@ enum dlreg_scan_backend {
 #define DLREG_SCAN_META_LIMIT ((size_t)16 * 1024 * 1024)
 /* Program or section header counts above this are DLREG_ETOOBIG. */
 #define DLREG_SCAN_MAX_HEADERS 65536u
+/*
+ * ELF notes walked in one file, over all its PT_NOTE segments and SHT_NOTE
+ * sections, before it is DLREG_ETOOBIG.  Areas may overlap: without a bound
+ * N headers over one area of N notes cost N^2 steps (a 900 KB file took
+ * 4.5 s).  A plugin has a handful.
+ */
+#define DLREG_SCAN_MAX_NOTES 65536u
 /* Rejected markers tolerated in one file before it is DLREG_EMALFORMED. */
 #define DLREG_SCAN_MAX_BAD_MARKERS 256u
 /* Longest GNU build-id recorded; longer ones are ignored. */

@@ -358,6 +358,9 @@ static int scan_notes(struct dlreg__scan_job *job, const struct elf *e, uint64_t
 	while (pos < len) {
 		unsigned char h[12];
 		uint64_t desc, end;
+		if (++job->notes_walked > DLREG_SCAN_MAX_NOTES)
+			return fail(DLREG_ETOOBIG, "more than %u ELF notes",
+			            DLREG_SCAN_MAX_NOTES);
 		if (len - pos < sizeof h)
 			return fail(DLREG_EMALFORMED, "note header truncated at offset %llu",
 			            (unsigned long long)(start + pos));

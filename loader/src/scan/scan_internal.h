@@ -28,6 +28,7 @@ struct dlreg__scan_job {
 	struct dlreg__src *src;
 	size_t max_meta;
 	unsigned flags;
+	unsigned notes_walked; /* bounded by DLREG_SCAN_MAX_NOTES */
 	char *json; /* freed by whoever runs the job, also after a fault */
 	size_t json_len;
 	enum dlreg_meta_where where;

@@ -501,6 +501,37 @@ static void many_bad_markers(struct bytes *out)
 
 /* ---- ELF structure ---- */
 
+/*
+ * DLREG_SCAN_MAX_NOTES / 1024 + 1 PT_NOTE segments over one area of 1024
+ * empty notes: the walk stops at the limit instead of taking a step per
+ * segment and note.
+ */
+static void notes_overlapping_many(struct bytes *out)
+{
+	enum { NOTES = 1024, SEGS = DLREG_SCAN_MAX_NOTES / NOTES + 1 };
+	struct img m;
+	memset(&m, 0, sizeof m);
+	m.is64 = 1;
+	b_put(&m.b, NULL, 64);
+	m.phoff = m.b.len;
+	b_put(&m.b, NULL, SEGS * 56);
+	size_t area = m.b.len;
+	for (unsigned i = 0; i < NOTES; i++)
+		note(&m, "", 1, NULL, 0, 4);
+	const struct img_opts o = {.is64 = 1};
+	ident(&m, &o, 64);
+	set_e(&m, E_PHOFF, m.phoff);
+	set_e(&m, E_PHENTSIZE, 56);
+	set_e(&m, E_PHNUM, SEGS);
+	for (unsigned i = 0; i < SEGS; i++) {
+		set_p(&m, i, P_TYPE, PT_NOTE);
+		set_p(&m, i, P_OFFSET, area);
+		set_p(&m, i, P_FILESZ, m.b.len - area);
+		set_p(&m, i, P_ALIGN, 4);
+	}
+	done(&m, out);
+}
+
 static void elf_magic_only(struct bytes *out)
 {
 	struct bytes b = {0};
@@ -727,6 +758,7 @@ const struct corpus_case corpus_cases[] = {
         ERR("shoff-overflow", DLREG_EMALFORMED, shoff_overflow),
         ERR("shentsize-small", DLREG_EMALFORMED, shentsize_small),
         ERR("pn-xnum-huge", DLREG_ETOOBIG, pn_xnum_huge),
+        ERR("notes-overlapping-many", DLREG_ETOOBIG, notes_overlapping_many),
         ERR("pn-xnum-no-sections", DLREG_EMALFORMED, pn_xnum_no_sections),
         ERR("note-offset-overflow", DLREG_EMALFORMED, note_offset_overflow),
         ERR("note-filesz-overflow", DLREG_EMALFORMED, note_filesz_overflow),
