@@ -41,6 +41,14 @@
  *   missing / unreadable                             DLREG_ENOENT / DLREG_EACCES
  * Each failure also sets dlreg_errdetail(); paths in it are redacted
  * (basename#hash) unless DLREG_SCAN_FULL_PATHS is given.
+ *
+ * "Changed while read" is the file's size and mtime before and after the
+ * scan.  The kernel sets mtime when a write starts, before it copies the
+ * data, so a write already under way when a scan starts (one pwrite paused
+ * on a page fault, say) can go unseen and the scan return a mix of old and
+ * new bytes.  No check of the file can close that: install plugins by
+ * rename (a new inode), as dlreg_open_verified's identity check expects.
+ * A file rewritten in place is never a memory-safety problem, only this.
  */
 #ifndef DLREG_SCAN_H
 #define DLREG_SCAN_H
