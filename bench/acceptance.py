@@ -32,6 +32,7 @@ Exit status: 0 all met, 1 a target missed or its benchmarks are absent,
 2 bad input.
 """
 import json
+import os
 import re
 import statistics
 import sys
@@ -199,4 +200,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BrokenPipeError:  # e.g. piped into head: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
