@@ -30,8 +30,8 @@
 #include "dlreg/scan.h"
 #include "check.h"
 
-#define NFILES 3
-#define NSCANNERS 3
+#define NFILES 4
+#define NSCANNERS 4
 #define J_RACE "{\"name\":\"race\",\"n\":[1,2,3]}"
 
 struct file {
@@ -168,9 +168,12 @@ static void count(int rc, const struct dlreg_metadata *m)
 static void *scanner(void *arg)
 {
 	uint64_t rng = (uint64_t)(uintptr_t)arg * 7919 + 1;
-	/* Most scanners map (the SIGBUS path); one reads (the short-read path). */
-	struct dlreg_scan_options o = {.backend = (uintptr_t)arg == NSCANNERS - 1 ? DLREG_SCAN_READ
-	                                                                          : DLREG_SCAN_MMAP,
+	/* Two scanners map (the SIGBUS path), one reads (the short-read path)
+	 * and one lets auto choose, on files the mutator leaves cached or
+	 * rewritten: its first-page, cachestat and header-pass paths. */
+	static const enum dlreg_scan_backend backend[NSCANNERS] = {
+	        DLREG_SCAN_MMAP, DLREG_SCAN_MMAP, DLREG_SCAN_READ, DLREG_SCAN_AUTO};
+	struct dlreg_scan_options o = {.backend = backend[(uintptr_t)arg],
 	                               .read_buf_size = DLREG_SCAN_READ_BUF_MIN};
 	while (!atomic_load(&stop)) {
 		struct dlreg_metadata *m = NULL;
@@ -257,7 +260,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test_scan_race: cannot create a temporary directory\n");
 		return 2;
 	}
-	static const size_t sizes[NFILES] = {64 * 1024, 256 * 1024, 1024 * 1024 + 333};
+	/* Around auto's thresholds: 64 KiB, 128 KiB-2 MiB, from 2 MiB. */
+	static const size_t sizes[NFILES] = {64 * 1024, 256 * 1024, 1024 * 1024 + 333,
+	                                     2560 * 1024};
 	for (int i = 0; i < NFILES; i++) {
 		snprintf(files[i].path, sizeof files[i].path, "%s/f%d", tmpdir, i);
 		make_content(&files[i], sizes[i], 0x5eed0000u + (uint64_t)i);
