@@ -27,7 +27,11 @@ it (auto, mmap and read timed side by side; the median over repetitions of
 each one's mean time, then auto's over the smaller of the other two), else
 from the separate auto, mmap and read-128K families.
 
-Prints one line per target (value, goal, met or missed) on stdout.
+Prints one line per target (value, goal, met or missed) on stdout.  Where
+the report's cold auto_vs_best runs carry device counters (auto_dev_reads,
+auto_dev_kib and the same for mmap and read), a second table follows: the
+read requests and KiB the block device served per cold scan, medians over
+the repetitions, which is the I/O behind each cold time.
 Exit status: 0 all met, 1 a target missed or its benchmarks are absent,
 2 bad input.
 """
@@ -104,6 +108,8 @@ def registry_targets(m):
 
 _SIZE = re.compile(r"^scan/(marker|note)/(warm|cold)/([^/]+)/size:(\d+)$")
 VS_COUNTERS = ("auto_us", "mmap_us", "read_us")
+DEV_COUNTERS = tuple("%s_dev_%s" % (b, c) for b in ("auto", "mmap", "read")
+                     for c in ("reads", "kib"))
 
 
 def scan_points(m, backend):
@@ -196,7 +202,33 @@ def main(argv):
             print("| %s | %s | %s %g | %s |" % (label, shown, op, goal, verdict))
         else:
             print("%-56s %8s  %s %-5g %s" % (label, shown, op, goal, verdict))
+    print_device_io(counter_medians(runs, DEV_COUNTERS), fmt)
     return 1 if missed else 0
+
+
+def print_device_io(dev, fmt):
+    """The cold auto_vs_best runs' device reads per scan, if the report has them."""
+    rows = []
+    for name in sorted(dev, key=lambda n: scan_points({n: 0}, "auto_vs_best")):
+        pts = scan_points({name: 0}, "auto_vs_best")
+        if not pts:
+            continue
+        kind, cache, size = pts[0]
+        c = dev[name]
+        rows.append(("%s %s, %d bytes" % (kind, cache, size),
+                     ["%.2f (%.0f KiB)" % (c[b + "_dev_reads"], c[b + "_dev_kib"])
+                      for b in ("auto", "mmap", "read")]))
+    if not rows:
+        return
+    if fmt == "markdown":
+        print("\n| device reads per scan (KiB) | auto | mmap | read |\n|---|---:|---:|---:|")
+        for label, cells in rows:
+            print("| %s | %s |" % (label, " | ".join(cells)))
+    else:
+        print("\ndevice reads per scan (KiB read), auto_vs_best:")
+        print("%-36s %18s %18s %18s" % ("", "auto", "mmap", "read"))
+        for label, cells in rows:
+            print("%-36s %18s %18s %18s" % ((label,) + tuple(cells)))
 
 
 if __name__ == "__main__":

@@ -592,6 +592,49 @@ static uint64_t now_ns(void)
 }
 
 /*
+ * Reads the block device under the scan directory has completed, and the
+ * 512-byte sectors they read (fields 1 and 3 of /sys/dev/block/M:m/stat; a
+ * partition has its own).  Device-wide: another process's reads in the same
+ * window count too.  0 and both -1 where the scan directory has no block
+ * device of its own (tmpfs, overlayfs, btrfs) or the file is unreadable.
+ */
+struct dev_reads {
+	long long ios, sectors;
+};
+
+static int dev_reads_now(struct dev_reads *r)
+{
+	static char path[64];
+	static int state; /* 0 unknown, 1 path set, -1 none */
+
+	r->ios = r->sectors = -1;
+	if (state == 0) {
+		struct stat sb;
+
+		state = -1;
+		if (stat(work_dir, &sb) == 0 && major(sb.st_dev) != 0) {
+			snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/stat", major(sb.st_dev),
+			         minor(sb.st_dev));
+			if (access(path, R_OK) == 0)
+				state = 1;
+		}
+	}
+	if (state != 1)
+		return 0;
+	FILE *f = fopen(path, "r");
+	long long ios, merges, sectors;
+	int got = f ? fscanf(f, "%lld %lld %lld", &ios, &merges, &sectors) : 0;
+
+	if (f)
+		fclose(f);
+	if (got != 3)
+		return 0;
+	r->ios = ios;
+	r->sectors = sectors;
+	return 1;
+}
+
+/*
  * auto_vs_best: is auto as fast as the better of mmap and read?  Separate
  * families answer it badly on this kind of VM: they run seconds apart, the
  * host's load moves a run by 10-50 % (cold most), and auto, which runs the
@@ -607,7 +650,11 @@ static uint64_t now_ns(void)
  * auto's.
  * Counters: auto_over_best = auto's total time / the smaller of mmap's and
  * read's totals; auto_over_mmap, auto_over_read; auto_us, mmap_us, read_us
- * (mean microseconds per scan); mmap_used as in bench_scan.
+ * (mean microseconds per scan); mmap_used as in bench_scan.  Cold, where
+ * the scan directory has a block device: auto_dev_reads, mmap_dev_reads,
+ * read_dev_reads (read requests the device completed per scan) and
+ * auto_dev_kib, mmap_dev_kib, read_dev_kib (KiB they read per scan), the
+ * I/O behind each time (dev_reads_now).
  */
 enum { VS_AUTO, VS_MMAP, VS_READ, VS_N };
 
@@ -623,6 +670,8 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 	uint64_t size = (uint64_t)dlreg_bench_range_get(st, 0);
 	const char *path = file_path(f->kind, size);
 	uint64_t total[VS_N] = {0};
+	long long dev_ios[VS_N] = {0}, dev_sectors[VS_N] = {0};
+	int dev_ok = f->cold;
 	int used_mmap = 0;
 	double pmd = f->cold ? -1 : warm_up(f->kind, size);
 
@@ -655,9 +704,18 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 				dlreg_bench_skip_with_error(st, why);
 				break;
 			}
+			struct dev_reads d0, d1;
+
+			dev_ok = dev_ok && dev_reads_now(&d0);
 			uint64_t t0 = now_ns();
 			int err = dlreg_scan_file(path, &o, &m);
 			uint64_t t = now_ns() - t0;
+
+			dev_ok = dev_ok && dev_reads_now(&d1);
+			if (dev_ok) {
+				dev_ios[b] += d1.ios - d0.ios;
+				dev_sectors[b] += d1.sectors - d0.sectors;
+			}
 
 			if (err) {
 				scan_fail(st, "dlreg_scan_file", err);
@@ -692,6 +750,16 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 	for (unsigned b = 0; its > 0 && b < VS_N; b++)
 		dlreg_bench_counter_set(st, mean_name[b], (double)total[b] / 1e3 / (double)its,
 		                        DLREG_BENCH_COUNTER_DEFAULT);
+	static const char *const ios_name[VS_N] = {"auto_dev_reads", "mmap_dev_reads",
+	                                           "read_dev_reads"};
+	static const char *const kib_name[VS_N] = {"auto_dev_kib", "mmap_dev_kib", "read_dev_kib"};
+
+	for (unsigned b = 0; dev_ok && its > 0 && b < VS_N; b++) {
+		dlreg_bench_counter_set(st, ios_name[b], (double)dev_ios[b] / (double)its,
+		                        DLREG_BENCH_COUNTER_DEFAULT);
+		dlreg_bench_counter_set(st, kib_name[b], (double)dev_sectors[b] / 2.0 / (double)its,
+		                        DLREG_BENCH_COUNTER_DEFAULT);
+	}
 	if (total[VS_MMAP] && total[VS_READ]) {
 		uint64_t best = total[VS_MMAP] < total[VS_READ] ? total[VS_MMAP] : total[VS_READ];
 

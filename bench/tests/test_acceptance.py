@@ -102,6 +102,26 @@ class Acceptance(unittest.TestCase):
         self.assertEqual(rows["scan marker warm auto/best, %d bytes" % (4 * MIB)],
                          ["1.10", "<=", "1.05", "MISSED"])
 
+    def test_device_reads_table(self):
+        name = "scan/marker/cold/auto_vs_best/size:%d" % (256 * 1024)
+        dev = dict(auto_dev_reads=2.0, auto_dev_kib=272.0, mmap_dev_reads=1.0,
+                   mmap_dev_kib=256.0, read_dev_reads=2.0, read_dev_kib=256.0)
+        runs = [run(name, 220.0, "us", auto_us=220.0, mmap_us=150.0, read_us=250.0, **dev)
+                for _ in range(3)]
+        runs[0]["auto_dev_reads"] = 3.0  # the median, not the first run, is shown
+        code, _, out = self.check(registry_runs() + scan_runs() + runs)
+        self.assertEqual(code, 1, out)
+        self.assertIn("device reads per scan", out)
+        line = [ln for ln in out.splitlines() if ln.startswith("marker cold, 262144 bytes")]
+        self.assertEqual(len(line), 1, out)
+        self.assertEqual(line[0].split()[4:], ["2.00", "(272", "KiB)", "1.00", "(256", "KiB)",
+                                              "2.00", "(256", "KiB)"])
+        code, _, out = self.check(registry_runs() + scan_runs() + runs, "--format=markdown")
+        self.assertIn("| marker cold, 262144 bytes | 2.00 (272 KiB) | 1.00 (256 KiB) |", out)
+        # Without the counters there is no such table.
+        code, _, out = self.check(registry_runs() + scan_runs())
+        self.assertNotIn("device reads", out)
+
     def test_markdown_either_spelling(self):
         for options in (["--format=markdown"], ["--format", "markdown"]):
             code, _, out = self.check(registry_runs() + scan_runs(), *options)
