@@ -122,16 +122,27 @@ void dlreg_bench_shutdown(void);
  * DLREG_BENCH_EIO otherwise.  Call last, so a lost report fails the run.
  */
 int dlreg_bench_stdout_check(const char *prog);
-/* Adds key=value to the report's "context" object; call before run. */
+/*
+ * Adds key=value to the report's "context" object; call before run.
+ * DLREG_BENCH_EINVAL for a key already added, or one Google Benchmark
+ * writes itself (date, host_name, executable, num_cpus, mhz_per_cpu,
+ * cpu_scaling_enabled, caches, load_avg, library_build_type).
+ */
 int dlreg_bench_context_add(const char *key, const char *value);
 
 /* Registers fn(st, data) under `name`; NULL on failure.  `name` is copied. */
 dlreg_bench_t *dlreg_bench_register(const char *name, dlreg_bench_fn *fn, void *data);
 
 /*
- * Builders.  Each returns b, or NULL if b is NULL or an argument breaks the
- * contract Google Benchmark would otherwise enforce by aborting; so a chain
- * of builders needs one NULL check at the end.
+ * Builders.  Each returns b, or NULL if b is NULL (or not a handle from
+ * dlreg_bench_register) or the call breaks a contract Google Benchmark
+ * would otherwise enforce by aborting; so a chain of builders needs one
+ * NULL check at the end.  Besides each argument's own range, calls must
+ * agree with each other: every argument list (arg, args, range, ranges,
+ * dense_range) has the same length, and arg_name/arg_names name that many;
+ * iterations excludes min_time and min_warmup_time (of 0 s: only an
+ * earlier iterations call), and use_real_time excludes use_manual_time.
+ * range and ranges take negative bounds.
  */
 dlreg_bench_t *dlreg_bench_arg(dlreg_bench_t *b, int64_t x);
 dlreg_bench_t *dlreg_bench_args(dlreg_bench_t *b, const int64_t *args, size_t n);
@@ -163,6 +174,10 @@ int dlreg_bench_compute_statistics(dlreg_bench_t *b, const char *name, dlreg_ben
 /* Inside a body. */
 bool dlreg_bench_keep_running(dlreg_bench_state_t *st);
 bool dlreg_bench_keep_running_batch(dlreg_bench_state_t *st, size_t *n);
+/*
+ * Pausing stops the run's timer until resume; after skip_with_error both
+ * do nothing (the run is discarded).
+ */
 void dlreg_bench_pause_timing(dlreg_bench_state_t *st);
 void dlreg_bench_resume_timing(dlreg_bench_state_t *st);
 /* Marks the run failed with `msg`; the loop then ends at its next check. */
@@ -170,16 +185,26 @@ void dlreg_bench_skip_with_error(dlreg_bench_state_t *st, const char *msg);
 bool dlreg_bench_error_occurred(const dlreg_bench_state_t *st);
 /* With use_manual_time: the time of the iteration (or batch) just run. */
 void dlreg_bench_set_iteration_time(dlreg_bench_state_t *st, double seconds);
+/* These three fail the run with "out of memory" if they cannot allocate. */
 void dlreg_bench_set_bytes_processed(dlreg_bench_state_t *st, int64_t bytes);
 void dlreg_bench_set_items_processed(dlreg_bench_state_t *st, int64_t items);
 void dlreg_bench_set_label(dlreg_bench_state_t *st, const char *label);
 /* Sets (replaces) a user counter; flags are dlreg_bench_counter_flag bits. */
 int dlreg_bench_counter_set(dlreg_bench_state_t *st, const char *name, double value,
                             unsigned flags);
+/*
+ * Argument i of this run.  Only from the body or a setup/teardown hook of
+ * the run that owns st; an i past the family's argument list prints the
+ * benchmark's name and aborts (State::range() would read past its vector).
+ */
 int64_t dlreg_bench_range_get(const dlreg_bench_state_t *st, size_t i);
 int dlreg_bench_thread_index(const dlreg_bench_state_t *st);
 int dlreg_bench_thread_count(const dlreg_bench_state_t *st);
-/* Iterations completed so far by this thread (0 before the loop starts). */
+/*
+ * Iterations the loop has granted this thread so far (0 before the loop
+ * starts, and in hooks); after skip_with_error, those granted before it
+ * (State::iterations() then reports the whole plan).
+ */
 int64_t dlreg_bench_iterations_done(const dlreg_bench_state_t *st);
 /* Iterations planned for this run on this thread. */
 int64_t dlreg_bench_max_iterations(const dlreg_bench_state_t *st);

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -19,7 +20,9 @@
 #include <mutex>
 #include <new>
 #include <regex>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -54,6 +57,77 @@ dlreg_bench_t *handle_of(Benchmark *b)
 	return reinterpret_cast<dlreg_bench_t *>(b);
 }
 
+// --- families and runs -----------------------------------------------------
+//
+// Google Benchmark checks builder calls against each other and aborts on a
+// conflict (BM_CHECK): every argument list must have the same length, and
+// argument names that length; MinTime and MinWarmUpTime exclude
+// Iterations (a warm-up of 0 s excludes only later ones), and UseRealTime
+// excludes UseManualTime.  The shim keeps what it needs to refuse such a call with
+// NULL instead.  Families live until exit, like Google's.
+
+struct family {
+	std::string name;
+	int width = -1; // length of the argument lists given so far, -1 none
+	int names = -1; // number of argument names given, -1 none
+	bool min_time = false, iterations = false, real_time = false, manual_time = false;
+	bool warmup = false; // a MinWarmUpTime above 0 is in force
+
+	// Benchmark::ArgsCnt() of 1.7.1.
+	int args_count() const
+	{
+		return width >= 0 ? width : names;
+	}
+	bool takes_args(size_t n) const
+	{
+		return args_count() == -1 || static_cast<size_t>(args_count()) == n;
+	}
+};
+
+std::mutex family_lock;
+std::unordered_map<Benchmark *, family *> families;
+
+family *family_of(dlreg_bench_t *b)
+{
+	if (!b)
+		return nullptr;
+	std::lock_guard<std::mutex> guard(family_lock);
+	auto it = families.find(bench_of(b));
+	return it == families.end() ? nullptr : it->second;
+}
+
+// What the shim knows about the body or hook running on this thread: the
+// State it was handed, its family, and the iterations the loop granted.
+// State::iterations() cannot say the last: after SkipWithError it reports
+// max_iterations.
+struct run_record {
+	const State *st;
+	const family *fam;
+	int64_t granted;
+};
+
+thread_local run_record *tl_run;
+
+struct run_scope {
+	run_record rec;
+	run_record *saved;
+	run_scope(const State &st, const family *fam) : rec{&st, fam, 0}, saved(tl_run)
+	{
+		tl_run = &rec;
+	}
+	~run_scope()
+	{
+		tl_run = saved;
+	}
+	run_scope(const run_scope &) = delete;
+	run_scope &operator=(const run_scope &) = delete;
+};
+
+run_record *record_of(const State *st)
+{
+	return tl_run && tl_run->st == st ? tl_run : nullptr;
+}
+
 // --- callback slots ------------------------------------------------------
 //
 // Google Benchmark stores Setup/Teardown/statistics as bare function
@@ -65,6 +139,7 @@ constexpr size_t kSlots = DLREG_BENCH_CALLBACK_SLOTS;
 struct hook_slot {
 	dlreg_bench_hook_fn *fn;
 	void *data;
+	const family *fam;
 };
 
 struct stat_slot {
@@ -83,6 +158,7 @@ using stat_ptr = double (*)(const std::vector<double> &);
 
 template <hook_slot *Table, size_t I> void hook_trampoline(const State &st)
 {
+	run_scope scope(st, Table[I].fam);
 	Table[I].fn(handle_of(st), Table[I].data);
 }
 
@@ -335,19 +411,38 @@ constexpr unsigned kCounterFlagsAll = DLREG_BENCH_COUNTER_RATE | DLREG_BENCH_COU
                                       DLREG_BENCH_COUNTER_AVG_ITERATIONS |
                                       DLREG_BENCH_COUNTER_INVERT | DLREG_BENCH_COUNTER_BASE_1024;
 
-// Runs a builder step, turning a null handle or an allocation failure into
-// nullptr so a C caller checks a chain once.
-template <class F> dlreg_bench_t *build(dlreg_bench_t *b, bool valid, F &&step)
+// Runs a builder step on a family registered here, turning a null or
+// unknown handle, a call Google Benchmark would abort on (valid(family) is
+// false) or an allocation failure into nullptr, so a C caller checks a
+// chain once.  step records in the family what it changed.
+template <class V, class F> dlreg_bench_t *build_checked(dlreg_bench_t *b, V &&valid, F &&step)
 {
-	if (!b || !valid)
+	family *f = family_of(b);
+	if (!f || !valid(*f))
 		return nullptr;
 	try {
-		step(bench_of(b));
+		step(bench_of(b), *f);
 	} catch (...) {
 		return nullptr;
 	}
 	return b;
 }
+
+// The same for a step that no earlier builder call can conflict with.
+template <class F> dlreg_bench_t *build(dlreg_bench_t *b, bool valid, F &&step)
+{
+	return build_checked(
+	        b, [valid](const family &) { return valid; },
+	        [&step](Benchmark *g, family &) { step(g); });
+}
+
+// Context keys Google Benchmark's JSON reporter writes itself: a custom
+// one of the same name would make the "context" object repeat a key.
+const char *const kBuiltinContext[] = {"date",        "host_name",           "executable",
+                                       "num_cpus",    "mhz_per_cpu",         "cpu_scaling_enabled",
+                                       "caches",      "load_avg",            "library_build_type"};
+std::mutex context_lock;
+std::set<std::string> context_keys;
 
 } // namespace
 
@@ -400,11 +495,20 @@ int dlreg_bench_stdout_check(const char *prog)
 
 int dlreg_bench_context_add(const char *key, const char *value)
 {
-	if (!key || !value)
+	if (!key || !*key || !value)
 		return DLREG_BENCH_EINVAL;
+	for (const char *builtin : kBuiltinContext)
+		if (!std::strcmp(key, builtin))
+			return DLREG_BENCH_EINVAL;
+	std::lock_guard<std::mutex> guard(context_lock);
 	try {
+		// Google Benchmark keeps the first value of a repeated key and
+		// only prints a warning: refuse the second here instead.
+		if (!context_keys.insert(key).second)
+			return DLREG_BENCH_EINVAL;
 		benchmark::AddCustomContext(key, value);
 	} catch (...) {
+		context_keys.erase(key);
 		return DLREG_BENCH_ENOMEM;
 	}
 	return DLREG_BENCH_OK;
@@ -415,10 +519,16 @@ dlreg_bench_t *dlreg_bench_register(const char *name, dlreg_bench_fn *fn, void *
 	if (!name || !*name || !fn)
 		return nullptr;
 	try {
-		auto body = [fn, data](State &st) {
+		family *fam = new family;
+		fam->name = name;
+		auto body = [fn, data, fam](State &st) {
+			run_scope scope(st, fam);
 			fn(reinterpret_cast<dlreg_bench_state_t *>(&st), data);
 		};
-		return handle_of(benchmark::RegisterBenchmark(name, body));
+		Benchmark *g = benchmark::RegisterBenchmark(name, body);
+		std::lock_guard<std::mutex> guard(family_lock);
+		families[g] = fam;
+		return handle_of(g);
 	} catch (...) {
 		return nullptr;
 	}
@@ -426,18 +536,34 @@ dlreg_bench_t *dlreg_bench_register(const char *name, dlreg_bench_fn *fn, void *
 
 dlreg_bench_t *dlreg_bench_arg(dlreg_bench_t *b, int64_t x)
 {
-	return build(b, true, [&](Benchmark *g) { g->Arg(x); });
+	return build_checked(
+	        b, [](const family &f) { return f.takes_args(1); },
+	        [&](Benchmark *g, family &f) {
+		        g->Arg(x);
+		        f.width = 1;
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_args(dlreg_bench_t *b, const int64_t *args, size_t n)
 {
-	return build(b, args && n,
-	             [&](Benchmark *g) { g->Args(std::vector<int64_t>(args, args + n)); });
+	return build_checked(
+	        b, [&](const family &f) { return args && n && n <= INT_MAX && f.takes_args(n); },
+	        [&](Benchmark *g, family &f) {
+		        g->Args(std::vector<int64_t>(args, args + n));
+		        f.width = static_cast<int>(n);
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_range(dlreg_bench_t *b, int64_t lo, int64_t hi)
 {
-	return build(b, lo >= 0 && lo <= hi, [&](Benchmark *g) { g->Range(lo, hi); });
+	// 1.7.1 takes negative bounds too (and spaces them out by the same
+	// multiplier on either side of 0).
+	return build_checked(
+	        b, [&](const family &f) { return lo <= hi && f.takes_args(1); },
+	        [&](Benchmark *g, family &f) {
+		        g->Range(lo, hi);
+		        f.width = 1;
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_range_multiplier(dlreg_bench_t *b, int multiplier)
@@ -447,35 +573,53 @@ dlreg_bench_t *dlreg_bench_range_multiplier(dlreg_bench_t *b, int multiplier)
 
 dlreg_bench_t *dlreg_bench_ranges(dlreg_bench_t *b, const int64_t (*lo_hi)[2], size_t n)
 {
-	bool valid = lo_hi && n;
+	bool valid = lo_hi && n && n <= INT_MAX;
 	for (size_t i = 0; valid && i < n; i++)
-		valid = lo_hi[i][0] >= 0 && lo_hi[i][0] <= lo_hi[i][1];
-	return build(b, valid, [&](Benchmark *g) {
-		std::vector<std::pair<int64_t, int64_t>> r;
-		for (size_t i = 0; i < n; i++)
-			r.emplace_back(lo_hi[i][0], lo_hi[i][1]);
-		g->Ranges(r);
-	});
+		valid = lo_hi[i][0] <= lo_hi[i][1];
+	return build_checked(
+	        b, [&](const family &f) { return valid && f.takes_args(n); },
+	        [&](Benchmark *g, family &f) {
+		        std::vector<std::pair<int64_t, int64_t>> r;
+		        for (size_t i = 0; i < n; i++)
+			        r.emplace_back(lo_hi[i][0], lo_hi[i][1]);
+		        g->Ranges(r);
+		        f.width = static_cast<int>(n);
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_dense_range(dlreg_bench_t *b, int64_t lo, int64_t hi, int step)
 {
-	return build(b, lo <= hi && step > 0, [&](Benchmark *g) { g->DenseRange(lo, hi, step); });
+	// Google's loop adds step until it passes hi: that must not overflow.
+	bool valid = lo <= hi && step > 0 && hi <= INT64_MAX - step;
+	return build_checked(
+	        b, [&](const family &f) { return valid && f.takes_args(1); },
+	        [&](Benchmark *g, family &f) {
+		        g->DenseRange(lo, hi, step);
+		        f.width = 1;
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_arg_name(dlreg_bench_t *b, const char *name)
 {
-	return build(b, name != nullptr, [&](Benchmark *g) { g->ArgName(name); });
+	return build_checked(
+	        b, [&](const family &f) { return name != nullptr && f.takes_args(1); },
+	        [&](Benchmark *g, family &f) {
+		        g->ArgName(name);
+		        f.names = 1;
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_arg_names(dlreg_bench_t *b, const char *const *names, size_t n)
 {
-	bool valid = names && n;
+	bool valid = names && n && n <= INT_MAX;
 	for (size_t i = 0; valid && i < n; i++)
 		valid = names[i] != nullptr;
-	return build(b, valid, [&](Benchmark *g) {
-		g->ArgNames(std::vector<std::string>(names, names + n));
-	});
+	return build_checked(
+	        b, [&](const family &f) { return valid && f.takes_args(n); },
+	        [&](Benchmark *g, family &f) {
+		        g->ArgNames(std::vector<std::string>(names, names + n));
+		        f.names = static_cast<int>(n);
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_threads(dlreg_bench_t *b, int threads)
@@ -491,12 +635,22 @@ dlreg_bench_t *dlreg_bench_thread_range(dlreg_bench_t *b, int min_threads, int m
 
 dlreg_bench_t *dlreg_bench_use_real_time(dlreg_bench_t *b)
 {
-	return build(b, true, [](Benchmark *g) { g->UseRealTime(); });
+	return build_checked(
+	        b, [](const family &f) { return !f.manual_time; },
+	        [](Benchmark *g, family &f) {
+		        g->UseRealTime();
+		        f.real_time = true;
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_use_manual_time(dlreg_bench_t *b)
 {
-	return build(b, true, [](Benchmark *g) { g->UseManualTime(); });
+	return build_checked(
+	        b, [](const family &f) { return !f.real_time; },
+	        [](Benchmark *g, family &f) {
+		        g->UseManualTime();
+		        f.manual_time = true;
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_measure_process_cpu_time(dlreg_bench_t *b)
@@ -506,17 +660,32 @@ dlreg_bench_t *dlreg_bench_measure_process_cpu_time(dlreg_bench_t *b)
 
 dlreg_bench_t *dlreg_bench_min_time(dlreg_bench_t *b, double seconds)
 {
-	return build(b, seconds > 0, [&](Benchmark *g) { g->MinTime(seconds); });
+	return build_checked(
+	        b, [&](const family &f) { return seconds > 0 && !f.iterations; },
+	        [&](Benchmark *g, family &f) {
+		        g->MinTime(seconds);
+		        f.min_time = true;
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_min_warmup_time(dlreg_bench_t *b, double seconds)
 {
-	return build(b, seconds >= 0, [&](Benchmark *g) { g->MinWarmUpTime(seconds); });
+	return build_checked(
+	        b, [&](const family &f) { return seconds >= 0 && !f.iterations; },
+	        [&](Benchmark *g, family &f) {
+		        g->MinWarmUpTime(seconds);
+		        f.warmup = seconds > 0;
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_iterations(dlreg_bench_t *b, int64_t n)
 {
-	return build(b, n > 0, [&](Benchmark *g) { g->Iterations(n); });
+	return build_checked(
+	        b, [&](const family &f) { return n > 0 && !f.min_time && !f.warmup; },
+	        [&](Benchmark *g, family &f) {
+		        g->Iterations(n);
+		        f.iterations = true;
+	        });
 }
 
 dlreg_bench_t *dlreg_bench_repetitions(dlreg_bench_t *b, int n)
@@ -544,24 +713,24 @@ dlreg_bench_t *dlreg_bench_unit(dlreg_bench_t *b, enum dlreg_bench_unit unit)
 
 int dlreg_bench_setup(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data)
 {
-	if (!b || !fn)
+	if (!family_of(b) || !fn)
 		return DLREG_BENCH_EINVAL;
 	size_t i = slot_claim(&setup_used);
 	if (i == kSlots)
 		return DLREG_BENCH_ENOSPC;
-	setup_slots[i] = hook_slot{fn, data};
+	setup_slots[i] = hook_slot{fn, data, family_of(b)};
 	bench_of(b)->Setup(setup_trampolines[i]);
 	return DLREG_BENCH_OK;
 }
 
 int dlreg_bench_teardown(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data)
 {
-	if (!b || !fn)
+	if (!family_of(b) || !fn)
 		return DLREG_BENCH_EINVAL;
 	size_t i = slot_claim(&teardown_used);
 	if (i == kSlots)
 		return DLREG_BENCH_ENOSPC;
-	teardown_slots[i] = hook_slot{fn, data};
+	teardown_slots[i] = hook_slot{fn, data, family_of(b)};
 	bench_of(b)->Teardown(teardown_trampolines[i]);
 	return DLREG_BENCH_OK;
 }
@@ -569,7 +738,7 @@ int dlreg_bench_teardown(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data)
 int dlreg_bench_compute_statistics(dlreg_bench_t *b, const char *name, dlreg_bench_stat_fn *fn,
                                    void *data, enum dlreg_bench_stat_unit unit)
 {
-	if (!b || !name || !*name || !fn)
+	if (!family_of(b) || !name || !*name || !fn)
 		return DLREG_BENCH_EINVAL;
 	if (unit != DLREG_BENCH_STAT_TIME && unit != DLREG_BENCH_STAT_PERCENTAGE)
 		return DLREG_BENCH_EINVAL;
@@ -588,7 +757,12 @@ int dlreg_bench_compute_statistics(dlreg_bench_t *b, const char *name, dlreg_ben
 
 bool dlreg_bench_keep_running(dlreg_bench_state_t *st)
 {
-	return state_of(st)->KeepRunning();
+	State *s = state_of(st);
+	if (!s->KeepRunning())
+		return false;
+	if (run_record *r = record_of(s))
+		r->granted++;
+	return true;
 }
 
 bool dlreg_bench_keep_running_batch(dlreg_bench_state_t *st, size_t *n)
@@ -604,23 +778,40 @@ bool dlreg_bench_keep_running_batch(dlreg_bench_state_t *st, size_t *n)
 		k = 1;
 	if (!s->KeepRunningBatch(k))
 		return false;
+	if (run_record *r = record_of(s))
+		r->granted += k;
 	*n = static_cast<size_t>(k);
 	return true;
 }
 
+// Google Benchmark aborts on a pause or resume after SkipWithError (which
+// stops the timer itself); the run is discarded anyway, so both do nothing.
 void dlreg_bench_pause_timing(dlreg_bench_state_t *st)
 {
-	state_of(st)->PauseTiming();
+	State *s = state_of(st);
+	if (!s->error_occurred())
+		s->PauseTiming();
 }
 
 void dlreg_bench_resume_timing(dlreg_bench_state_t *st)
 {
-	state_of(st)->ResumeTiming();
+	State *s = state_of(st);
+	if (!s->error_occurred())
+		s->ResumeTiming();
 }
+
+// Short enough for std::string's inline buffer: storing it allocates nothing.
+constexpr const char *kOutOfMemory = "out of memory";
 
 void dlreg_bench_skip_with_error(dlreg_bench_state_t *st, const char *msg)
 {
-	state_of(st)->SkipWithError(msg ? msg : "error");
+	State *s = state_of(st);
+	try {
+		s->SkipWithError(msg ? msg : "error");
+	} catch (...) {
+		// The message copy failed before the error was recorded.
+		s->SkipWithError(kOutOfMemory);
+	}
 }
 
 bool dlreg_bench_error_occurred(const dlreg_bench_state_t *st)
@@ -633,19 +824,33 @@ void dlreg_bench_set_iteration_time(dlreg_bench_state_t *st, double seconds)
 	state_of(st)->SetIterationTime(seconds);
 }
 
+// These store into maps and strings: an allocation failure fails the run
+// rather than leaving it without the value, or throwing into C.
 void dlreg_bench_set_bytes_processed(dlreg_bench_state_t *st, int64_t bytes)
 {
-	state_of(st)->SetBytesProcessed(bytes);
+	try {
+		state_of(st)->SetBytesProcessed(bytes);
+	} catch (...) {
+		dlreg_bench_skip_with_error(st, kOutOfMemory);
+	}
 }
 
 void dlreg_bench_set_items_processed(dlreg_bench_state_t *st, int64_t items)
 {
-	state_of(st)->SetItemsProcessed(items);
+	try {
+		state_of(st)->SetItemsProcessed(items);
+	} catch (...) {
+		dlreg_bench_skip_with_error(st, kOutOfMemory);
+	}
 }
 
 void dlreg_bench_set_label(dlreg_bench_state_t *st, const char *label)
 {
-	state_of(st)->SetLabel(label ? label : "");
+	try {
+		state_of(st)->SetLabel(label ? label : "");
+	} catch (...) {
+		dlreg_bench_skip_with_error(st, kOutOfMemory);
+	}
 }
 
 int dlreg_bench_counter_set(dlreg_bench_state_t *st, const char *name, double value, unsigned flags)
@@ -664,7 +869,22 @@ int dlreg_bench_counter_set(dlreg_bench_state_t *st, const char *name, double va
 
 int64_t dlreg_bench_range_get(const dlreg_bench_state_t *st, size_t i)
 {
-	return state_of(st)->range(i);
+	// State::range() checks the index only with assert(): in a release
+	// build it would read past the run's argument list.
+	const State *s = state_of(st);
+	const run_record *r = record_of(s);
+	if (!r) {
+		std::fprintf(stderr, "dlreg_bench_range_get: called outside the body or a hook of "
+		                     "the run that owns this state\n");
+		std::abort();
+	}
+	int n = r->fam && r->fam->width > 0 ? r->fam->width : 0;
+	if (i >= static_cast<size_t>(n)) {
+		std::fprintf(stderr, "dlreg_bench_range_get(%zu): benchmark %s has %d argument%s\n", i,
+		             r->fam ? r->fam->name.c_str() : "?", n, n == 1 ? "" : "s");
+		std::abort();
+	}
+	return s->range(i);
 }
 
 int dlreg_bench_thread_index(const dlreg_bench_state_t *st)
@@ -679,7 +899,9 @@ int dlreg_bench_thread_count(const dlreg_bench_state_t *st)
 
 int64_t dlreg_bench_iterations_done(const dlreg_bench_state_t *st)
 {
-	return state_of(st)->iterations();
+	const State *s = state_of(st);
+	const run_record *r = record_of(s);
+	return r ? r->granted : s->iterations();
 }
 
 int64_t dlreg_bench_max_iterations(const dlreg_bench_state_t *st)

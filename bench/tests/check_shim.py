@@ -64,6 +64,15 @@ def check_loops(runs):
     expect("error_flag_lost" not in r, "shim/error: error_occurred() was false after skip")
     r = runs.get("shim/error_threads/iterations:100000/threads:2", [{}])[0]
     expect(r.get("error_message") == "thread 1 failed", f"shim/error_threads: {r}")
+    # 1 ms spun timed, 5 ms asleep paused per iteration (bench_paused).
+    r = runs.get("shim/paused/iterations:20/real_time", [{}])[0]
+    per_iter_ms = r.get("real_time", 1e99) * {"ns": 1e-6, "us": 1e-3, "ms": 1.0}.get(
+        r.get("time_unit"), 1e99)
+    expect(0.8 <= per_iter_ms < 4.0,
+           f"shim/paused: {per_iter_ms} ms per iteration, want about 1 (pause or resume lost)")
+    r = runs.get("shim/pause_skip/iterations:1000", [{}])[0]
+    expect(r.get("error_message") == "skipped while paused", f"shim/pause_skip: {r}")
+    expect("shim/warmup/min_time:0.002/min_warmup_time:0.002" in runs, "shim/warmup did not run")
 
 
 def check_counters(runs):
@@ -104,6 +113,11 @@ def check_args(runs):
         expect(runs.get(name, [{}])[0].get("value") == n, f"{name}: value")
     arg_runs = [n for n in runs if n.startswith("shim/args/")]
     expect(len(arg_runs) == 5, f"shim/args: {len(arg_runs)} instances, want 5")
+    # range with multiplier 2, and a range across 0.
+    for family, values in (("shim/range", [8, 16, 32, 64]),
+                           ("shim/range_negative", [-8, -1, 0, 1, 8])):
+        got = sorted(r[0].get("value") for n, r in runs.items() if n.startswith(family + "/"))
+        expect(got == values, f"{family}: arguments {got}, want {values}")
 
 
 def check_hooks(runs):
@@ -130,6 +144,11 @@ def check_stats(runs):
     # A percentage-unit statistic is reported raw: seconds per repetition.
     top = max((r["real_time"] for r in reps), default=0.0) * 1000 * 1e-9
     expect(close(aggs.get("max", {}).get("real_time", -1.0), top, 1e-6), f"{base}_max: value")
+    # report_aggregates_only: no repetition in the file either.
+    name = "shim/report_aggregates/iterations:100/repeats:3"
+    kinds = [r.get("run_type") for n, rs in runs.items() if n.startswith(name) for r in rs]
+    expect(kinds.count("aggregate") >= 4 and "iteration" not in kinds,
+           f"{name}: run types in the file {kinds}")
 
 
 def check_report(path):
@@ -143,6 +162,36 @@ def check_report(path):
     check_args(runs)
     check_hooks(runs)
     check_stats(runs)
+
+
+def check_display(stdout):
+    """display_aggregates_only: the console report (stdout) has no repetition of shim/stats."""
+    try:
+        shown = json.loads(stdout)["benchmarks"]
+    except (ValueError, KeyError):
+        failures.append("stdout is not a JSON report")
+        return
+    expect(len(shown) > 0, "stdout JSON empty")
+    kinds = [b.get("run_type") for b in shown
+             if b["name"].startswith("shim/stats/iterations:1000/repeats:3")]
+    expect("aggregate" in kinds and "iteration" not in kinds,
+           f"shim/stats on stdout: run types {kinds}")
+
+
+def check_console(binary):
+    """Counter flags that only change the console form: BASE_1024."""
+    p = run(binary, "--benchmark_filter=^shim/counters/", "--benchmark_format=console",
+            "--benchmark_color=false")
+    expect(p.returncode == 0, f"console run exited {p.returncode}")
+    expect("kibi=2k " in p.stdout, "BASE_1024 counter not shown as 2k: " + p.stdout[-300:])
+    expect("kilo=2.048k" in p.stdout, "plain counter not shown as 2.048k: " + p.stdout[-300:])
+
+
+def check_range_oob(binary):
+    p = run(binary, "--range-oob")
+    expect(p.returncode == -6, f"--range-oob: exit {p.returncode}, want SIGABRT")
+    expect("dlreg_bench_range_get(1): benchmark shim/range_oob has 1 argument" in p.stderr,
+           f"--range-oob: message {p.stderr[-200:]!r}")
 
 
 def check_command_line(binary):
@@ -167,15 +216,16 @@ def main():
                 "--benchmark_out_format=json")
         sys.stderr.write(p.stderr)
         expect(p.returncode == 0, f"selftest exited {p.returncode}")
-        if os.path.exists(out):
-            check_report(out)
-        else:
-            failures.append("no JSON report written")
-        # stdout carries the same report in JSON form.
         try:
-            expect(len(json.loads(p.stdout)["benchmarks"]) > 0, "stdout JSON empty")
-        except ValueError:
-            failures.append("stdout is not JSON")
+            check_report(out)
+        except OSError:
+            failures.append("no JSON report written")
+        except ValueError as e:  # cut short: the program died while writing it
+            failures.append(f"the JSON report is not JSON: {e}")
+        # stdout carries the same report in JSON form, as displayed.
+        check_display(p.stdout)
+    check_console(binary)
+    check_range_oob(binary)
     check_command_line(binary)
     for f in failures:
         print("FAIL:", f)

@@ -4,12 +4,20 @@
  * and asserts on that evidence.  Each counter below is chosen so that a
  * broken shim call gives a different number, not just a different time.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "dlreg_bench.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* shim_barrier_peer.c: counted calls the optimiser may drop or merge. */
+extern int dlreg_shim_peer_calls;
+int dlreg_shim_peer_const(int x) __attribute__((const));
+int dlreg_shim_peer_pure(const int *p) __attribute__((pure));
 
 /* Counts body executions exactly; "body_runs" must equal the iterations. */
 static void bench_batch(dlreg_bench_state_t *st, void *data)
@@ -70,6 +78,10 @@ static void bench_counters(dlreg_bench_state_t *st, void *data)
 	                        DLREG_BENCH_COUNTER_AVG_THREADS);
 	dlreg_bench_counter_set(st, "index_sum", (double)dlreg_bench_thread_index(st),
 	                        DLREG_BENCH_COUNTER_DEFAULT);
+	/* The console shows 2k (2048 in base 1024) and 2.048k (check_shim.py looks). */
+	dlreg_bench_counter_set(st, "kibi", 2048.0,
+	                        DLREG_BENCH_COUNTER_BASE_1024 | DLREG_BENCH_COUNTER_AVG_THREADS);
+	dlreg_bench_counter_set(st, "kilo", 2048.0, DLREG_BENCH_COUNTER_AVG_THREADS);
 }
 
 /* Arguments reach the body in order: "code" = 10 * range(0) + range(1). */
@@ -98,6 +110,74 @@ static void bench_manual(dlreg_bench_state_t *st, void *data)
 	(void)data;
 	while (dlreg_bench_keep_running(st))
 		dlreg_bench_set_iteration_time(st, 0.002);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * Each iteration spins 1 ms of wall time timed, then sleeps 5 ms paused:
+ * the run reports about 1 ms per iteration.  Without the pause Google's
+ * resume restarts the timer, which drops the spin too (about 0 ms); without
+ * the resume nothing after the first pause is timed.
+ */
+static void bench_paused(dlreg_bench_state_t *st, void *data)
+{
+	(void)data;
+	struct timespec ts = {0, 5 * 1000 * 1000};
+	while (dlreg_bench_keep_running(st)) {
+		double end = now_s() + 1e-3;
+		while (now_s() < end)
+			dlreg_bench_clobber();
+		dlreg_bench_pause_timing(st);
+		nanosleep(&ts, NULL);
+		dlreg_bench_resume_timing(st);
+	}
+}
+
+/*
+ * Pause, skip and resume in that order (a failed eviction between a pause
+ * and a resume, say), then pause and resume again, must end the run with
+ * the error, not abort; the
+ * iterations the loop granted before the skip are recorded for main.
+ */
+static atomic_llong skip_done = -1;
+
+static void bench_pause_skip(dlreg_bench_state_t *st, void *data)
+{
+	(void)data;
+	int runs = 0;
+	while (dlreg_bench_keep_running(st)) {
+		if (++runs == 6) {
+			dlreg_bench_pause_timing(st);
+			dlreg_bench_skip_with_error(st, "skipped while paused");
+			dlreg_bench_resume_timing(st);
+			dlreg_bench_pause_timing(st);
+			dlreg_bench_resume_timing(st);
+			atomic_store(&skip_done, (long long)dlreg_bench_iterations_done(st));
+		}
+	}
+}
+
+/* A body that asks for an argument its family does not have. */
+static void bench_range_oob(dlreg_bench_state_t *st, void *data)
+{
+	(void)data;
+	while (dlreg_bench_keep_running(st))
+		dlreg_bench_clobber();
+	dlreg_bench_counter_set(st, "second", (double)dlreg_bench_range_get(st, 1),
+	                        DLREG_BENCH_COUNTER_DEFAULT);
+}
+
+static void bench_noop(dlreg_bench_state_t *st, void *data)
+{
+	(void)data;
+	while (dlreg_bench_keep_running(st))
+		dlreg_bench_clobber();
 }
 
 static void bench_error(dlreg_bench_state_t *st, void *data)
@@ -182,8 +262,9 @@ static double stat_max(const double *values, size_t n, void *data)
 
 static void usage(void)
 {
-	printf("usage: dlreg-bench-shim-selftest [--benchmark_* flags]\n"
-	       "Benchmarks that exercise the C shim; check_shim.py asserts on their JSON.\n\n");
+	printf("usage: dlreg-bench-shim-selftest [--range-oob] [--benchmark_* flags]\n"
+	       "Benchmarks that exercise the C shim; check_shim.py asserts on their JSON.\n"
+	       "  --range-oob  only run a benchmark that reads an argument it lacks (aborts)\n\n");
 	dlreg_bench_print_default_help();
 }
 
@@ -224,6 +305,16 @@ static int register_loops(void)
 	b = dlreg_bench_register("shim/error_threads", bench_error_threads, NULL);
 	if (!dlreg_bench_iterations(dlreg_bench_threads(b, 2), 100000))
 		return fail("cannot register shim/error_threads");
+	b = dlreg_bench_register("shim/paused", bench_paused, NULL);
+	if (!dlreg_bench_use_real_time(dlreg_bench_iterations(b, 20)))
+		return fail("cannot register shim/paused");
+	b = dlreg_bench_register("shim/pause_skip", bench_pause_skip, NULL);
+	if (!dlreg_bench_iterations(b, 1000))
+		return fail("cannot register shim/pause_skip");
+	/* Google Benchmark names the family after a warm-up time it applied. */
+	b = dlreg_bench_register("shim/warmup", bench_noop, NULL);
+	if (!dlreg_bench_min_time(dlreg_bench_min_warmup_time(b, 0.002), 0.002))
+		return fail("cannot register shim/warmup");
 	return 0;
 }
 
@@ -250,6 +341,15 @@ static int register_counters_and_args(void)
 	b = dlreg_bench_min_time(dlreg_bench_range(b, 16, 16), 0.001);
 	if (!b)
 		return fail("cannot register shim/one_arg");
+
+	/* Multiplier 2: 8, 16, 32, 64 (the default, 8, would give 8 and 64). */
+	b = dlreg_bench_register("shim/range", bench_one_arg, NULL);
+	b = dlreg_bench_range(dlreg_bench_range_multiplier(b, 2), 8, 64);
+	if (!dlreg_bench_iterations(b, 10))
+		return fail("cannot register shim/range");
+	b = dlreg_bench_register("shim/range_negative", bench_one_arg, NULL);
+	if (!dlreg_bench_iterations(dlreg_bench_range(b, -8, 8), 10))
+		return fail("cannot register shim/range_negative");
 	return 0;
 }
 
@@ -265,14 +365,20 @@ static int register_hooks(void)
 		    dlreg_bench_teardown(b, hook_teardown, records[i]))
 			return fail("cannot register the setup/teardown benchmarks");
 	}
+	/* Aggregates only on the console (stdout), every repetition in the file. */
 	dlreg_bench_t *b = dlreg_bench_register("shim/stats", bench_batch, NULL);
 	b = dlreg_bench_iterations(dlreg_bench_repetitions(b, 3), 1000);
-	b = dlreg_bench_report_aggregates_only(dlreg_bench_display_aggregates_only(b, true), false);
+	b = dlreg_bench_display_aggregates_only(b, true);
 	if (!b ||
 	    dlreg_bench_compute_statistics(b, "count", stat_count, &count_scale,
 	                                   DLREG_BENCH_STAT_TIME) ||
 	    dlreg_bench_compute_statistics(b, "max", stat_max, NULL, DLREG_BENCH_STAT_PERCENTAGE))
 		return fail("cannot register shim/stats");
+	/* Aggregates only, on the console and in the file. */
+	b = dlreg_bench_register("shim/report_aggregates", bench_batch, NULL);
+	b = dlreg_bench_iterations(dlreg_bench_repetitions(b, 3), 100);
+	if (!dlreg_bench_report_aggregates_only(b, true))
+		return fail("cannot register shim/report_aggregates");
 	return 0;
 }
 
@@ -286,6 +392,37 @@ static int check_contracts(void)
 	    dlreg_bench_repetitions(b, 0) || dlreg_bench_arg(NULL, 1) ||
 	    dlreg_bench_register("", bench_one_arg, NULL))
 		return fail("a builder accepted an invalid argument");
+	/* Calls that contradict earlier ones: Google Benchmark would abort. */
+	static const int64_t pair[] = {1, 2};
+	static const int64_t pair_ranges[][2] = {{1, 2}, {3, 4}};
+	static const char *const two_names[] = {"x", "y"};
+	if (dlreg_bench_args(b, pair, 2) || dlreg_bench_ranges(b, pair_ranges, 2) ||
+	    dlreg_bench_arg_names(b, two_names, 2) || dlreg_bench_min_time(b, 0.1) ||
+	    dlreg_bench_dense_range(b, INT64_MAX - 1, INT64_MAX, 2))
+		return fail("a builder accepted a call that contradicts an earlier one");
+	dlreg_bench_t *c = dlreg_bench_register("shim/contracts2", bench_noop, NULL);
+	c = dlreg_bench_min_time(dlreg_bench_args(c, pair, 2), 0.001);
+	c = dlreg_bench_use_real_time(c);
+	if (!c || dlreg_bench_arg(c, 1) || dlreg_bench_arg_name(c, "n") ||
+	    dlreg_bench_range(c, 1, 8) || dlreg_bench_dense_range(c, 1, 8, 1) ||
+	    dlreg_bench_iterations(c, 5) || dlreg_bench_use_manual_time(c))
+		return fail("a builder accepted a call that contradicts an earlier one");
+	dlreg_bench_t *w = dlreg_bench_register("shim/contracts_warmup", bench_noop, NULL);
+	w = dlreg_bench_min_warmup_time(w, 0.001);
+	if (!w || dlreg_bench_iterations(w, 5) || !dlreg_bench_min_warmup_time(w, 0.0) ||
+	    !dlreg_bench_iterations(w, 5) || dlreg_bench_min_warmup_time(w, 0.0))
+		return fail("min_warmup_time and iterations: the wrong call was refused or accepted");
+	dlreg_bench_t *d = dlreg_bench_register("shim/contracts3", bench_noop, NULL);
+	d = dlreg_bench_use_manual_time(dlreg_bench_arg_names(d, two_names, 2));
+	if (!d || dlreg_bench_use_real_time(d) || dlreg_bench_arg(d, 1) ||
+	    !dlreg_bench_args(d, pair, 2))
+		return fail("names then args: the wrong call was refused or accepted");
+	/* A handle the shim did not hand out is refused, not dereferenced. */
+	static char not_a_handle[64];
+	if (dlreg_bench_threads((dlreg_bench_t *)not_a_handle, 1) ||
+	    dlreg_bench_setup((dlreg_bench_t *)not_a_handle, hook_setup, NULL) !=
+	            DLREG_BENCH_EINVAL)
+		return fail("a builder accepted a handle it did not hand out");
 	/* Claim every remaining teardown slot; exactly 64 exist in all. */
 	unsigned claimed = 2; /* the two hooked benchmarks above */
 	while (dlreg_bench_teardown(b, hook_teardown, &hooks_a) == DLREG_BENCH_OK)
@@ -302,6 +439,70 @@ static int check_contracts(void)
  * loop above also points shim/contracts' teardown at hooks_a.  A filtered
  * run that skips shim/hooks_b sees 0 and 0.
  */
+/*
+ * The barriers, on calls the compiler may drop (a const call whose result
+ * nothing reads) or merge (two pure calls with the same argument and no
+ * store between them).  Only a working barrier keeps each call.  This file
+ * is built with -O2 (meson.build) so that the optimiser would act.
+ */
+static int check_barriers(void)
+{
+	dlreg_shim_peer_calls = 0;
+	for (int i = 0; i < 100; i++) {
+		int v = dlreg_shim_peer_const(i);
+		DLREG_BENCH_DO_NOT_OPTIMIZE(v);
+	}
+	if (dlreg_shim_peer_calls != 100)
+		return fail("DLREG_BENCH_DO_NOT_OPTIMIZE let the compiler drop a computation");
+
+	int cell = 5;
+	dlreg_shim_peer_calls = 0;
+	int a = dlreg_shim_peer_pure(&cell);
+	dlreg_bench_clobber();
+	int b = dlreg_shim_peer_pure(&cell);
+	int sum = a + b;
+	DLREG_BENCH_DO_NOT_OPTIMIZE(sum);
+	if (dlreg_shim_peer_calls != 2)
+		return fail("dlreg_bench_clobber let the compiler merge two reads of memory");
+
+	/* A store to a local no one reads stays only if the local escaped. */
+	int local = 1;
+	dlreg_shim_peer_calls = 0;
+	dlreg_bench_escape(&local);
+	int c = dlreg_shim_peer_pure(&sum);
+	local = 2;
+	int d = dlreg_shim_peer_pure(&sum);
+	int both = c + d;
+	DLREG_BENCH_DO_NOT_OPTIMIZE(both);
+	if (dlreg_shim_peer_calls != 2)
+		return fail("dlreg_bench_escape did not make the pointed-to memory observable");
+	return 0;
+}
+
+/* Custom context: a repeated key or one of Google's own is refused. */
+static int check_context(void)
+{
+	if (dlreg_bench_context_add("shim_check", "ok") != 0)
+		return fail("cannot add context");
+	if (dlreg_bench_context_add("shim_check", "again") != DLREG_BENCH_EINVAL)
+		return fail("a repeated context key was accepted (and dropped)");
+	if (dlreg_bench_context_add("host_name", "x") != DLREG_BENCH_EINVAL ||
+	    dlreg_bench_context_add("", "x") != DLREG_BENCH_EINVAL)
+		return fail("a reserved or empty context key was accepted");
+	return 0;
+}
+
+/* After the run: what the bodies left for main. */
+static int check_after_run(void)
+{
+	long long done = atomic_load(&skip_done);
+	fprintf(stderr, "pause_skip: iterations_done=%lld\n", done);
+	/* -1: filtered out. */
+	if (done != -1 && done != 6)
+		return fail("iterations_done after skip_with_error is not the iterations granted");
+	return 0;
+}
+
 static int check_hook_counts(void)
 {
 	int sb = atomic_load(&hooks_b.setups), tb = atomic_load(&hooks_b.teardowns);
@@ -311,21 +512,36 @@ static int check_hook_counts(void)
 	return 0;
 }
 
+/*
+ * --range-oob: registers only a family whose body reads an argument it
+ * does not have; the run must stop with a message naming it (check_shim.py
+ * expects SIGABRT).
+ */
+static int run_range_oob(void)
+{
+	dlreg_bench_t *b = dlreg_bench_register("shim/range_oob", bench_range_oob, NULL);
+	if (!dlreg_bench_iterations(dlreg_bench_arg(b, 7), 1))
+		return fail("cannot register shim/range_oob");
+	dlreg_bench_run();
+	dlreg_bench_shutdown();
+	return fail("range_get past the arguments returned");
+}
+
 int main(int argc, char **argv)
 {
 	if (dlreg_bench_initialize(&argc, argv, usage) != 0)
 		return 2;
+	if (argc == 2 && strcmp(argv[1], "--range-oob") == 0)
+		return run_range_oob();
 	if (argc > 1) {
 		fprintf(stderr, "dlreg-bench-shim-selftest: unknown argument '%s'\n", argv[1]);
 		return 2;
 	}
 	if (register_loops() || register_counters_and_args() || register_hooks() ||
-	    check_contracts())
+	    check_contracts() || check_barriers() || check_context())
 		return 1;
-	if (dlreg_bench_context_add("shim_check", "ok") != 0)
-		return fail("cannot add context");
 	size_t ran = dlreg_bench_run();
 	dlreg_bench_shutdown();
 	fprintf(stderr, "benchmarks run: %zu\n", ran);
-	return check_hook_counts();
+	return check_hook_counts() || check_after_run();
 }
