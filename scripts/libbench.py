@@ -11,7 +11,9 @@ run_name (older reports lack it: the name then serves, with an aggregate's
 "_<aggregate_name>" suffix removed).  Per-repetition values are used when a
 group has them; a group that carries only aggregates (a run with
 --benchmark_report_aggregates_only) contributes its median, or its mean, as
-a single sample, which is too few for any rank test.
+a single sample, which is too few for any rank test.  The rows of a
+Complexity() fit (aggregate_name BigO or RMS, which carry coefficients
+instead of times) are not measurements and are ignored.
 """
 
 import json
@@ -20,6 +22,9 @@ import statistics
 
 # Nanoseconds per unit of Google Benchmark's time_unit field.
 TIME_UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+# Aggregates of a Complexity() fit: a coefficient and an RMS error, no times.
+COMPLEXITY_AGGREGATES = ("BigO", "RMS")
 
 # Both samples at most this large and free of ties: exact U distribution.
 EXACT_MAX = 20
@@ -46,6 +51,8 @@ def read_json(path):
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ReportError("%s: not JSON (not UTF-8 text)" % path)
+    except RecursionError:
+        raise ReportError("%s: not a benchmark report (JSON nested too deeply)" % path)
     except ValueError as e:
         msg = getattr(e, "msg", str(e))
         where = ""
@@ -55,24 +62,42 @@ def read_json(path):
 
 
 def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """True for a finite int or float (an int too large for a float is not)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+def is_complexity(entry):
+    """True for a row of a Complexity() fit (BigO or RMS)."""
+    return (entry.get("run_type") == "aggregate"
+            and entry.get("aggregate_name") in COMPLEXITY_AGGREGATES)
 
 
 def _check_entry(path, i, e):
     if not isinstance(e, dict) or not isinstance(e.get("name"), str):
         raise ReportError("%s: not a benchmark report (benchmarks[%d] has no name)" % (path, i))
-    if e.get("error_occurred"):
+    for field in ("run_name", "aggregate_name"):
+        if field in e and not isinstance(e[field], (str, type(None))):
+            raise ReportError("%s: not a benchmark report (benchmarks[%d] %s: %s is not a "
+                              "string)" % (path, i, e["name"], field))
+    if e.get("error_occurred") or is_complexity(e):
         return
     if e.get("run_type") == "aggregate" and e.get("aggregate_unit", "time") != "time":
         return
     for field in ("real_time", "cpu_time"):
         if not _is_number(e.get(field)):
-            raise ReportError("%s: not a benchmark report (benchmarks[%d] %s has no %s)"
-                              % (path, i, e["name"], field))
+            what = "has no %s" % field if e.get(field) is None else \
+                "%s is not a finite number" % field
+            raise ReportError("%s: not a benchmark report (benchmarks[%d] %s %s)"
+                              % (path, i, e["name"], what))
     unit = e.get("time_unit", "ns")
-    if unit not in TIME_UNITS:
-        raise ReportError("%s: benchmarks[%d] %s: unknown time_unit %r"
-                          % (path, i, e["name"], unit))
+    if not isinstance(unit, str) or unit not in TIME_UNITS:
+        raise ReportError("%s: not a benchmark report (benchmarks[%d] %s: unknown "
+                          "time_unit %r)" % (path, i, e["name"], unit))
 
 
 def load_report(path):
@@ -131,11 +156,24 @@ def _pick_aggregate(aggs):
     return by_name.get("median") or by_name.get("mean")
 
 
+def errors(doc):
+    """{name: error_message} of every benchmark with a run that failed
+    (error_occurred), in report order; the first failed run's message."""
+    out = {}
+    for e in doc["benchmarks"]:
+        if e.get("error_occurred"):
+            msg = e.get("error_message")
+            out.setdefault(run_key(e), msg if isinstance(msg, str) and msg else "no message")
+    return out
+
+
 def collect(doc):
     """Groups a report's runs: (ordered dict name -> Series, skipped names).
 
     Runs that failed (error_occurred) are skipped and reported; a name whose
-    every run failed is absent from the result.
+    every run failed is absent from the result.  errors() tells why.  Of
+    the aggregates only a median or a mean is used (never a Complexity()
+    row).
     """
     iters, aggs, order, skipped = {}, {}, [], []
     for e in doc["benchmarks"]:
@@ -301,6 +339,10 @@ def robust_cv(values):
 
 
 def change_pct(old, new):
+    """The change from old to new in %; from 0, +inf when new is larger (a
+    counter that was 0 and no longer is), 0 when it stays 0."""
+    if old == 0 and math.isfinite(new):
+        return math.copysign(float("inf"), new) if new != 0 else 0.0
     if not (old > 0) or not math.isfinite(new):
         return float("nan")
     return (new / old - 1.0) * 100.0
@@ -329,6 +371,9 @@ def format_time(ns, unit):
 
 
 def format_pct(p):
+    """A change in %: "+5.0%", "+inf%" from a zero base, "-" when unknown."""
+    if math.isinf(p):
+        return "+inf%" if p > 0 else "-inf%"
     if not math.isfinite(p):
         return "-"
     return "%+.1f%%" % p

@@ -4,6 +4,9 @@ Reports are synthetic Google Benchmark JSON written by the tests, so the
 expected verdicts are known exactly.  Runs under any Python 3.
 """
 
+import importlib.machinery
+import importlib.util
+import io
 import itertools
 import json
 import os
@@ -12,12 +15,28 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 COMPARE = os.path.join(SCRIPTS, "compare")
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, SCRIPTS)
 import libbench as lb  # noqa: E402
+
+
+def load_compare():
+    loader = importlib.machinery.SourceFileLoader("compare_under_test", COMPARE)
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def strict_json(text):
+    """json.loads that refuses NaN and Infinity, which are not JSON."""
+    def refuse(name):
+        raise ValueError("not JSON: %s" % name)
+    return json.loads(text, parse_constant=refuse)
 
 
 def make_report(times, reps=9, unit="ns", seed=1, noise=0.01, aggregates=True):
@@ -183,6 +202,57 @@ class TestVerdicts(CliCase):
         self.assertEqual(len(out["benchmarks"]), 2)
         self.assertIn("BM_scan/mmap/65536: every run reported an error", err)
 
+    def test_benchmark_failing_only_in_new_is_a_regression(self):
+        a = self.write("a.json", make_report(TIMES))
+        doc = make_report(TIMES, seed=2)
+        for e in doc["benchmarks"]:
+            if e["name"].startswith("BM_scan"):
+                e.update({"error_occurred": True, "error_message": "no file"})
+                del e["real_time"]
+        b = self.write("b.json", doc)
+        for fmt in ("table", "markdown"):
+            code, out, err = self.run_compare("--format", fmt, a, b)
+            self.assertEqual(code, 1, err)
+            self.assertIn("regression: BM_scan/mmap/65536: every run failed in %s: no file" % b,
+                          err)
+            self.assertNotIn("only in", err)
+        code, out, err = self.json_compare(a, b)
+        self.assertEqual(code, 1)
+        self.assertEqual(out["failed_in_new"],
+                         [{"name": "BM_scan/mmap/65536", "error_message": "no file"}])
+        self.assertEqual(out["regressions"], [])
+        # One failed repetition is enough; the others are still compared.
+        doc = make_report(TIMES, seed=2)
+        doc["benchmarks"][0].update({"error_occurred": True, "error_message": "crashed"})
+        code, out, err = self.json_compare(a, self.write("c.json", doc))
+        self.assertEqual(code, 1)
+        self.assertEqual(len(out["benchmarks"]), 3)
+        self.assertIn("a run failed", err)
+        # Failing in the base, or in both, is no regression of the new report.
+        self.assertEqual(self.json_compare(b, a)[0], 0)
+        self.assertEqual(self.json_compare(b, b)[0], 0)
+        # Every benchmark that ran in the base failing in the new one: still
+        # exit 1, not "no benchmarks in common".
+        one = self.write("one.json", make_report({"BM_scan/mmap/65536": 4200.0}))
+        code, out, err = self.run_compare(one, b)
+        self.assertEqual(code, 1, err)
+
+    def test_complexity_rows_are_ignored(self):
+        doc = make_report({"BM_sort/8": 24.0, "BM_sort/64": 192.0})
+        doc["benchmarks"] += [
+            {"name": "BM_sort_BigO", "run_name": "BM_sort", "run_type": "aggregate",
+             "repetitions": 9, "threads": 1, "aggregate_name": "BigO",
+             "aggregate_unit": "time", "cpu_coefficient": 3.0, "real_coefficient": 3.0,
+             "big_o": "N", "time_unit": "ns"},
+            {"name": "BM_sort_RMS", "run_name": "BM_sort", "run_type": "aggregate",
+             "repetitions": 9, "threads": 1, "aggregate_name": "RMS",
+             "aggregate_unit": "percentage", "rms": 0.01}]
+        a = self.write("a.json", doc)
+        code, out, err = self.json_compare(a, a)
+        self.assertEqual(code, 0, err)
+        self.assertEqual([r["name"] for r in out["benchmarks"]], ["BM_sort/8", "BM_sort/64"])
+        self.assertEqual(err, "")
+
 
 def with_counter(report, name, values, only=None):
     """Adds counter `name` to each iteration entry: values[benchmark] scaled
@@ -232,6 +302,37 @@ class TestCounter(CliCase):
         self.assertEqual(len(err.strip().splitlines()), 3)  # two warnings, one error
         self.assertIn("with counter nosuch", err)
         self.assertNotIn("Traceback", err)
+
+    def test_counter_from_zero_is_a_regression(self):
+        # A stall counter: 0 in every base repetition, 4 to 7 in the new ones.
+        a = self.write("a.json", with_counter(make_report(TIMES, seed=1), "stalls",
+                                              {k: 0.0 for k in TIMES}))
+        b = self.write("b.json", with_counter(make_report(TIMES, seed=1), "stalls",
+                                              {k: 5.0 for k in TIMES}))
+        code, out, err = self.run_compare("--counter", "stalls", "--format", "json", a, b)
+        self.assertEqual(code, 1, err)
+        doc = strict_json(out)
+        for r in doc["benchmarks"]:
+            self.assertEqual((r["verdict"], r["regression"]), ("slower", True))
+            self.assertIsNone(r["counter_change_pct"])  # +inf has no JSON number
+        self.assertEqual(sorted(doc["regressions"]), sorted(TIMES))
+        code, out, _ = self.run_compare("--counter", "stalls", a, b)
+        self.assertEqual(code, 1)
+        self.assertIn("+inf%", out)
+        self.assertIn("slower REGRESSION", out)
+        # Back to 0 is faster; 0 to 0 is no change.
+        code, doc, _ = self.json_compare("--counter", "stalls", b, a)
+        self.assertEqual((code, {r["verdict"] for r in doc["benchmarks"]}), (0, {"faster"}))
+        code, doc, _ = self.json_compare("--counter", "stalls", a, a)
+        self.assertEqual(code, 0)
+        self.assertEqual({r["counter_change_pct"] for r in doc["benchmarks"]}, {0.0})
+
+    def test_change_from_zero(self):
+        self.assertEqual(lb.change_pct(0.0, 5.0), float("inf"))
+        self.assertEqual(lb.change_pct(0.0, 0.0), 0.0)
+        self.assertEqual(lb.change_pct(10.0, 15.0), 50.0)
+        self.assertEqual(lb.format_pct(float("inf")), "+inf%")
+        self.assertEqual(lb.format_pct(float("nan")), "-")
 
     def test_counter_columns_in_table_and_markdown(self):
         a = self.write("a.json", with_counter(make_report(TIMES), "vs_ref", self.RATIOS))
@@ -317,6 +418,37 @@ class TestBadInput(CliCase):
         self.assert_bad("not a benchmark report", a,
                         self.write("z.json", {"benchmarks": [{"name": "BM_x"}]}))
 
+    def test_values_python_cannot_take_are_bad_input(self):
+        a = self.write("a.json", make_report(TIMES))
+        self.assert_bad("not a benchmark report (JSON nested too deeply)", a,
+                        self.write("deep.json", "[" * 100000 + "]" * 100000))
+        for field, value, expect in (("real_time", 10 ** 400, "real_time is not a finite number"),
+                                     ("cpu_time", "12", "cpu_time is not a finite number"),
+                                     ("time_unit", ["ns"], "unknown time_unit ['ns']"),
+                                     ("time_unit", {"ns": 1}, "unknown time_unit"),
+                                     ("aggregate_name", ["median"], "aggregate_name is not a "
+                                                                   "string"),
+                                     ("run_name", 7, "run_name is not a string")):
+            doc = make_report(TIMES)
+            doc["benchmarks"][0][field] = value
+            self.assert_bad("not a benchmark report", a, self.write("x.json", doc))
+            self.assert_bad(expect, a, self.write("x.json", doc))
+
+    def test_unexpected_error_exits_2(self):
+        # Exit status 1 means a regression and 0 none: a bug is neither.
+        compare = load_compare()
+
+        def boom(argv):
+            raise ValueError("boom\nsecond line")
+
+        with mock.patch.object(compare, "run", boom), \
+                mock.patch.object(sys, "stderr", io.StringIO()) as err:
+            with self.assertRaises(SystemExit) as e:
+                compare.main()
+        self.assertEqual(e.exception.code, 2)
+        self.assertEqual(err.getvalue(),
+                         "compare: error: unexpected ValueError: boom second line\n")
+
     def test_no_common_benchmarks(self):
         a = self.write("a.json", make_report({"BM_a": 1.0}))
         b = self.write("b.json", make_report({"BM_b": 1.0}))
@@ -350,6 +482,7 @@ class TestBadInput(CliCase):
         self.assertEqual(code, 0)
         self.assertIn("BASE.json", out)
         self.assertIn("output write error", out)
+        self.assertIn("reported an error in NEW only", out)
 
 
 class TestMannWhitney(unittest.TestCase):

@@ -11,6 +11,7 @@ import importlib.util
 import io
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -135,6 +136,22 @@ class TestRatios(unittest.TestCase):
         self.assertAlmostEqual(rows[0]["ratio"], 12.0)  # medians 300 / 25
         self.assertAlmostEqual(rows[1]["ratio"], 50.0 / 30.0)
 
+    def test_a_failed_benchmark_is_an_error_not_missing(self):
+        doc = report({"BM_q/real_time/threads:2": 300.0, "BM_d/real_time/threads:2": 25.0})
+        for e in doc["benchmarks"]:
+            if e["run_name"].startswith("BM_d/"):
+                e.update(error_occurred=True, error_message="no plugin")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "r.json")
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            series, errors = gate.collect_canonical([path])
+        self.assertEqual(sorted(series), ["BM_q/threads:2"])
+        self.assertEqual(errors, {"BM_d/threads:2": "no plugin"})
+        table = [("q/d", "BM_q/threads:2", "BM_d/threads:2", 10.0)]
+        row = gate.evaluate_ratios(series, table, errors)[0]
+        self.assertEqual((row["result"], row["error"]), ("error", "BM_d/threads:2: no plugin"))
+
     def test_min_ratio_option_and_extra_ratios(self):
         args = gate.parse_args(["--min-ratio", "15", "--ratio", "BM_a/x,BM_b/y,3.5"])
         table = gate.ratio_table(args)
@@ -147,39 +164,46 @@ class TestRatioAttempts(unittest.TestCase):
     PROBE = "registry/read_sym/unsync/threads:2"
     TABLE = [("qt/dlreg", QT, DL, 10.0), ("memmem/find", "BM_m", "BM_f", 2.0)]
 
-    def run_attempts(self, qt_times, attempts=5, parallel=None, strict=False):
+    def run_attempts(self, qt_times, attempts=5, parallel=None, strict=False, failing=None):
         """Ratio gate where attempt i measures qt at qt_times[i] and dlreg at 10.
 
         parallel[i] is how many probe threads ran at once in attempt i
         (CPU time summed over threads / wall time); 2.0 when not given.
+        failing maps a benchmark to the error_message its runs report in
+        every attempt.  Each attempt writes a report file, as the programs
+        do, with the real_time segment in the threaded names.
         """
         calls = []
         parallel = parallel or [2.0] * len(qt_times)
 
         def run_plan(plan, reps, min_time, out_dir, tag, log):
             calls.append(sorted(n for _, names in plan for n in names))
-            return [len(calls) - 1]
-
-        def collect(paths):
-            i = paths[0]
+            i = len(calls) - 1
             doc = report({self.QT: qt_times[i], self.DL: 10.0, "BM_m": 30.0, "BM_f": 10.0,
                           self.PROBE: 5.0})
             for e in doc["benchmarks"]:
-                if e["name"] == self.PROBE:
+                if e["run_name"] == self.PROBE:
                     e["cpu_time"] = 5.0 * parallel[i]
-            return lb.collect(doc)[0]
+                if e["run_name"] in (failing or {}):
+                    e.update(error_occurred=True, error_message=failing[e["run_name"]])
+                for key in ("name", "run_name"):
+                    e[key] = e[key].replace("/threads:", "/real_time/threads:")
+            path = os.path.join(out_dir, "%s.json" % tag)
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            return [path]
 
         def select(programs, wanted):
             return [("prog", sorted(wanted))]
 
         argv = ["--ratio-attempts", str(attempts)] + (["--strict"] if strict else [])
         args = gate.parse_args(argv)
-        with mock.patch.object(gate, "programs_of", lambda build: ["prog"]), \
+        with tempfile.TemporaryDirectory() as out, \
+                mock.patch.object(gate, "programs_of", lambda build: ["prog"]), \
                 mock.patch.object(gate, "select", select), \
                 mock.patch.object(gate, "run_plan", run_plan), \
-                mock.patch.object(gate, "collect_canonical", collect), \
                 mock.patch.object(gate, "ratio_table", lambda a: self.TABLE):
-            return gate.gate_ratio("build", args, "out"), calls
+            return gate.gate_ratio("build", args, out), calls
 
     def ratios(self, row):
         return [a["ratio"] for a in row["attempts"]]
@@ -215,6 +239,31 @@ class TestRatioAttempts(unittest.TestCase):
         self.assertAlmostEqual(section.rows[0]["ratio"], 5.9)
         self.assertIn("| qt/dlreg | 59.00 ns | 10.00 ns | 5.9 | 10 | 2.00 of 2 | FAIL |",
                       section.lines)
+        self.assertEqual(section.rows[1]["result"], "pass")
+
+    def test_attempts_that_never_agree_are_judged_on_the_lowest(self):
+        # Two attempts on free cores disagree (4 fails, 20 passes), the other
+        # three were busy: the lucky 20 must not lift the verdict to the
+        # median of the two, 12.
+        section, calls = self.run_attempts([40.0, 200.0, 40.0, 40.0, 40.0],
+                                           parallel=[2.0, 2.0, 1.1, 1.1, 1.1])
+        self.assertEqual(len(calls), 5)
+        row = section.rows[0]
+        self.assertFalse(row["decided"])
+        self.assertEqual((row["result"], row["ratio"]), ("FAIL", 4.0))
+        self.assertEqual(section.failed, ["qt/dlreg"])
+        self.assertTrue(any("judged on the lowest" in n for n in section.notes), section.notes)
+
+    def test_a_benchmark_that_fails_fails_its_ratio(self):
+        section, calls = self.run_attempts([120.0] * 5, failing={self.DL: "read_sym failed"})
+        self.assertEqual(section.failed, ["qt/dlreg"])
+        self.assertEqual(section.rows[0]["result"], "error")
+        self.assertIn("| qt/dlreg | - | - | - | 10 | - | error |", section.lines)
+        self.assertTrue(any(self.DL + ": read_sym failed" in n for n in section.notes),
+                        section.notes)
+        # The error settles the ratio: only the other one is measured again.
+        self.assertEqual(len(calls), 2)
+        self.assertNotIn(self.QT, calls[1])
         self.assertEqual(section.rows[1]["result"], "pass")
 
     def test_busy_machine_is_inconclusive_not_a_failure(self):
@@ -258,6 +307,20 @@ class TestMerge(unittest.TestCase):
         series, _ = lb.collect(merged)
         self.assertEqual(len(series["BM_b"].real), 6)
 
+    def test_merge_matches_benchmarks_by_canonical_name(self):
+        # The candidate times read_sym_ref as manual_time, the base as real_time.
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = []
+            for i, seg in enumerate(("real_time", "manual_time")):
+                p = os.path.join(tmp, "r%d.json" % i)
+                with open(p, "w") as f:
+                    json.dump(report({"BM_r/%s/threads:1" % seg: 10.0 + i}, reps=2), f)
+                paths.append(p)
+            merged = gate.merge_reports(paths)
+        self.assertEqual({(e["name"], e["run_name"]) for e in merged["benchmarks"]},
+                         {("BM_r/threads:1", "BM_r/threads:1")})
+        self.assertEqual([e["repetition_index"] for e in merged["benchmarks"]], [0, 1, 2, 3])
+
     def test_batch_medians_ignore_a_minority_state(self):
         # 12 processes, one value each: a fast minority state (20) among 30s.
         values = [30, 20, 31, 30, 29, 30, 20, 30, 31, 29, 30, 20]
@@ -281,6 +344,96 @@ class TestMerge(unittest.TestCase):
             for r in ratios]}
         rows = gate.batch_medians(doc, 3)["benchmarks"]
         self.assertEqual([e["vs_unsync"] for e in rows], [0.61, 0.64])
+
+
+class TestGateAB(unittest.TestCase):
+    RS = "registry/read_sym/dlreg/real_time/threads:1"
+    REF = "registry/read_sym_ref/dlreg/manual_time/threads:1"
+
+    def run_ab(self, slower=1.0, counter=1.0, new_names=None, failing=None):
+        """The A/B gate over synthetic benchmark processes.
+
+        Each process reports RS (20 ns) and REF (25 ns, counter vs_unsync
+        0.6) with 1 % noise; the candidate's times are multiplied by
+        `slower` and its counter by `counter`.  new_names spells the
+        candidate's benchmarks (default: as the base does); failing maps
+        "base" or "new" to {canonical name: error_message}.
+        """
+        rnd = random.Random(1)
+        base_names = [self.RS, self.REF]
+
+        def run_plan(plan, reps, min_time, out_dir, tag, log):
+            side = "base" if tag.startswith("ab-base-") else "new"
+            benchmarks = []
+            for name in plan[0][1]:
+                ref = "read_sym_ref" in name
+                t = (25.0 if ref else 20.0) * (slower if side == "new" else 1.0)
+                t *= 1 + rnd.gauss(0, 0.01)
+                e = {"name": name, "run_name": name, "run_type": "iteration",
+                     "iterations": 1000, "real_time": t, "cpu_time": t, "time_unit": "ns",
+                     "threads": 1}
+                if ref:
+                    e["vs_unsync"] = (0.6 * (counter if side == "new" else 1.0)
+                                      * (1 + rnd.gauss(0, 0.005)))
+                msg = (failing or {}).get(side, {}).get(gate.canonical_name(name))
+                if msg:
+                    e.update(error_occurred=True, error_message=msg, real_time=0, cpu_time=0)
+                benchmarks.append(e)
+            path = os.path.join(out_dir, tag + ".json")
+            with open(path, "w") as f:
+                json.dump({"context": {}, "benchmarks": benchmarks}, f)
+            return [path]
+
+        plans = ([("base", base_names)], [("new", new_names or base_names)])
+        args = gate.parse_args(["--full", "--rounds", "9", "--batch", "3"])
+        with tempfile.TemporaryDirectory() as out, \
+                mock.patch.object(gate, "ab_plans", lambda *a: plans), \
+                mock.patch.object(gate, "run_plan", run_plan):
+            return gate.gate_ab("new", "base", args, out)
+
+    def test_equal_builds_pass(self):
+        s = self.run_ab()
+        self.assertEqual(s.failed, [])
+        self.assertIn("### By time", s.lines)
+        self.assertIn("### By counter vs_unsync", s.lines)
+
+    def test_slower_candidate_fails_by_time(self):
+        # 10 % slower, the counter unchanged: above max(3 %, 3 x CV ~ 0.6 %).
+        s = self.run_ab(slower=1.10)
+        self.assertEqual(s.failed, ["A/B regression by time"])
+        self.assertTrue(any(l.startswith("| registry/read_sym/dlreg/threads:1 |")
+                            and "REGRESSION" in l for l in s.lines), s.lines)
+
+    def test_counter_regression_fails(self):
+        s = self.run_ab(counter=1.10)
+        self.assertEqual(s.failed, ["A/B regression by counter vs_unsync"])
+
+    def test_a_benchmark_that_fails_in_the_candidate_fails_the_gate(self):
+        rs = gate.canonical_name(self.RS)
+        s = self.run_ab(failing={"new": {rs: "read_sym failed"}})
+        self.assertEqual(s.failed, ["A/B: %s reported an error in the candidate: read_sym "
+                                    "failed" % rs])
+        # In the base only: noted, not a failure (the candidate may have fixed it).
+        s = self.run_ab(failing={"base": {rs: "no plugin"}})
+        self.assertEqual(s.failed, [])
+        self.assertIn("%s reported an error in the base (no plugin); not compared" % rs,
+                      s.notes)
+        # Nothing left to compare is no setup error: the failures say why.
+        ref = gate.canonical_name(self.REF)
+        s = self.run_ab(failing={"new": {rs: "read_sym failed", ref: "no unsync"}})
+        self.assertEqual(len(s.failed), 2)
+        self.assertTrue(all("in the candidate" in f for f in s.failed))
+
+    def test_a_renamed_time_segment_is_still_compared(self):
+        # The candidate times REF as real_time; its counter got 10 % worse.
+        renamed = self.REF.replace("manual_time", "real_time")
+        s = self.run_ab(counter=1.10, new_names=[self.RS, renamed])
+        self.assertEqual(s.failed, ["A/B regression by counter vs_unsync"])
+        self.assertTrue(any(l.startswith("| registry/read_sym_ref/dlreg/threads:1 |")
+                            for l in s.lines), s.lines)
+        self.assertIn("registry/read_sym_ref/dlreg/threads:1: %s in the base, %s in the "
+                      "candidate; compared by the name without the time segment"
+                      % (self.REF, renamed), s.notes)
 
 
 class TestBaseSelection(unittest.TestCase):
@@ -370,10 +523,14 @@ class TestCli(unittest.TestCase):
             os.mkdir(other)
             with open(os.path.join(other, "keep"), "w") as f:
                 f.write("x")
-            for cache in (path, os.path.join(path, "sub"), other):
+            for cache, why in ((path, "exists and is not a directory"),
+                               (os.path.join(path, "sub"), "cannot use %s/sub as the cache "
+                                "directory" % path),
+                               (other, "not empty and not a gate cache")):
                 code, out, err = self.run_gate("--new-build", tmp, "--cache-dir", cache)
                 self.assertEqual(code, 2, (cache, err))
                 self.assertTrue(err.startswith("gate: error: "), err)
+                self.assertIn(why, err)
                 self.assertEqual(len(err.strip().splitlines()), 1, err)
                 self.assertEqual(out, "")
             self.assertEqual(os.listdir(other), ["keep"])
@@ -407,6 +564,20 @@ class TestCli(unittest.TestCase):
                     self.assertEqual(gate.clean(tmp, c), 0)
                     self.assertFalse(os.path.exists(c))
             self.assertIn((tmp, "worktree", "prune"), calls)
+
+    def test_unexpected_error_exits_2(self):
+        # Exit status 1 means a regression and 0 a pass: a bug is neither.
+        def boom(args):
+            raise RuntimeError("boom\nsecond line")
+
+        with mock.patch.object(gate, "run_gates", boom), \
+                mock.patch.object(sys, "argv", ["gate"]), \
+                mock.patch.object(sys, "stderr", io.StringIO()) as err:
+            with self.assertRaises(SystemExit) as e:
+                gate.main()
+        self.assertEqual(e.exception.code, 2)
+        self.assertEqual(err.getvalue(),
+                         "gate: error: unexpected RuntimeError: boom second line\n")
 
     def test_bad_build_dir_is_a_setup_error(self):
         with tempfile.TemporaryDirectory() as tmp:
