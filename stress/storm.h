@@ -11,6 +11,7 @@
 #ifndef DLREG_STORM_H
 #define DLREG_STORM_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -161,6 +162,7 @@ struct storm_thread {
 	unsigned reports;
 	pthread_t tid;
 	bool started;
+	char path_copy[PATH_MAX]; /* read_one's copy of a plugin path */
 };
 
 struct storm {

@@ -200,12 +200,25 @@ struct memo_set {
 	unsigned next; /* the way the next new key replaces (round robin) */
 };
 
+/*
+ * One set of the reader's second memo: the same kind of remembered lookup,
+ * keyed by the strings' hashes (combined) instead of their addresses.
+ */
+struct hmemo_set {
+	_Alignas(64) uint64_t key[MEMO_WAYS];
+	uint64_t gen[MEMO_WAYS];
+	const struct alias *alias[MEMO_WAYS];
+	const struct sym_node *sym[MEMO_WAYS];
+	unsigned next;
+};
+
 struct dlreg_reader {
 	ck_epoch_record_t rec; /* first member */
 	dlreg_t *reg;
 	pthread_t owner;
 	bool is_reclaimer;
-	struct memo_set memo[1 << MEMO_SET_BITS]; /* owner thread only */
+	struct memo_set memo[1 << MEMO_SET_BITS];   /* owner thread only */
+	struct hmemo_set hmemo[1 << MEMO_SET_BITS]; /* owner thread only */
 };
 
 struct dlreg {
@@ -993,11 +1006,9 @@ static int sym_cache_fill(struct dlreg_lib *lib, _Atomic uint64_t *misses, uint6
  * caller has the registry (a reader), else the entry's.  A handle may
  * outlive its registry (dlreg_destroy), so handle-only calls never touch it.
  */
-static int lib_sym_node(struct dlreg_lib *lib, _Atomic uint64_t *misses, const char *name,
-			struct sym_node **node, void **sym)
+static int lib_sym_node_h(struct dlreg_lib *lib, _Atomic uint64_t *misses, const char *name,
+			  uint64_t h, size_t len, struct sym_node **node, void **sym)
 {
-	size_t len;
-	uint64_t h = dlreg__hash_str(name, &len);
 	struct sym_node *n = sym_cache_find(lib, h, name);
 	if (DLREG_LIKELY(n != NULL)) {
 		*node = n;
@@ -1010,7 +1021,9 @@ static int lib_sym_node(struct dlreg_lib *lib, _Atomic uint64_t *misses, const c
 static int lib_sym(struct dlreg_lib *lib, const char *name, void **sym)
 {
 	struct sym_node *node;
-	return lib_sym_node(lib, &lib->sym_misses, name, &node, sym);
+	size_t len;
+	uint64_t h = dlreg__hash_str(name, &len);
+	return lib_sym_node_h(lib, &lib->sym_misses, name, h, len, &node, sym);
 }
 
 /*
@@ -1063,38 +1076,97 @@ static inline unsigned memo_way(const struct memo_set *ms, const char *path, con
 	return MEMO_WAYS;
 }
 
-/* A memo miss: ck_hs, then the entry's symbol cache; the result fills a way. */
-static __attribute__((noinline)) int read_sym_slow(dlreg_reader_t *reader, const char *path,
+/*
+ * The second memo, for callers whose strings are equal but not the same
+ * objects from one call to the next (built per call, copies): the set and
+ * the key come from the hashes of both strings, which a miss of the first
+ * memo computes anyway for ck_hs, and a hit skips ck_hs and the entry's
+ * symbol buckets.  The proof is the first memo's: an unchanged generation
+ * keeps the alias and the node alive, and comparing their strings with the
+ * caller's makes the hit exact.  Measured with read_sym_copies (64 copies
+ * of every key string, so the first memo never hits), one thread: 43 ns
+ * per lookup without this level, against 22 ns for the unsynchronised
+ * table.
+ */
+static inline uint64_t hmemo_key(uint64_t hpath, uint64_t hname)
+{
+	return hpath ^ ((hname << 29 | hname >> 35) * 0x9e3779b97f4a7c15ull);
+}
+
+static inline struct hmemo_set *hmemo_set_of(struct dlreg_reader *r, uint64_t key)
+{
+	return &r->hmemo[(key * 0xff51afd7ed558ccdull) >> (64 - MEMO_SET_BITS)];
+}
+
+/*
+ * A miss of the first memo: the second, else ck_hs and the entry's symbol
+ * cache; the result fills a way of each.
+ */
+static __attribute__((noinline)) int read_sym_slow(dlreg_reader_t *reader, struct memo_set *ms,
+						   unsigned way, uint64_t gen, const char *path,
 						   const char *name, void **sym)
 {
 	struct dlreg *reg = reader->reg;
-	uint64_t gen = atomic_load_explicit(&reg->gen, memory_order_acquire);
+	size_t name_len;
 	uint64_t h = dlreg__hash_str(path, NULL);
-	struct alias key = { .path = path };
-	struct alias *a = ck_hs_get(&reg->by_path, (unsigned long)h, &key);
-	if (!a)
-		return DLREG_ENOTLOADED;
-	dlreg_ann_acquire(a);
+	uint64_t hn = dlreg__hash_str(name, &name_len);
+	uint64_t key = hmemo_key(h, hn);
+	struct hmemo_set *hs = hmemo_set_of(reader, key);
+	const struct alias *a = NULL;
 	struct sym_node *node = NULL;
-	int err = lib_sym_node(a->lib, &reg->st.sym_misses, name, &node, sym);
-	if (err == DLREG_OK && node) {
-		struct memo_set *ms = memo_set_of(reader, path, name);
-		memo_fill(ms, memo_way(ms, path, name), gen, path, name, a, node);
+	unsigned hw;
+	for (hw = 0; hw < MEMO_WAYS; hw++) {
+		if (hs->key[hw] != key || hs->gen[hw] != gen)
+			continue;
+		/* Keys are set only together with a live alias and node. */
+		if (strcmp(hs->alias[hw]->path, path) == 0 &&
+		    strcmp(hs->sym[hw]->name, name) == 0) {
+			a = hs->alias[hw];
+			node = (struct sym_node *)hs->sym[hw];
+			*sym = node->addr;
+			break;
+		}
 	}
+	int err = DLREG_OK;
+	if (!a) {
+		struct alias k = { .path = path };
+		struct alias *found = ck_hs_get(&reg->by_path, (unsigned long)h, &k);
+		if (!found)
+			return DLREG_ENOTLOADED;
+		dlreg_ann_acquire(found);
+		a = found;
+		err = lib_sym_node_h(found->lib, &reg->st.sym_misses, name, hn, name_len, &node,
+				     sym);
+		if (err == DLREG_OK && node) {
+			/* A way of this key with an old generation is the one to renew. */
+			unsigned w = 0;
+			while (w < MEMO_WAYS && hs->key[w] != key)
+				w++;
+			if (w == MEMO_WAYS)
+				w = hs->next++ % MEMO_WAYS;
+			hs->key[w] = key;
+			hs->gen[w] = gen;
+			hs->alias[w] = a;
+			hs->sym[w] = node;
+		}
+	}
+	if (err == DLREG_OK && node)
+		memo_fill(ms, way, gen, path, name, a, node);
 	return err;
 }
 
 /*
  * The hit path: one set, four key compares, the generation, two strcmp.
- * The miss path is out of line and starts over (it reloads the
- * generation before ck_hs, which is what the memo's proof needs).
+ * The miss path is out of line; it goes on with this set, way and
+ * generation (loaded inside the section, before ck_hs, which is what the
+ * memo's proof needs).
  */
 int dlreg_read_sym(dlreg_reader_t *reader, const char *path, const char *name, void **sym)
 {
 	if (DLREG_UNLIKELY(!reader || !path || !name || !sym))
 		return DLREG_EINVAL;
 	uint64_t gen = atomic_load_explicit(&reader->reg->gen, memory_order_acquire);
-	const struct memo_set *ms = memo_set_of(reader, path, name);
+	struct memo_set *ms = memo_set_of(reader, path, name);
 	unsigned w = memo_way(ms, path, name);
 	if (DLREG_LIKELY(w < MEMO_WAYS && ms->gen[w] == gen)) {
 		const struct sym_node *node = ms->sym[w];
@@ -1105,7 +1177,7 @@ int dlreg_read_sym(dlreg_reader_t *reader, const char *path, const char *name, v
 			return DLREG_OK;
 		}
 	}
-	return read_sym_slow(reader, path, name, sym);
+	return read_sym_slow(reader, ms, w, gen, path, name, sym);
 }
 
 int dlreg_sym(dlreg_lib_t *lib, const char *name, void **sym)

@@ -259,6 +259,81 @@ static void test_lookup_after_close_misses(void)
 	done_reg(reg);
 }
 
+/*
+ * Equal strings at other addresses (the reader's second memo, keyed by the
+ * strings' hashes), one buffer holding different paths in turn (the first
+ * memo, keyed by address, must compare contents), and both memos after the
+ * entry is retired: a remembered lookup of a retired entry must miss.
+ */
+static void test_read_sym_equal_strings(void)
+{
+	dlreg_t *reg = new_reg();
+	dlreg_lib_t *a, *b;
+	CHECK_ERR(dlreg_open(reg, fixture("plain08"), 0, &a), DLREG_OK);
+	CHECK_ERR(dlreg_open(reg, fixture("plain09"), 0, &b), DLREG_OK);
+	void *want_a = dlsym(dlreg_lib_dlhandle(a), DLREG_FIXTURE_SYM_ANSWER);
+	void *want_b = dlsym(dlreg_lib_dlhandle(b), DLREG_FIXTURE_SYM_ANSWER);
+	CHECK(want_a && want_b && want_a != want_b);
+	enum { COPIES = 40 };
+	char *paths[COPIES], *names[COPIES];
+	for (int i = 0; i < COPIES; i++) {
+		paths[i] = strdup(fixture("plain08"));
+		names[i] = strdup(DLREG_FIXTURE_SYM_ANSWER);
+		CHECK(paths[i] && names[i]);
+	}
+	dlreg_reader_t *rd = dlreg_reader_self(reg);
+	char buf[4096];
+	int wrong = 0;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < COPIES; i++) {
+			void *sym = NULL;
+			dlreg_read_begin(rd);
+			int err = dlreg_read_sym(rd, paths[i], names[i], &sym);
+			dlreg_read_end(rd);
+			wrong += err != DLREG_OK || sym != want_a;
+			/* The same buffer, the other library every other time. */
+			snprintf(buf, sizeof buf, "%s", fixture(i % 2 ? "plain09" : "plain08"));
+			dlreg_read_begin(rd);
+			err = dlreg_read_sym(rd, buf, DLREG_FIXTURE_SYM_ANSWER, &sym);
+			dlreg_read_end(rd);
+			wrong += err != DLREG_OK || sym != (i % 2 ? want_b : want_a);
+		}
+	}
+	CHECK(wrong == 0);
+	/* Retired: every remembered form misses, and a fresh copy too. */
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	char *fresh = strdup(fixture("plain08"));
+	CHECK(fresh != NULL);
+	int found = 0;
+	for (int i = 0; i <= COPIES; i++) {
+		void *sym = NULL;
+		dlreg_read_begin(rd);
+		int err = dlreg_read_sym(rd, i < COPIES ? paths[i] : fresh, names[i % COPIES], &sym);
+		dlreg_read_end(rd);
+		found += err != DLREG_ENOTLOADED;
+	}
+	CHECK(found == 0);
+	/* Loaded again: the lookups find the new entry. */
+	CHECK_ERR(dlreg_open(reg, fixture("plain08"), 0, &a), DLREG_OK);
+	void *want_new = dlsym(dlreg_lib_dlhandle(a), DLREG_FIXTURE_SYM_ANSWER);
+	for (int i = 0; i < COPIES; i++) {
+		void *sym = NULL;
+		dlreg_read_begin(rd);
+		int err = dlreg_read_sym(rd, paths[i], names[i], &sym);
+		dlreg_read_end(rd);
+		wrong += err != DLREG_OK || sym != want_new;
+	}
+	CHECK(wrong == 0);
+	for (int i = 0; i < COPIES; i++) {
+		free(paths[i]);
+		free(names[i]);
+	}
+	free(fresh);
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	CHECK_ERR(dlreg_close(reg, b), DLREG_OK);
+	done_reg(reg);
+}
+
 static void test_retired_entry_not_acquired(void)
 {
 	dlreg_t *reg = new_reg();
@@ -849,6 +924,7 @@ static const struct test tests[] = {
 	{ "nodelete_stays_mapped", test_nodelete_stays_mapped },
 	{ "cached_symbol_equals_dlsym", test_cached_symbol_equals_dlsym },
 	{ "lookup_after_close_misses", test_lookup_after_close_misses },
+	{ "read_sym_equal_strings", test_read_sym_equal_strings },
 	{ "retired_entry_not_acquired", test_retired_entry_not_acquired },
 	{ "ctor_opens_itself", test_ctor_opens_itself },
 	{ "ctor_opens_other", test_ctor_opens_other },
