@@ -7,8 +7,11 @@
  * does per lookup; open/close are dlopen/dlclose.
  *
  * "unsync": a plain open-addressing table path -> entry -> cached symbols,
- * the same two lookups dlreg's read side makes, with no synchronisation at
- * all: the lower bound for any safe design.  NOT thread-safe for writers:
+ * with no synchronisation at all: each lookup hashes both strings and
+ * compares them, the floor for any safe design that does as much.  (dlreg's
+ * memo of string addresses skips the hashing when the caller passes the
+ * same strings again, and so runs below this floor in read_sym; the
+ * read_sym_copies benchmark takes that away.)  NOT thread-safe for writers:
  * open/close/a symbol miss may only run while no other thread uses the
  * table.  The benchmarks fill it before their threads start and then only
  * read (hits, which write nothing).

@@ -7,7 +7,14 @@
  * ratios between variants come from the same run on the same machine.
  *
  *   registry/read_sym/V       begin, lookup (path, name), end; 12 loaded
- *                             plugins x 3 symbols, every cache warm
+ *                             plugins x 3 symbols, every cache warm; the
+ *                             same 36 string pairs (the same addresses)
+ *                             every time, as from literals at call sites
+ *   registry/read_sym_copies/V
+ *                             the same lookups, each key string taken from
+ *                             64 copies in turn: equal strings at other
+ *                             addresses, as from strings built per call
+ *                             (dlreg's pointer-keyed memo never hits)
  *   registry/open_close/V     open + close of a library V already holds
  *   registry/churn/V          open, close, quiesce of a library nobody else
  *                             holds: a real dlopen and dlclose every time
@@ -57,6 +64,8 @@ struct dlreg_fixture_host dlreg_fixture_host_instance;
 #define CHURN_PLUGINS 12u /* libplain12..23: loaded and unloaded */
 #define READ_NAMES 3u
 #define READ_KEYS (READ_PLUGINS * READ_NAMES)
+#define KEY_COPIES 64u
+#define COPY_KEYS (READ_KEYS * KEY_COPIES)
 #define STALL_NS 100000u /* a read slower than this waited for something */
 
 struct options {
@@ -75,6 +84,13 @@ struct bench_variant {
 	void *reg;
 	void *held[READ_PLUGINS];
 	unsigned nheld;
+};
+
+/* A read_sym family: a variant and the keys it cycles through. */
+struct read_case {
+	struct bench_variant *v;
+	const struct read_key *keys;
+	size_t nkeys;
 };
 
 /* A read_latency run: the loader thread and the readers' merged histogram. */
@@ -99,6 +115,9 @@ static const char *const read_names[READ_NAMES] = {
 static char plain_paths[READ_PLUGINS + CHURN_PLUGINS][PATH_MAX];
 static char slow_path[PATH_MAX];
 static struct read_key read_keys[READ_KEYS];
+/* KEY_COPIES copies of read_keys' strings, copy by copy (copy_arena). */
+static struct read_key copy_keys[COPY_KEYS];
+static char *copy_arena;
 static struct options opt = {
         .fixture_dir = DLREG_BENCH_FIXTURE_DIR,
         .slow_ctor_us = 2000,
@@ -113,6 +132,7 @@ const struct dlreg_variant_ops *const dlreg_variants[] = {
 static const char *const variant_names[] = {"dlreg", "qt", "gmodule", "dlopen", "unsync"};
 #define NVARIANTS (sizeof(variant_names) / sizeof(variant_names[0]))
 static struct bench_variant variants[NVARIANTS];
+static struct read_case read_cases[NVARIANTS], copy_cases[NVARIANTS];
 static struct latency_case latency_cases[NVARIANTS];
 
 static uint64_t now_ns(void)
@@ -217,7 +237,8 @@ static void bench_fail(dlreg_bench_state_t *st, const char *op, int err)
 }
 
 /* n lookups of V from key *k on; nonzero if one failed. */
-static int lookup_run(const struct dlreg_variant_ops *ops, void *rd, size_t *k, size_t n)
+static int lookup_run(const struct dlreg_variant_ops *ops, void *rd, const struct read_key *keys,
+                      size_t nkeys, size_t *k, size_t n)
 {
 	int bad = 0;
 
@@ -225,11 +246,11 @@ static int lookup_run(const struct dlreg_variant_ops *ops, void *rd, size_t *k, 
 		void *sym = NULL;
 
 		ops->read_begin(rd);
-		bad |= ops->read_sym(rd, read_keys[*k].path, read_keys[*k].name, &sym);
+		bad |= ops->read_sym(rd, keys[*k].path, keys[*k].name, &sym);
 		ops->read_end(rd);
 		DLREG_BENCH_DO_NOT_OPTIMIZE(sym);
 		bad |= sym == NULL;
-		if (++*k == READ_KEYS)
+		if (++*k == nkeys)
 			*k = 0;
 	}
 	return bad;
@@ -242,16 +263,17 @@ static int lookup_run(const struct dlreg_variant_ops *ops, void *rd, size_t *k, 
  */
 static void bench_read_sym(dlreg_bench_state_t *st, void *data)
 {
-	struct bench_variant *v = data;
+	const struct read_case *c = data;
+	struct bench_variant *v = c->v;
 	void *rd = v->ops->reader(v->reg);
 	/* Threads start at different keys so they do not walk in lockstep. */
-	size_t k = (size_t)dlreg_bench_thread_index(st) * 7u % READ_KEYS;
+	size_t k = (size_t)dlreg_bench_thread_index(st) * 7u % c->nkeys;
 	size_t n;
 
 	if (!rd)
 		dlreg_bench_skip_with_error(st, "no reader");
 	while (dlreg_bench_keep_running_batch(st, &n))
-		if (lookup_run(v->ops, rd, &k, n))
+		if (lookup_run(v->ops, rd, c->keys, c->nkeys, &k, n))
 			dlreg_bench_skip_with_error(st, "read_sym failed");
 	dlreg_bench_set_items_processed(st, dlreg_bench_iterations_done(st));
 }
@@ -291,9 +313,9 @@ static void bench_read_sym_ref(dlreg_bench_state_t *st, void *data)
 		dlreg_bench_skip_with_error(st, "no reader");
 	while (dlreg_bench_keep_running_batch(st, &n)) {
 		uint64_t t0 = now_ns();
-		int bad = lookup_run(v->ops, rd, &k, n);
+		int bad = lookup_run(v->ops, rd, read_keys, READ_KEYS, &k, n);
 		uint64_t t1 = now_ns();
-		bad |= lookup_run(ref_ops, ref_rd, &ref_k, REF_LOOKUPS);
+		bad |= lookup_run(ref_ops, ref_rd, read_keys, READ_KEYS, &ref_k, REF_LOOKUPS);
 		uint64_t t2 = now_ns();
 
 		dlreg_bench_set_iteration_time(st, (double)(t1 - t0) * 1e-9);
@@ -540,9 +562,17 @@ static int register_all(void)
 {
 	dlreg_bench_t *b;
 
-	for (size_t i = 0; i < NVARIANTS; i++)
-		if (register_one("read_sym", variant_names[i], bench_read_sym, &variants[i], &b))
+	for (size_t i = 0; i < NVARIANTS; i++) {
+		read_cases[i] = (struct read_case){&variants[i], read_keys, READ_KEYS};
+		if (register_one("read_sym", variant_names[i], bench_read_sym, &read_cases[i], &b))
 			return -1;
+	}
+	for (size_t i = 0; i < NVARIANTS; i++) {
+		copy_cases[i] = (struct read_case){&variants[i], copy_keys, COPY_KEYS};
+		if (register_one("read_sym_copies", variant_names[i], bench_read_sym, &copy_cases[i],
+		                 &b))
+			return -1;
+	}
 	for (size_t i = 0; i < NVARIANTS; i++)
 		if (variants[i].ops == &dlreg_bench_unsync_ops)
 			ref_variant = &variants[i];
@@ -612,6 +642,28 @@ static int paths_init(void)
 	for (unsigned i = 0; i < READ_KEYS; i++)
 		read_keys[i] =
 		        (struct read_key){plain_paths[i / READ_NAMES], read_names[i % READ_NAMES]};
+	/* One arena: copy c of key i at copy_keys[c * READ_KEYS + i]. */
+	size_t per_copy = 0;
+
+	for (unsigned i = 0; i < READ_KEYS; i++)
+		per_copy += strlen(read_keys[i].path) + strlen(read_keys[i].name) + 2;
+	copy_arena = malloc(per_copy * KEY_COPIES);
+	if (!copy_arena) {
+		fprintf(stderr, "%s: out of memory for the key copies\n", PROG);
+		return -1;
+	}
+	char *p = copy_arena;
+
+	for (unsigned c = 0; c < KEY_COPIES; c++) {
+		for (unsigned i = 0; i < READ_KEYS; i++) {
+			size_t lp = strlen(read_keys[i].path) + 1, ln = strlen(read_keys[i].name) + 1;
+			struct read_key *key = &copy_keys[c * READ_KEYS + i];
+
+			key->path = memcpy(p, read_keys[i].path, lp);
+			key->name = memcpy(p + lp, read_keys[i].name, ln);
+			p += lp + ln;
+		}
+	}
 	return 0;
 }
 
@@ -620,7 +672,9 @@ static void usage(void)
 	printf("usage: " PROG " [--fixture-dir=DIR] [--slow-ctor-us=N] [--loader-gap-us=N]\n"
 	       "       [--benchmark_* flags]\n\n"
 	       "Registry benchmarks: read_sym, open_close, churn and read_latency over the\n"
-	       "dlreg, qt, gmodule, dlopen and unsync variants on 1, 2 and 4 threads, and\n"
+	       "dlreg, qt, gmodule, dlopen and unsync variants on 1, 2 and 4 threads,\n"
+	       "read_sym_copies (read_sym with each key string taken from 64 equal copies),\n"
+	       "and\n"
 	       "read_sym_ref (one thread, each variant timed against unsync in the same\n"
 	       "thread; manual time).\n\n"
 	       "  --fixture-dir=DIR   directory of the fixture plugins (default: the build's)\n"
@@ -750,6 +804,7 @@ int main(int argc, char **argv)
 		none = dlreg_bench_run() == 0;
 	dlreg_bench_shutdown();
 	failed |= variants_release();
+	free(copy_arena);
 	if (none)
 		fprintf(stderr, "%s: no benchmark matches --benchmark_filter\n", PROG);
 	failed |= dlreg_bench_stdout_check(PROG) != 0;

@@ -102,6 +102,20 @@ class Acceptance(unittest.TestCase):
         self.assertEqual(rows["scan marker warm auto/best, %d bytes" % (4 * MIB)],
                          ["1.10", "<=", "1.05", "MISSED"])
 
+    def test_copies_rows_when_present(self):
+        code, rows, out = self.check(registry_runs() + scan_runs())
+        self.assertFalse(any(k.startswith("read_sym_copies") for k in rows), out)
+        cs = "registry/read_sym_copies/%s/threads:%d"
+        copies = [run(cs % ("dlreg", 1), 30.0), run(cs % ("dlreg", 2), 16.0),
+                  run(cs % ("qt", 2), 260.0), run(cs % ("dlopen", 2), 400.0),
+                  run(cs % ("unsync", 2), 10.0)]
+        code, rows, out = self.check(registry_runs() + scan_runs() + copies)
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["read_sym_copies dlreg/unsync, 2 threads"],
+                         ["1.60", "<=", "1.5", "MISSED"])
+        self.assertEqual(rows["read_sym_copies dlopen/dlreg, 2 threads"][-1], "met")
+        self.assertEqual(rows["read_sym_copies dlreg scaling 1->2 threads"][0], "1.88")
+
     def test_device_reads_table(self):
         name = "scan/marker/cold/auto_vs_best/size:%d" % (256 * 1024)
         dev = dict(auto_dev_reads=2.0, auto_dev_kib=272.0, mmap_dev_reads=1.0,
