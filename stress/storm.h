@@ -32,6 +32,9 @@ enum {
 	STORM_EXIT_USAGE = 2,    /* bad command line or setup error */
 	STORM_EXIT_WATCHDOG = 3, /* a thread stalled; per-thread dump on stderr */
 	STORM_EXIT_CRASH = 4,    /* fatal signal (SIGSEGV, SIGBUS, ...) */
+	/* SIGINT or SIGTERM stopped the run early: 128 + the signal (130, 143),
+	 * unless a check had already failed (then STORM_EXIT_FAILURE). */
+	STORM_EXIT_INTERRUPTED = 128,
 };
 
 /* What can fail a run, each reported by name and count in the SUMMARY. */
@@ -177,12 +180,13 @@ struct storm {
 	pthread_mutex_t user_mutex;
 	atomic_bool stop;
 	atomic_uint workers_done;
-	uint64_t start_ns;
+	_Atomic uint64_t start_ns; /* when the workers started; 0 before */
 	_Atomic uint64_t end_ns; /* 0 while running */
 	_Atomic uint64_t detectors[STORM_DET_COUNT];
 	atomic_int summary_done;
 	atomic_int end_detector; /* claimed fatal detector + 1; 0 while none */
 	atomic_int end_code;     /* its exit code; -1 for the sanitizer's own */
+	atomic_int interrupted;  /* the first SIGINT/SIGTERM received; 0 while none */
 	void **pin_handles;
 	unsigned pins_loaded; /* pins opened before the storm started */
 	bool sanitized;       /* built with ASan or TSan */
@@ -268,6 +272,9 @@ int storm_leaks_snapshot(struct storm *s);
 void storm_leaks_check(struct storm *s, struct storm_thread *main_thread);
 
 /* storm_fatal.c */
+/* Fatal-signal and sanitizer-death handlers, and SIGINT/SIGTERM: those set
+ * `interrupted` and `stop`, so the run ends through the normal report and
+ * cleanup; a second one kills at once (the default action). */
 void storm_fatal_install(void);
 /* Names the calling thread's record, for fatal-signal reports. */
 void storm_set_self(struct storm_thread *t);
@@ -286,12 +293,16 @@ void storm_exit_now(int code) __attribute__((noreturn));
 void storm_report_progress(struct storm *s);
 void storm_report_counters(struct storm *s);
 /*
- * Writes the SUMMARY (or JSON) once; async-signal-safe unless json.
- * Returns 0, or the errno of a failed write of the report to stdout.
+ * Writes the SUMMARY (with --json, a JSON object on stdout and the line on
+ * stderr) once.  normal_exit: the run ended through main, which may use
+ * stdio (the full JSON object).  Otherwise (watchdog, fatal signal,
+ * sanitizer) async-signal-safe, with a partial JSON object.  Returns 0, or
+ * the errno of a failed write of the report to stdout.
  */
-int storm_report_final(struct storm *s, bool json);
-/* The detector that failed the run first, or STORM_DET_COUNT; the verdict. */
-int storm_report_verdict(struct storm *s, enum storm_detector *first);
+int storm_report_final(struct storm *s, bool normal_exit);
+/* The exit code of a run that ended normally: STORM_EXIT_SUCCESS,
+ * STORM_EXIT_FAILURE, or STORM_EXIT_INTERRUPTED + the signal. */
+int storm_report_verdict(struct storm *s);
 /* Cheap check for the main loop: has any check failed yet? */
 bool storm_report_failed_yet(struct storm *s);
 

@@ -41,7 +41,8 @@ struct churn_source {
 
 struct storm_churn {
 	char *dir;
-	unsigned slots;
+	unsigned slots; /* slots whose copy exists: load slots first, then scan slots */
+	unsigned half;  /* --slots: the first scan slot */
 	struct churn_source load_src[CHURN_MAX_SOURCES];
 	unsigned nload_src;
 	struct churn_source scan_src[2]; /* even slots: meta; odd: bulk */
@@ -132,7 +133,7 @@ static int make_bulk_source(struct churn_source *src)
 /* Scan slot k (k = 0, 1, ...) alternates meta and bulk content. */
 static const struct churn_source *scan_source(unsigned slot)
 {
-	return &churn.scan_src[(slot - churn.slots / 2) % 2];
+	return &churn.scan_src[(slot - churn.half) % 2];
 }
 
 static int write_all(int fd, const unsigned char *data, size_t len)
@@ -227,14 +228,23 @@ static int add_slot(struct storm *s, unsigned slot, const char *kind, unsigned n
 	snprintf(path, sizeof(path), "%s/%s%u.so", churn.dir, kind, n);
 	copy = strdup(path);
 	if (!copy || write_new(path, src) != 0) {
+		int err = errno;
+
+		/* A partly written copy is no slot yet: remove_files would miss it. */
+		unlink(path);
 		free(copy);
-		fprintf(stderr, "dlreg-storm: cannot write churn copy in %s\n", churn.dir);
+		fprintf(stderr, "dlreg-storm: cannot write churn copy %s: %s\n", path,
+		        strerror(err));
 		return -1;
 	}
 	idx = storm_catalog_add(&s->cat, copy, (int)slot);
-	if (idx < 0)
+	if (idx < 0) {
+		unlink(path);
 		return -1;
+	}
 	churn.slot_plugin[slot] = idx;
+	/* Slots are created in order, so the first churn.slots all exist. */
+	churn.slots = slot + 1;
 	return 0;
 }
 
@@ -263,10 +273,14 @@ static int make_slots(struct storm *s)
 {
 	unsigned n = s->cfg.slots;
 
-	churn.slot_plugin = calloc(2 * n, sizeof(*churn.slot_plugin));
+	churn.slot_plugin = malloc(2 * n * sizeof(*churn.slot_plugin));
 	if (!churn.slot_plugin)
 		return -1;
-	churn.slots = 2 * n;
+	/* No slot has a copy yet: cleanup after a failure here must not take
+	 * index 0 (a fixture, or a file of --plugins-dir) for one. */
+	for (unsigned i = 0; i < 2 * n; i++)
+		churn.slot_plugin[i] = -1;
+	churn.half = n;
 	for (unsigned i = 0; i < n; i++) {
 		if (add_slot(s, i, "load", i, &churn.load_src[i % churn.nload_src]) != 0)
 			return -1;
@@ -305,8 +319,10 @@ int storm_churn_setup(struct storm *s)
 	}
 	churn.dir = strdup(templ);
 	s->churn_dir = churn.dir;
-	if (!churn.dir)
+	if (!churn.dir) {
+		rmdir(templ);
 		return -1;
+	}
 	return make_slots(s);
 }
 
@@ -320,7 +336,7 @@ void storm_churn_step(struct storm *s, struct storm_thread *t, uint64_t r)
 	unsigned slot = (unsigned)(r % churn.slots);
 	int idx = churn.slot_plugin[slot];
 	const char *path = s->cat.v[idx].path;
-	bool scan_only = slot >= churn.slots / 2;
+	bool scan_only = slot >= churn.half;
 	unsigned action = (unsigned)((r >> 32) % 3);
 	const struct churn_source *src = scan_only ? scan_source(slot) : NULL;
 	int rc;
@@ -349,7 +365,8 @@ static void remove_files(struct storm *s)
 	char tmp[4096];
 
 	for (unsigned i = 0; i < churn.slots; i++)
-		unlink(s->cat.v[churn.slot_plugin[i]].path);
+		if (churn.slot_plugin[i] >= 0)
+			unlink(s->cat.v[churn.slot_plugin[i]].path);
 	for (unsigned i = 0; i < s->nthreads; i++) {
 		temp_name(tmp, sizeof(tmp), i);
 		unlink(tmp);

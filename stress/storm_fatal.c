@@ -11,7 +11,14 @@
  * Under a sanitizer, its death callback writes the SUMMARY before the
  * sanitizer exits with its own exit code: a ThreadSanitizer report counts
  * as "races"; an AddressSanitizer report of a use after free as
- * "use_after_grace", any other memory error as "crash".
+ * "use_after_grace", any other memory error as "crash".  The sanitizer
+ * defaults below make that so for the driver run on its own too (without
+ * halt_on_error, ThreadSanitizer would report, go on, let the run say
+ * SUCCESS and then exit 66).
+ *
+ * SIGINT and SIGTERM only ask the run to stop: the workers finish their
+ * operation, the run is checked, reported (detector=interrupted) and its
+ * churn directory removed as after any run.  A second one kills at once.
  */
 #include <signal.h>
 #include <string.h>
@@ -41,6 +48,7 @@
 #endif
 
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+static const int stop_signals[] = {SIGINT, SIGTERM};
 
 /*
  * Ends the process at once with `code`.  The raw system call skips the
@@ -154,6 +162,21 @@ static void say_where(struct storm *s)
 	say("\n");
 }
 
+/* Only lock-free atomic stores and write(2): async-signal-safe. */
+static void on_interrupt(int sig)
+{
+	struct storm *s = storm_global;
+	int none = 0;
+
+	if (s) {
+		atomic_compare_exchange_strong_explicit(&s->interrupted, &none, sig,
+		                                        memory_order_relaxed, memory_order_relaxed);
+		atomic_store_explicit(&s->stop, true, memory_order_relaxed);
+	}
+	say(sig == SIGINT ? "dlreg-storm: SIGINT" : "dlreg-storm: SIGTERM");
+	say(": stopping the run (a second signal ends it at once)\n");
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	struct storm *s = storm_global;
@@ -175,6 +198,27 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 }
 
 #if defined(STORM_TSAN) || defined(STORM_ASAN)
+/*
+ * What scripts/storm and run-storm.sh put in TSAN_OPTIONS / ASAN_OPTIONS,
+ * as this program's defaults: the first report stops the run (so the
+ * SUMMARY names it) with the exit code the verdict documents.  The
+ * environment's options are parsed after these and win.
+ */
+#ifdef STORM_TSAN
+__attribute__((visibility("default"), used)) const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+	return "halt_on_error=1:exitcode=66:second_deadlock_stack=1:history_size=7";
+}
+#else
+__attribute__((visibility("default"), used)) const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "halt_on_error=1:abort_on_error=0:exitcode=67:detect_leaks=1:"
+	       "allow_user_segv_handler=1";
+}
+#endif
+
 static enum storm_detector sanitizer_detector(void)
 {
 #ifdef STORM_ASAN
@@ -215,6 +259,19 @@ void storm_fatal_install(void)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
 		sigaction(fatal_signals[i], &sa, NULL);
+	/* Handled once, then the default action: a second signal kills.  A
+	 * signal ignored from the start (a background job of a script) stays so. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sa.sa_flags = SA_RESETHAND | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+		struct sigaction old;
+
+		if (sigaction(stop_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(stop_signals[i], &sa, NULL);
+	}
 #if defined(STORM_TSAN) || defined(STORM_ASAN)
 	__sanitizer_set_death_callback(on_sanitizer_death);
 #endif

@@ -3,8 +3,10 @@
  *
  * Order matters: fatal-signal handlers go in before anything can scan (the
  * scanner chains to them); the mapped-object snapshot is taken before the
- * variant loads anything; pins are opened and their symbols looked up once
- * before the workers start, so pinned reads never need the dynamic loader.
+ * variant loads anything; the watchdog starts before the pins are opened
+ * (a variant that hangs in that first open is a stall like any other);
+ * pins are opened and their symbols looked up once before the workers
+ * start, so pinned reads never need the dynamic loader.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -148,8 +150,11 @@ static int open_pins(struct storm *s)
 		return -1;
 	for (size_t i = 0; i < s->cat.n_pins; i++) {
 		const struct storm_plugin *p = &s->cat.v[s->cat.pins[i]];
-		int err = s->ops->open(s->reg, p->path, 0, &s->pin_handles[i]);
+		int err;
 
+		/* A stall here names the plugin in the watchdog's dump. */
+		atomic_store_explicit(&t->plugin, (int)s->cat.pins[i], memory_order_relaxed);
+		err = s->ops->open(s->reg, p->path, 0, &s->pin_handles[i]);
 		if (err != DLREG_OK) {
 			storm_fail(t, SC_ERRORS, "pin %s: %s", p->name, dlreg_strerror(err));
 			s->pin_handles[i] = NULL;
@@ -181,17 +186,22 @@ static void close_pins(struct storm *s)
 
 static bool run_over(struct storm *s, uint64_t now)
 {
+	/* Set before the end only by SIGINT/SIGTERM (storm_fatal.c). */
+	if (atomic_load_explicit(&s->stop, memory_order_relaxed))
+		return true;
 	if (s->cfg.stop_on_failure && storm_report_failed_yet(s))
 		return true;
 	if (s->cfg.ops)
 		return atomic_load_explicit(&s->workers_done, memory_order_acquire) >= s->nworkers;
-	return now - s->start_ns >= (uint64_t)(s->cfg.duration_s * 1e9);
+	return now - atomic_load_explicit(&s->start_ns, memory_order_relaxed) >=
+	       (uint64_t)(s->cfg.duration_s * 1e9);
 }
 
 static void wait_run(struct storm *s)
 {
 	bool progress = s->cfg.progress > 0 || (s->cfg.progress < 0 && isatty(2));
-	uint64_t next = s->start_ns + 1000000000ull, now;
+	uint64_t next = atomic_load_explicit(&s->start_ns, memory_order_relaxed) + 1000000000ull;
+	uint64_t now;
 	struct timespec tick = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
 
 	while (!run_over(s, now = storm_now_ns())) {
@@ -232,12 +242,15 @@ static int setup(struct storm *s)
 
 static void run(struct storm *s)
 {
+	bool failed;
+
 	storm_opts_print(s);
+	failed = storm_watchdog_start(s) != 0;
 	phase(s, "pin");
 	open_pins(s);
 	phase(s, NULL);
-	s->start_ns = storm_now_ns();
-	if (storm_watchdog_start(s) != 0 || storm_threads_start(s) != 0)
+	atomic_store_explicit(&s->start_ns, storm_now_ns(), memory_order_relaxed);
+	if (failed || storm_threads_start(s) != 0)
 		atomic_fetch_add_explicit(&main_thread(s)->counters[SC_ERRORS], 1,
 		                          memory_order_relaxed);
 	else
@@ -270,7 +283,6 @@ static void report_write_error(int err)
 int main(int argc, char **argv)
 {
 	struct storm *s = &storm_instance;
-	enum storm_detector first;
 	int rc = storm_opts_parse(argc, argv, &s->cfg);
 	int err;
 
@@ -288,8 +300,8 @@ int main(int argc, char **argv)
 	run(s);
 	storm_churn_cleanup(s);
 	storm_report_counters(s);
-	rc = storm_report_verdict(s, &first) ? STORM_EXIT_FAILURE : STORM_EXIT_SUCCESS;
-	err = storm_report_final(s, s->cfg.json);
+	rc = storm_report_verdict(s);
+	err = storm_report_final(s, true);
 	if (!err)
 		err = stdout_error();
 	if (err) {

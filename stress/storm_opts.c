@@ -24,7 +24,8 @@ static const char usage_text[] =
         "  --variant NAME        registry to storm (--list-variants shows them)\n"
         "  --threads N           worker threads (default 2)\n"
         "  --duration SECONDS    run time (default 5)\n"
-        "  --ops N               run N operations in total instead (reproducible)\n"
+        "  --ops N               run N operations in total instead (reproducible;\n"
+        "                        N >= --threads: each worker runs its share)\n"
         "  --mix OP=W,...        operation weights; unlisted operations get 0. Ops:\n"
         "                        open close read call acquire reopen scan churn\n"
         "                        pinned_read locked_read\n"
@@ -51,7 +52,9 @@ static const char usage_text[] =
         "  --scan-backend B      mmap, read, auto, or mix (default: each scan draws one)\n"
         "  --tmpdir DIR          parent of the private churn directory\n"
         "  --json                final summary as one JSON object on stdout (the\n"
-        "                        SUMMARY line then goes to stderr)\n"
+        "                        SUMMARY line then goes to stderr); a run the\n"
+        "                        watchdog, a fatal signal or a sanitizer ends\n"
+        "                        writes a shorter one (\"partial\": true)\n"
         "  --progress            progress line on stderr every second (default on a TTY)\n"
         "  --no-progress         no progress line\n"
         "  --list-variants       print the variants of this build and exit\n"
@@ -60,11 +63,17 @@ static const char usage_text[] =
         "Ends with one stdout line: SUMMARY variant=.. threads=.. ops=.. ops_per_s=..\n"
         "errors=.. <detector>=<count>... read_p50_ns=.. read_p99_ns=.. read_p999_ns=..\n"
         "read_max_ns=.. read_stalls_1ms=.. detector=.. verdict=SUCCESS|FAILURE.\n"
-        "A run in which every load failed (no plugin ever loaded) stormed nothing:\n"
-        "it fails with detector=nothing_loaded.  Numbers are plain decimal.\n"
+        "A run that stormed nothing fails: detector=no_operations (no operation\n"
+        "completed) or nothing_loaded (every load failed, or nothing was ever loaded,\n"
+        "acquired or pinned and nothing was scanned).  SIGINT or SIGTERM stops a run\n"
+        "early; it is still checked, reported (detector=interrupted) and cleaned up\n"
+        "(a second signal kills at once).  Numbers are plain decimal.\n"
         "Exit: 0 success, 1 a check failed (or stdout could not be written),\n"
-        "2 usage, 3 watchdog, 4 fatal signal;\n"
-        "a sanitizer that stops the run exits with its own code (TSAN_OPTIONS exitcode).\n";
+        "2 usage, 3 watchdog, 4 fatal signal, 128 + the signal when interrupted\n"
+        "(130 SIGINT, 143 SIGTERM; 1 if a check had failed); a sanitizer that stops\n"
+        "the run exits with its own code.  Sanitizer defaults as scripts/storm sets\n"
+        "them (halt_on_error=1, exitcode 66 TSan, 67 ASan); TSAN_OPTIONS and\n"
+        "ASAN_OPTIONS override them.\n";
 
 enum {
 	OPT_VARIANT = 256,
@@ -187,6 +196,19 @@ static int parse_seconds(const char *name, const char *text, double lo, double *
 	return 0;
 }
 
+/*
+ * Names and lists must not be empty: an empty --tmpdir would put the churn
+ * directory in "/", an empty --pin or --fixtures would silently select
+ * nothing, the default or everything.
+ */
+static int parse_text(const char *name, const char *text, const char **out)
+{
+	if (!*text)
+		return opt_error("--%s: empty value%s", name, "");
+	*out = text;
+	return 0;
+}
+
 static int parse_hints(const char *text, unsigned *out)
 {
 	static const struct {
@@ -198,6 +220,8 @@ static int parse_hints(const char *text, unsigned *out)
 	             {"none", 0}};
 	const char *p = text;
 
+	if (!*text)
+		return opt_error("--hints: empty value; use %s%s", "lazy,global,deepbind or none", "");
 	*out = 0;
 	while (*p) {
 		size_t len = strcspn(p, ",");
@@ -271,8 +295,7 @@ static int opts_one(struct storm_config *cfg, int c, const char *arg, bool *slow
 {
 	switch (c) {
 	case OPT_VARIANT:
-		cfg->variant = arg;
-		return 0;
+		return parse_text("variant", arg, &cfg->variant);
 	case OPT_THREADS:
 		return parse_uint("threads", arg, 1, 256, &cfg->threads);
 	case OPT_DURATION:
@@ -286,17 +309,13 @@ static int opts_one(struct storm_config *cfg, int c, const char *arg, bool *slow
 	case OPT_PLUGINS:
 		return parse_uint("plugins", arg, 1, 100000, &cfg->plugins);
 	case OPT_FIXTURES:
-		cfg->fixtures = arg;
-		return 0;
+		return parse_text("fixtures", arg, &cfg->fixtures);
 	case OPT_FIXTURE_DIR:
-		cfg->fixture_dir = arg;
-		return 0;
+		return parse_text("fixture-dir", arg, &cfg->fixture_dir);
 	case OPT_PLUGINS_DIR:
-		cfg->plugins_dir = arg;
-		return 0;
+		return parse_text("plugins-dir", arg, &cfg->plugins_dir);
 	case OPT_PIN:
-		cfg->pins = arg;
-		return 0;
+		return parse_text("pin", arg, &cfg->pins);
 	case OPT_MAX_HELD:
 		return parse_uint("max-held", arg, 1, 4096, &cfg->max_held);
 	case OPT_HINTS:
@@ -321,8 +340,7 @@ static int opts_one(struct storm_config *cfg, int c, const char *arg, bool *slow
 	case OPT_WATCHDOG:
 		return parse_seconds("watchdog", arg, 0, &cfg->watchdog_s);
 	case OPT_TMPDIR:
-		cfg->tmpdir = arg;
-		return 0;
+		return parse_text("tmpdir", arg, &cfg->tmpdir);
 	case OPT_SCAN_BACKEND:
 		return parse_backend(arg, &cfg->scan_backend);
 	case OPT_STOP_ON_FAILURE:
@@ -367,6 +385,16 @@ int storm_opts_parse(int argc, char **argv, struct storm_config *cfg)
 	}
 	if (optind < argc)
 		return opt_error("unexpected argument '%s'%s", argv[optind], "");
+	/* Each worker runs its share of --ops; a share of 0 would mean "until stopped". */
+	if (cfg->ops && cfg->ops < cfg->threads) {
+		char ops[24], threads[16];
+
+		snprintf(ops, sizeof(ops), "%" PRIu64, cfg->ops);
+		snprintf(threads, sizeof(threads), "%u", cfg->threads);
+		return opt_error("--ops %s is below --threads %s: every worker needs at least one "
+		                 "operation",
+		                 ops, threads);
+	}
 	if (!slow_us_given)
 		cfg->slow_us = cfg->slow_loader ? 20000 : 2000;
 	if (cfg->watchdog_s > 0 && cfg->watchdog_s * 1e6 <= 2.0 * cfg->slow_us) {

@@ -5,9 +5,12 @@
  * and sanitizer-death handlers, so building it is async-signal-safe: relaxed
  * atomic loads of the threads' counters and histograms, integer formatting
  * into a stack buffer, one write(2).  It is written at most once per run.
+ * With --json those endings write a shorter JSON object the same way
+ * ("partial": true, no per-thread detail), so stdout is always JSON.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,7 +53,7 @@ static void collect(struct storm *s, struct totals *tt)
 {
 	struct storm_hist *hists[STORM_MAX_HISTS];
 	size_t nh = 0;
-	uint64_t end = atomic_load_explicit(&s->end_ns, memory_order_relaxed);
+	uint64_t end = atomic_load_explicit(&s->end_ns, memory_order_relaxed), start;
 
 	memset(tt, 0, sizeof(*tt));
 	for (unsigned i = 0; i < s->nthreads; i++) {
@@ -64,7 +67,9 @@ static void collect(struct storm *s, struct totals *tt)
 		tt->det[d] = atomic_load_explicit(&s->detectors[d], memory_order_relaxed);
 	tt->det[STORM_DET_USE_AFTER_GRACE] += tt->c[SC_USE_AFTER_GRACE];
 	tt->det[STORM_DET_INVARIANTS] += tt->c[SC_INVARIANTS];
-	tt->elapsed_ns = (end ? end : storm_now_ns()) - s->start_ns;
+	/* 0 before the workers started (a watchdog firing while pins open). */
+	start = atomic_load_explicit(&s->start_ns, memory_order_relaxed);
+	tt->elapsed_ns = start ? (end ? end : storm_now_ns()) - start : 0;
 	tt->samples = storm_hist_total(hists, nh);
 	tt->p50 = storm_hist_quantile(hists, nh, 500000);
 	tt->p99 = storm_hist_quantile(hists, nh, 990000);
@@ -76,48 +81,96 @@ static void collect(struct storm *s, struct totals *tt)
 /*
  * Every load of the selected plugins failed (a directory of junk): the
  * storm exercised nothing but the churned copies of the build's fixtures,
- * so it cannot pass.  A run that never tried to load (a scan-only mix) is
- * not this.
+ * so it cannot pass.
  */
-static bool nothing_loaded(const struct storm *s, const struct totals *tt)
+static bool selected_never_loaded(const struct storm *s, const struct totals *tt)
 {
 	return tt->c[SC_OPEN_FAILS] > 0 && tt->c[SC_SELECTED_LOADS] == 0 && s->pins_loaded == 0;
 }
 
-static int verdict_of(struct storm *s, const struct totals *tt, enum storm_detector *first)
+/*
+ * Nothing was ever in the registry (a read-only mix without pins, a
+ * churn-only mix): every read missed, nothing could be released under a
+ * reader, so no check had anything to see.  A scan-only mix loads nothing
+ * by design and still exercises the scanner: that is a run.
+ */
+static bool never_loaded(const struct storm *s, const struct totals *tt)
+{
+	return tt->c[SC_OPENS] + tt->c[SC_ACQUIRES] == 0 && s->pins_loaded == 0 &&
+	       tt->c[SC_SCANS] == 0;
+}
+
+/* What the verdict rests on: a detector, or what else the SUMMARY names. */
+enum storm_reason {
+	REASON_NONE,
+	REASON_DETECTOR, /* the detector in *first */
+	REASON_ERRORS,
+	REASON_INTERRUPTED,
+	REASON_NO_OPERATIONS,
+	REASON_NOTHING_LOADED,
+};
+
+static enum storm_reason verdict_of(struct storm *s, const struct totals *tt,
+                                    enum storm_detector *first)
 {
 	int ended = atomic_load_explicit(&s->end_detector, memory_order_acquire);
 
 	/* A fatal ending names the detector whose exit code ends the run. */
 	if (ended > 0) {
 		*first = (enum storm_detector)(ended - 1);
-		return 1;
+		return REASON_DETECTOR;
 	}
 	*first = STORM_DET_COUNT;
 	for (int i = 0; i < STORM_DET_COUNT; i++)
 		if (tt->det[detector_priority[i]]) {
 			*first = detector_priority[i];
-			return 1;
+			return REASON_DETECTOR;
 		}
-	return tt->c[SC_ERRORS] != 0 || nothing_loaded(s, tt);
+	if (tt->c[SC_ERRORS])
+		return REASON_ERRORS;
+	/* A cut-short run proves nothing, and says so before what it missed. */
+	if (atomic_load_explicit(&s->interrupted, memory_order_relaxed))
+		return REASON_INTERRUPTED;
+	if (tt->c[SC_OPS] == 0)
+		return REASON_NO_OPERATIONS;
+	if (selected_never_loaded(s, tt) || never_loaded(s, tt))
+		return REASON_NOTHING_LOADED;
+	return REASON_NONE;
 }
 
 /* The SUMMARY's detector= value. */
-static const char *detector_label(const struct totals *tt, enum storm_detector first, int failed)
+static const char *detector_label(enum storm_reason why, enum storm_detector first)
 {
-	if (first < STORM_DET_COUNT)
+	switch (why) {
+	case REASON_DETECTOR:
 		return detector_names[first];
-	if (!failed)
+	case REASON_ERRORS:
+		return "errors";
+	case REASON_INTERRUPTED:
+		return "interrupted";
+	case REASON_NO_OPERATIONS:
+		return "no_operations";
+	case REASON_NOTHING_LOADED:
+		return "nothing_loaded";
+	default:
 		return "none";
-	return tt->c[SC_ERRORS] ? "errors" : "nothing_loaded";
+	}
 }
 
-int storm_report_verdict(struct storm *s, enum storm_detector *first)
+int storm_report_verdict(struct storm *s)
 {
+	enum storm_detector first;
+	enum storm_reason why;
 	struct totals tt;
 
 	collect(s, &tt);
-	return verdict_of(s, &tt, first);
+	why = verdict_of(s, &tt, &first);
+	if (why == REASON_NONE)
+		return STORM_EXIT_SUCCESS;
+	if (why == REASON_INTERRUPTED)
+		return STORM_EXIT_INTERRUPTED +
+		       atomic_load_explicit(&s->interrupted, memory_order_relaxed);
+	return STORM_EXIT_FAILURE;
 }
 
 bool storm_report_failed_yet(struct storm *s)
@@ -138,7 +191,7 @@ bool storm_report_failed_yet(struct storm *s)
 /* ---- async-signal-safe line building ---- */
 
 struct line {
-	char buf[1024];
+	char buf[2048];
 	size_t len;
 };
 
@@ -178,7 +231,7 @@ static uint64_t ops_per_s(const struct totals *tt)
 static void summary_line(struct storm *s, const struct totals *tt, struct line *l)
 {
 	enum storm_detector first;
-	int failed = verdict_of(s, tt, &first);
+	enum storm_reason why = verdict_of(s, tt, &first);
 
 	l->len = 0;
 	put_str(l, "SUMMARY variant=");
@@ -195,8 +248,79 @@ static void summary_line(struct storm *s, const struct totals *tt, struct line *
 	put_kv(l, "read_max_ns", tt->max);
 	put_kv(l, "read_stalls_1ms", tt->stalls);
 	put_str(l, " detector=");
-	put_str(l, detector_label(tt, first, failed));
-	put_str(l, failed ? " verdict=FAILURE\n" : " verdict=SUCCESS\n");
+	put_str(l, detector_label(why, first));
+	put_str(l, why != REASON_NONE ? " verdict=FAILURE\n" : " verdict=SUCCESS\n");
+}
+
+/* A JSON string; every name written here is ASCII, but stay valid anyway. */
+static void put_json_str(struct line *l, const char *s)
+{
+	put_str(l, "\"");
+	for (; *s && l->len < sizeof(l->buf) - 8; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			l->buf[l->len++] = '\\';
+			l->buf[l->len++] = (char)c;
+		} else if (c < 0x20) {
+			put_str(l, "\\u00");
+			l->buf[l->len++] = "0123456789abcdef"[c >> 4];
+			l->buf[l->len++] = "0123456789abcdef"[c & 15];
+		} else {
+			l->buf[l->len++] = (char)c;
+		}
+	}
+	put_str(l, "\"");
+}
+
+static void put_json_u64(struct line *l, const char *key, uint64_t v, bool comma)
+{
+	if (comma)
+		put_str(l, ",");
+	put_json_str(l, key);
+	put_str(l, ":");
+	put_u64(l, v);
+}
+
+/*
+ * The JSON object of a run a fatal ending stopped (watchdog, fatal signal,
+ * sanitizer): the fields of the full object that need no stdio, in its
+ * key names, and "partial": true.  Async-signal-safe like summary_line.
+ */
+static void json_partial(struct storm *s, const struct totals *tt, struct line *l)
+{
+	enum storm_detector first;
+	enum storm_reason why = verdict_of(s, tt, &first);
+	uint64_t ms = tt->elapsed_ns / 1000000u;
+
+	l->len = 0;
+	put_str(l, "{\"variant\":");
+	put_json_str(l, s->ops->name);
+	put_json_u64(l, "threads", s->nworkers, true);
+	put_json_u64(l, "seed", s->cfg.seed, true);
+	put_json_u64(l, "ops", tt->c[SC_OPS], true);
+	put_str(l, ",\"elapsed_s\":");
+	put_u64(l, ms / 1000);
+	put_str(l, ".");
+	put_u64(l, ms % 1000 / 100);
+	put_u64(l, ms % 100 / 10);
+	put_u64(l, ms % 10);
+	put_json_u64(l, "ops_per_s", ops_per_s(tt), true);
+	put_json_u64(l, "errors", tt->c[SC_ERRORS], true);
+	put_str(l, ",\"detectors\":{");
+	for (int d = 0; d < STORM_DET_COUNT; d++)
+		put_json_u64(l, detector_names[d], tt->det[d], d > 0);
+	put_str(l, "},\"read_latency_ns\":{");
+	put_json_u64(l, "samples", tt->samples, false);
+	put_json_u64(l, "p50", tt->p50, true);
+	put_json_u64(l, "p99", tt->p99, true);
+	put_json_u64(l, "p999", tt->p999, true);
+	put_json_u64(l, "max", tt->max, true);
+	put_json_u64(l, "stalls_1ms", tt->stalls, true);
+	put_str(l, "},\"detector\":");
+	put_json_str(l, detector_label(why, first));
+	put_str(l, why != REASON_NONE ? ",\"verdict\":\"FAILURE\"" : ",\"verdict\":\"SUCCESS\"");
+	put_str(l, ",\"partial\":true}\n");
 }
 
 /* 0, or the errno of the failed write. */
@@ -246,7 +370,7 @@ static void json_counters(const struct totals *tt)
 static void json_summary(struct storm *s, const struct totals *tt)
 {
 	enum storm_detector first;
-	int failed = verdict_of(s, tt, &first);
+	enum storm_reason why = verdict_of(s, tt, &first);
 
 	printf("{\"variant\":\"%s\",\"threads\":%u,\"seed\":%" PRIu64 ",\"ops\":%" PRIu64
 	       ",\"elapsed_s\":%.3f,\"ops_per_s\":%" PRIu64 ",\"errors\":%" PRIu64
@@ -261,12 +385,13 @@ static void json_summary(struct storm *s, const struct totals *tt)
 	json_counters(tt);
 	printf(",");
 	json_threads(s);
-	printf(",\"detector\":\"%s\",\"verdict\":\"%s\"}\n", detector_label(tt, first, failed),
-	       failed ? "FAILURE" : "SUCCESS");
+	printf(",\"detector\":\"%s\",\"verdict\":\"%s\",\"partial\":false}\n",
+	       detector_label(why, first), why != REASON_NONE ? "FAILURE" : "SUCCESS");
 }
 
-int storm_report_final(struct storm *s, bool json)
+int storm_report_final(struct storm *s, bool normal_exit)
 {
+	bool json = s->cfg.json;
 	struct totals tt;
 	struct line l;
 	int err = 0;
@@ -274,14 +399,18 @@ int storm_report_final(struct storm *s, bool json)
 	if (atomic_exchange_explicit(&s->summary_done, 1, memory_order_acq_rel))
 		return 0;
 	collect(s, &tt);
-	summary_line(s, &tt, &l);
-	if (json) {
+	if (json && normal_exit) {
 		json_summary(s, &tt);
 		if (fflush(stdout) != 0)
 			err = errno ? errno : EIO;
 		else if (ferror(stdout))
 			err = EIO;
+	} else if (json) {
+		/* No stdio here: a stalled or crashed thread may hold its lock. */
+		json_partial(s, &tt, &l);
+		err = write_all(1, l.buf, l.len);
 	}
+	summary_line(s, &tt, &l);
 	/* With --json the SUMMARY is only a copy for the log: stdout holds the report. */
 	if (json)
 		write_all(2, l.buf, l.len);
@@ -305,6 +434,7 @@ void storm_report_progress(struct storm *s)
 
 void storm_report_counters(struct storm *s)
 {
+	int sig = atomic_load_explicit(&s->interrupted, memory_order_relaxed);
 	struct totals tt;
 
 	collect(s, &tt);
@@ -318,10 +448,21 @@ void storm_report_counters(struct storm *s)
 	        tt.c[SC_READ_HITS], tt.c[SC_READ_MISSES], tt.c[SC_CALLS], tt.c[SC_ACQUIRES],
 	        tt.c[SC_ACQUIRE_MISSES], tt.c[SC_SCANS], tt.c[SC_SCAN_ERRORS], storm_scan_faults(),
 	        tt.c[SC_CHURNS], tt.samples);
-	if (nothing_loaded(s, &tt))
+	if (sig)
+		fprintf(stderr, "dlreg-storm: interrupted by %s: the run is incomplete\n",
+		        sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal");
+	else if (tt.c[SC_OPS] == 0)
+		fprintf(stderr, "dlreg-storm: no operation completed (the run ended before any "
+		                "thread finished one): nothing was stormed\n");
+	else if (selected_never_loaded(s, &tt))
 		fprintf(stderr,
 		        "dlreg-storm: no plugin from '%s' ever loaded (%" PRIu64
 		        " opens failed): nothing was stormed\n",
 		        s->cfg.plugins_dir ? s->cfg.plugins_dir : s->cfg.fixture_dir,
 		        tt.c[SC_OPEN_FAILS]);
+	else if (never_loaded(s, &tt))
+		fprintf(stderr,
+		        "dlreg-storm: no plugin was ever loaded, acquired or pinned and nothing was "
+		        "scanned (%" PRIu64 " reads, all misses): nothing was stormed\n",
+		        tt.c[SC_READ_MISSES]);
 }

@@ -7,7 +7,8 @@
  * threads stops both, but other threads (a churner, a reader that takes no
  * lock) may keep completing operations, so "no operation completed at all"
  * would miss it.  On firing it prints one line per thread, the SUMMARY line
- * (verdict=FAILURE detector=watchdog) and exits with STORM_EXIT_WATCHDOG
+ * (verdict=FAILURE detector=watchdog; with --json also a partial JSON
+ * object on stdout) and exits with STORM_EXIT_WATCHDOG
  * without running exit handlers: the stalled threads still hold locks that
  * any cleanup might need.
  */

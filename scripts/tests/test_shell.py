@@ -9,10 +9,12 @@ directories), or stop at argument checking.  Needs bash.
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -166,6 +168,42 @@ class TestStorm(ShellCase):
             code, out, err = self.run_script(self.script, "--no-setup", *args)
             self.assertEqual(code, 2, args)
             self.assertIn("--build-dir needs a directory", err)
+
+    def test_ctrl_c_keeps_the_report(self):
+        """Ctrl-C signals the whole process group: the driver stops and
+        reports (exit 130), and what it writes then still reaches stderr and
+        the log (the tee in between must not die first)."""
+        build = self.fake_build("thread")
+        ready = os.path.join(build, "ready")
+        write_exe(os.path.join(build, "stress", "dlreg-storm"),
+                  "#!/bin/sh\n"
+                  "trap 'echo \"fake: report after SIGINT\" >&2; "
+                  "echo \"SUMMARY detector=interrupted verdict=FAILURE\"; exit 130' INT\n"
+                  "touch '%s'\n"
+                  "while :; do sleep 0.05; done\n" % ready)
+        env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ.get("PATH", ""))
+        p = subprocess.Popen(["bash", self.script, "--no-setup", "--build-dir", build],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, universal_newlines=True, env=env,
+                             start_new_session=True)
+        try:
+            for _ in range(600):
+                if os.path.exists(ready) or p.poll() is not None:
+                    break
+                time.sleep(0.05)
+            os.killpg(p.pid, signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.communicate()
+        self.assertEqual(p.returncode, 130, err)
+        self.assertIn("detector=interrupted", out)
+        self.assertIn("fake: report after SIGINT", err)
+        self.assertIn("storm: FAILURE (exit 130)", err)
+        logs = [n for n in os.listdir(build) if n.endswith(".log")]
+        with open(os.path.join(build, logs[0])) as f:
+            self.assertIn("fake: report after SIGINT", f.read())
 
 
 class TestBench(ShellCase):

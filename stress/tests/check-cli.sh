@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # check-cli.sh STORM - dlreg-storm's command line: --help, --list-variants,
-# one-line errors with exit code 2 on bad input, valid JSON with --json.
+# one-line errors with exit code 2 on bad input, valid JSON with --json,
+# and runs that did nothing failing.
 set -u
 storm="$1"
 failures=0
@@ -8,10 +9,13 @@ check() {
 	local what="$1" want_rc="$2"
 	shift 2
 	local out err rc
-	out="$("$storm" "$@" 2>/tmp/storm-cli-err.$$)"
+	# A run that never ends fails here, not at the suite's timeout.
+	out="$(timeout 20 "$storm" "$@" 2>/tmp/storm-cli-err.$$)"
 	rc=$?
 	err="$(cat /tmp/storm-cli-err.$$)"
 	rm -f /tmp/storm-cli-err.$$
+	LAST_OUT="$out"
+	LAST_ERR="$err"
 	if [ "$rc" -ne "$want_rc" ]; then
 		echo "FAIL $what: exit $rc, want $want_rc ($err)"
 		failures=$((failures + 1))
@@ -23,8 +27,6 @@ check() {
 		return
 	fi
 	echo "ok   $what"
-	LAST_OUT="$out"
-	LAST_ERR="$err"
 }
 # expect WHAT COMMAND...: a check on the last run's output.
 expect() {
@@ -67,6 +69,16 @@ check "hex duration" 2 --duration 0x10
 check "signed count" 2 --ops +10
 check "missing fixture dir" 2 --fixture-dir /nonexistent/dlreg
 expect "missing fixture dir named" grep -q "/nonexistent/dlreg" <<<"$LAST_ERR"
+# Empty names and lists are mistakes, not "nothing" or "/" (--tmpdir '').
+for opt in fixtures pin hints tmpdir fixture-dir plugins-dir variant; do
+	check "empty --$opt" 2 "--$opt" '' --ops 10 --no-progress
+	expect "empty --$opt named" grep -q -- "--$opt: empty value" <<<"$LAST_ERR"
+done
+# Each worker runs its share of --ops: a share of 0 would run until killed.
+check "--ops below --threads" 2 --ops 1 --threads 2 --no-progress
+expect "--ops below --threads named" grep -q -- "--ops 1 is below --threads 2" <<<"$LAST_ERR"
+check "--ops equal to --threads" 0 --ops 3 --threads 3 --json --no-progress
+expect "--ops 3 --threads 3 ran 3 operations" [ "$(json_field ops)" = 3 ]
 
 # Numbers are decimal: a leading zero is not octal.
 check "leading-zero ops" 0 --ops 010 --threads 1 --json --no-progress
@@ -81,6 +93,10 @@ check "nothing loaded" 1 --plugins-dir "$junk" --ops 60 --seed 1 --no-progress
 expect "nothing loaded: verdict" grep -q ' detector=nothing_loaded verdict=FAILURE$' <<<"$LAST_OUT"
 expect "nothing loaded: message names the directory" grep -q "no plugin from '$junk' ever loaded" <<<"$LAST_ERR"
 rm -rf "$junk"
+# Reads of plugins nobody opened or pinned all miss: nothing was stormed.
+check "read-only, nothing pinned" 1 --mix read=1 --pin none --duration 0.3 --no-progress
+expect "read-only, nothing pinned: verdict" grep -q ' detector=nothing_loaded verdict=FAILURE$' <<<"$LAST_OUT"
+expect "read-only, nothing pinned: message" grep -q "no plugin was ever loaded" <<<"$LAST_ERR"
 
 # The report must reach stdout, or the run fails.
 for args in "" "--json"; do
