@@ -237,9 +237,9 @@ def print_device_io(dev, fmt):
             print("| %s | %s |" % (label, " | ".join(cells)))
     else:
         print("\ndevice reads per scan (KiB read), auto_vs_best:")
-        print("%-36s %18s %18s %18s" % ("", "auto", "mmap", "read"))
+        print("%-32s %22s %22s %22s" % ("", "auto", "mmap", "read"))
         for label, cells in rows:
-            print("%-36s %18s %18s %18s" % ((label,) + tuple(cells)))
+            print("%-32s %22s %22s %22s" % ((label,) + tuple(cells)))
 
 
 if __name__ == "__main__":
