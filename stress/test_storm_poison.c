@@ -21,6 +21,7 @@
 #include "dlreg/dlreg.h"
 #include "fixture_abi.h"
 #include "variant_dlreg.h"
+#include "storm_tap.h"
 
 void __real_free(void *p);
 void __wrap_free(void *p);
@@ -46,15 +47,6 @@ static void release_kept(void)
 		__real_free(kept[--nkept]);
 }
 
-static int test_no;
-static int failures;
-
-static void ok(int cond, const char *what)
-{
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ++test_no, what);
-	if (!cond)
-		failures++;
-}
 
 int main(int argc, char **argv)
 {
@@ -76,7 +68,7 @@ int main(int argc, char **argv)
 	}
 	ok(v->check != NULL, "the dlreg variant has a poison check");
 	if (!v->check) {
-		printf("1..%d\n", test_no);
+		printf("1..%d\n", tap_count);
 		return 1;
 	}
 	ok(v->check(handle) == DLREG_OK, "a held handle passes");
@@ -97,6 +89,6 @@ int main(int argc, char **argv)
 
 	ok(v->destroy(reg, &leaked) == DLREG_OK && leaked == 0, "destroy finds nothing held");
 	release_kept();
-	printf("1..%d\n", test_no);
-	return failures ? 1 : 0;
+	printf("1..%d\n", tap_count);
+	return tap_failures ? 1 : 0;
 }

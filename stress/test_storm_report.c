@@ -16,19 +16,11 @@
 
 #include "storm.h"
 #include "variant_dlreg.h"
+#include "storm_tap.h"
 
 /* storm_main.c is not linked in: the storm's other parts look for this. */
 struct storm *storm_global;
 
-static int test_no;
-static int failures;
-
-static void ok(int cond, const char *what)
-{
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ++test_no, what);
-	if (!cond)
-		failures++;
-}
 
 static struct storm_thread threads[2];
 static struct storm run;
@@ -274,6 +266,6 @@ int main(void)
 	test_did_something();
 	test_interrupted();
 	test_json();
-	printf("1..%d\n", test_no);
-	return failures ? 1 : 0;
+	printf("1..%d\n", tap_count);
+	return tap_failures ? 1 : 0;
 }

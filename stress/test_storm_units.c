@@ -9,16 +9,8 @@
 #include "storm_hist.h"
 #include "storm_mix.h"
 #include "storm_prng.h"
+#include "storm_tap.h"
 
-static int test_no;
-static int failures;
-
-static void ok(int cond, const char *what)
-{
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ++test_no, what);
-	if (!cond)
-		failures++;
-}
 
 /* Every value lands in a bucket whose bounds contain it. */
 static void test_buckets(void)
@@ -119,6 +111,6 @@ int main(void)
 	test_quantiles();
 	test_mix();
 	test_prng();
-	printf("1..%d\n", test_no);
-	return failures ? 1 : 0;
+	printf("1..%d\n", tap_count);
+	return tap_failures ? 1 : 0;
 }
