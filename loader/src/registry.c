@@ -695,6 +695,8 @@ int dlreg_create(const struct dlreg_config *config, dlreg_t **out)
 	if (!reg)
 		return DLREG_ENOMEM;
 	memset(reg, 0, size);
+	/* Memo ways start zeroed, generation 0: a live generation never is. */
+	atomic_init(&reg->gen, 1);
 	if (config)
 		reg->cfg = *config;
 	pthread_mutex_init(&reg->lock, NULL);
@@ -890,7 +892,9 @@ dlreg_reader_t *dlreg_reader_register(dlreg_t *reg)
 		dlreg_ann_acquire(rec);
 		struct dlreg_reader *r = (struct dlreg_reader *)rec;
 		r->owner = pthread_self();
+		/* A way its last owner left half filled (a fork child) must not match. */
 		memset(r->memo, 0, sizeof r->memo);
+		memset(r->hmemo, 0, sizeof r->hmemo);
 		return r;
 	}
 	struct dlreg_reader *r = reader_alloc(reg);
@@ -1145,10 +1149,10 @@ static __attribute__((noinline)) int read_sym_slow(dlreg_reader_t *reader, struc
 				w++;
 			if (w == MEMO_WAYS)
 				w = hs->next++ % MEMO_WAYS;
-			hs->key[w] = key;
-			hs->gen[w] = gen;
 			hs->alias[w] = a;
 			hs->sym[w] = node;
+			hs->gen[w] = gen;
+			hs->key[w] = key;
 		}
 	}
 	if (err == DLREG_OK && node)

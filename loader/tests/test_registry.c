@@ -334,6 +334,25 @@ static void test_read_sym_equal_strings(void)
 	done_reg(reg);
 }
 
+/*
+ * A way of the second memo that was never filled is all zeroes.  This
+ * path makes the second memo's key 0 for DLREG_FIXTURE_SYM_ANSWER (the
+ * string hash and key of 0.2.0, inverted), so on a fresh registry, before
+ * any retirement, it used to match such a way and follow its NULL alias.
+ */
+static void test_read_sym_zero_key(void)
+{
+	static const char path[] = "\x2f\x74\x6d\x70\x2f\x66\x69\x6d\x02\x4a\x5c\xed\xa1\x47\x4b\x47";
+	dlreg_t *reg = new_reg();
+	dlreg_reader_t *rd = dlreg_reader_self(reg);
+	void *sym = (void *)1;
+	dlreg_read_begin(rd);
+	int err = dlreg_read_sym(rd, path, DLREG_FIXTURE_SYM_ANSWER, &sym);
+	dlreg_read_end(rd);
+	CHECK_ERR(err, DLREG_ENOTLOADED);
+	done_reg(reg);
+}
+
 static void test_retired_entry_not_acquired(void)
 {
 	dlreg_t *reg = new_reg();
@@ -925,6 +944,7 @@ static const struct test tests[] = {
 	{ "cached_symbol_equals_dlsym", test_cached_symbol_equals_dlsym },
 	{ "lookup_after_close_misses", test_lookup_after_close_misses },
 	{ "read_sym_equal_strings", test_read_sym_equal_strings },
+	{ "read_sym_zero_key", test_read_sym_zero_key },
 	{ "retired_entry_not_acquired", test_retired_entry_not_acquired },
 	{ "ctor_opens_itself", test_ctor_opens_itself },
 	{ "ctor_opens_other", test_ctor_opens_other },
