@@ -186,7 +186,9 @@ struct storm {
 	atomic_int summary_done;
 	atomic_int end_detector; /* claimed fatal detector + 1; 0 while none */
 	atomic_int end_code;     /* its exit code; -1 for the sanitizer's own */
-	atomic_int interrupted;  /* the first SIGINT/SIGTERM received; 0 while none */
+	/* The first SIGINT/SIGTERM received; 0 while none; -1 once the run is
+	 * over (storm_report_close_interrupts): later signals are not counted. */
+	atomic_int interrupted;
 	void **pin_handles;
 	unsigned pins_loaded; /* pins opened before the storm started */
 	bool sanitized;       /* built with ASan or TSan */
@@ -270,6 +272,12 @@ void storm_watchdog_stop(void);
 /* storm_leaks.c */
 int storm_leaks_snapshot(struct storm *s);
 void storm_leaks_check(struct storm *s, struct storm_thread *main_thread);
+
+/* storm_report.c: the run is over, its verdict is about to be taken; a
+ * SIGINT/SIGTERM from now on no longer counts as an interruption (so the
+ * exit code, the SUMMARY and the JSON all agree).  Returns the signal that
+ * interrupted the run, or 0. */
+int storm_report_close_interrupts(struct storm *s);
 
 /* storm_fatal.c */
 /* Fatal-signal and sanitizer-death handlers, and SIGINT/SIGTERM: those set

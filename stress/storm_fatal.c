@@ -168,12 +168,17 @@ static void on_interrupt(int sig)
 	struct storm *s = storm_global;
 	int none = 0;
 
-	if (s) {
-		atomic_compare_exchange_strong_explicit(&s->interrupted, &none, sig,
-		                                        memory_order_relaxed, memory_order_relaxed);
-		atomic_store_explicit(&s->stop, true, memory_order_relaxed);
-	}
 	say(sig == SIGINT ? "dlreg-storm: SIGINT" : "dlreg-storm: SIGTERM");
+	if (s && !atomic_compare_exchange_strong_explicit(&s->interrupted, &none, sig,
+	                                                  memory_order_relaxed,
+	                                                  memory_order_relaxed) &&
+	    none < 0) {
+		/* storm_report_close_interrupts ran: the verdict is being taken. */
+		say(": the run is over, not counted (a second signal ends it at once)\n");
+		return;
+	}
+	if (s)
+		atomic_store_explicit(&s->stop, true, memory_order_relaxed);
 	say(": stopping the run (a second signal ends it at once)\n");
 }
 

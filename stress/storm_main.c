@@ -299,6 +299,7 @@ int main(int argc, char **argv)
 	}
 	run(s);
 	storm_churn_cleanup(s);
+	storm_report_close_interrupts(s);
 	storm_report_counters(s);
 	rc = storm_report_verdict(s);
 	err = storm_report_final(s, true);

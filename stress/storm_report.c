@@ -110,6 +110,24 @@ enum storm_reason {
 	REASON_NOTHING_LOADED,
 };
 
+/* The signal that interrupted the run, 0 if none (or the run was over). */
+static int interrupt_of(struct storm *s)
+{
+	int sig = atomic_load_explicit(&s->interrupted, memory_order_relaxed);
+
+	return sig > 0 ? sig : 0;
+}
+
+int storm_report_close_interrupts(struct storm *s)
+{
+	int none = 0;
+
+	/* Fails only if a signal came first: then that one stays. */
+	atomic_compare_exchange_strong_explicit(&s->interrupted, &none, -1, memory_order_relaxed,
+	                                        memory_order_relaxed);
+	return interrupt_of(s);
+}
+
 static enum storm_reason verdict_of(struct storm *s, const struct totals *tt,
                                     enum storm_detector *first)
 {
@@ -129,7 +147,7 @@ static enum storm_reason verdict_of(struct storm *s, const struct totals *tt,
 	if (tt->c[SC_ERRORS])
 		return REASON_ERRORS;
 	/* A cut-short run proves nothing, and says so before what it missed. */
-	if (atomic_load_explicit(&s->interrupted, memory_order_relaxed))
+	if (interrupt_of(s))
 		return REASON_INTERRUPTED;
 	if (tt->c[SC_OPS] == 0)
 		return REASON_NO_OPERATIONS;
@@ -169,7 +187,7 @@ int storm_report_verdict(struct storm *s)
 		return STORM_EXIT_SUCCESS;
 	if (why == REASON_INTERRUPTED)
 		return STORM_EXIT_INTERRUPTED +
-		       atomic_load_explicit(&s->interrupted, memory_order_relaxed);
+		       interrupt_of(s);
 	return STORM_EXIT_FAILURE;
 }
 
@@ -434,7 +452,7 @@ void storm_report_progress(struct storm *s)
 
 void storm_report_counters(struct storm *s)
 {
-	int sig = atomic_load_explicit(&s->interrupted, memory_order_relaxed);
+	int sig = interrupt_of(s);
 	struct totals tt;
 
 	collect(s, &tt);

@@ -221,6 +221,27 @@ static void test_interrupted(void)
 	report(&run, true, &o);
 	ok(o.rc == STORM_EXIT_FAILURE && has(o.out, " detector=errors "),
 	   "a failed check before the interrupt still names the failure, exit 1");
+
+	/* A signal after the run is over does not count: verdict, exit code,
+	 * SUMMARY and JSON must agree however late it comes. */
+	fresh();
+	count(SC_OPS, 100);
+	count(SC_OPENS, 10);
+	count(SC_SELECTED_LOADS, 10);
+	ok(storm_report_close_interrupts(&run) == 0, "closed with no interrupt: 0");
+	int none = 0;
+	ok(!atomic_compare_exchange_strong(&run.interrupted, &none, SIGINT),
+	   "a signal after closing cannot claim the run");
+	report(&run, true, &o);
+	ok(o.rc == STORM_EXIT_SUCCESS && has(o.out, " detector=none verdict=SUCCESS\n") &&
+	           !has(o.err, "interrupted by"),
+	   "closed: SUCCESS, exit 0, no interruption said");
+
+	fresh();
+	count(SC_OPS, 100);
+	atomic_store(&run.interrupted, SIGTERM);
+	ok(storm_report_close_interrupts(&run) == SIGTERM,
+	   "closing keeps a signal that came first");
 }
 
 static void test_json(void)
