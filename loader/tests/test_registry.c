@@ -259,6 +259,15 @@ static void test_lookup_after_close_misses(void)
 	done_reg(reg);
 }
 
+/* One read_sym in a read section of its own. */
+static int read_sym_once(dlreg_reader_t *rd, const char *path, const char *name, void **sym)
+{
+	dlreg_read_begin(rd);
+	int err = dlreg_read_sym(rd, path, name, sym);
+	dlreg_read_end(rd);
+	return err;
+}
+
 /*
  * Equal strings at other addresses (the reader's second memo, keyed by the
  * strings' hashes), one buffer holding different paths in turn (the first
@@ -287,15 +296,11 @@ static void test_read_sym_equal_strings(void)
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < COPIES; i++) {
 			void *sym = NULL;
-			dlreg_read_begin(rd);
-			int err = dlreg_read_sym(rd, paths[i], names[i], &sym);
-			dlreg_read_end(rd);
+			int err = read_sym_once(rd, paths[i], names[i], &sym);
 			wrong += err != DLREG_OK || sym != want_a;
 			/* The same buffer, the other library every other time. */
 			snprintf(buf, sizeof buf, "%s", fixture(i % 2 ? "plain09" : "plain08"));
-			dlreg_read_begin(rd);
-			err = dlreg_read_sym(rd, buf, DLREG_FIXTURE_SYM_ANSWER, &sym);
-			dlreg_read_end(rd);
+			err = read_sym_once(rd, buf, DLREG_FIXTURE_SYM_ANSWER, &sym);
 			wrong += err != DLREG_OK || sym != (i % 2 ? want_b : want_a);
 		}
 	}
@@ -307,9 +312,7 @@ static void test_read_sym_equal_strings(void)
 	int found = 0;
 	for (int i = 0; i <= COPIES; i++) {
 		void *sym = NULL;
-		dlreg_read_begin(rd);
-		int err = dlreg_read_sym(rd, i < COPIES ? paths[i] : fresh, names[i % COPIES], &sym);
-		dlreg_read_end(rd);
+		int err = read_sym_once(rd, i < COPIES ? paths[i] : fresh, names[i % COPIES], &sym);
 		found += err != DLREG_ENOTLOADED;
 	}
 	CHECK(found == 0);
@@ -318,9 +321,7 @@ static void test_read_sym_equal_strings(void)
 	void *want_new = dlsym(dlreg_lib_dlhandle(a), DLREG_FIXTURE_SYM_ANSWER);
 	for (int i = 0; i < COPIES; i++) {
 		void *sym = NULL;
-		dlreg_read_begin(rd);
-		int err = dlreg_read_sym(rd, paths[i], names[i], &sym);
-		dlreg_read_end(rd);
+		int err = read_sym_once(rd, paths[i], names[i], &sym);
 		wrong += err != DLREG_OK || sym != want_new;
 	}
 	CHECK(wrong == 0);
@@ -346,10 +347,7 @@ static void test_read_sym_zero_key(void)
 	dlreg_t *reg = new_reg();
 	dlreg_reader_t *rd = dlreg_reader_self(reg);
 	void *sym = (void *)1;
-	dlreg_read_begin(rd);
-	int err = dlreg_read_sym(rd, path, DLREG_FIXTURE_SYM_ANSWER, &sym);
-	dlreg_read_end(rd);
-	CHECK_ERR(err, DLREG_ENOTLOADED);
+	CHECK_ERR(read_sym_once(rd, path, DLREG_FIXTURE_SYM_ANSWER, &sym), DLREG_ENOTLOADED);
 	done_reg(reg);
 }
 
