@@ -25,7 +25,8 @@
  *
  * The files are written to a fresh directory (--scan-dir, default $TMPDIR
  * or /var/tmp; it must be a disk-backed file system for cold runs) and
- * removed at exit, also on SIGINT/SIGTERM/SIGHUP.  Their bytes are
+ * removed at exit, also on SIGINT/SIGTERM/SIGHUP/SIGQUIT and on SIGPIPE (a
+ * report piped into a reader that quit).  Their bytes are
  * pseudo-random without any 0xF0 (the marker's first byte), so memchr for
  * that byte and every search scan all of them.
  */
@@ -84,7 +85,9 @@ struct scan_family {
 	enum dlreg_scan_backend backend;
 	size_t buf; /* read backend only */
 	int cold;
-	unsigned turn; /* auto_vs_best: iterations so far, which picks the order */
+	/* auto_vs_best: iterations so far at each size (index into sizes[]),
+	 * which picks the order */
+	unsigned turn[MAX_SIZES];
 };
 
 struct mem_family {
@@ -143,7 +146,7 @@ static void cleanup_at_exit(void)
 
 static int cleanup_install(void)
 {
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
 
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (signal(sigs[i], cleanup_on_signal) == SIG_ERR)
@@ -240,12 +243,11 @@ static int file_create(unsigned slot, const char *stem, uint64_t size, int *fd)
 
 	if (n < 0 || n >= PATH_MAX)
 		return -1;
-	*fd = open(file_paths[slot], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (*fd < 0)
-		return -1;
+	/* Counted before it exists: a signal right after open still removes it. */
 	if ((sig_atomic_t)slot >= nfiles)
 		nfiles = (sig_atomic_t)slot + 1;
-	return 0;
+	*fd = open(file_paths[slot], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	return *fd < 0 ? -1 : 0;
 }
 
 static int marker_file_write(unsigned idx, unsigned char *chunk)
@@ -669,6 +671,9 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 	struct scan_family *f = data;
 	uint64_t size = (uint64_t)dlreg_bench_range_get(st, 0);
 	const char *path = file_path(f->kind, size);
+	/* Per size: the runs of the family's other sizes (interleaved with
+	 * --benchmark_enable_random_interleaving) must not skip orders. */
+	unsigned *turn = &f->turn[file_slot(f->kind, size) / 2];
 	uint64_t total[VS_N] = {0};
 	long long dev_ios[VS_N] = {0}, dev_sectors[VS_N] = {0};
 	int dev_ok = f->cold;
@@ -695,7 +700,7 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 		uint64_t auto_ns = 0;
 
 		for (unsigned j = 0; j < VS_N && !dlreg_bench_error_occurred(st); j++) {
-			unsigned b = order[f->turn % 6][j];
+			unsigned b = order[*turn % 6][j];
 			struct dlreg_scan_options o = {.backend = backend[b]};
 			struct dlreg_metadata *m = NULL;
 			char why[160];
@@ -730,7 +735,7 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 			dlreg_metadata_free(m);
 			total[b] += t;
 		}
-		f->turn++; /* kept across repetitions: one-iteration runs rotate too */
+		(*turn)++; /* kept across repetitions: one-iteration runs rotate too */
 		dlreg_bench_set_iteration_time(st, (double)auto_ns * 1e-9);
 	}
 	int64_t its = dlreg_bench_iterations_done(st);
@@ -949,7 +954,7 @@ static int register_mem(void)
 /* Every backend of one (kind, cache) pair: mmap, the read sweep, auto. */
 static int register_kind(enum file_kind kind, int cold)
 {
-	struct scan_family f = {kind, DLREG_SCAN_MMAP, 0, cold, 0};
+	struct scan_family f = {kind, DLREG_SCAN_MMAP, 0, cold, {0}};
 	int err = register_scan(&f);
 
 	f.backend = DLREG_SCAN_READ;
@@ -1079,7 +1084,10 @@ static int parse_size(const char *flag, const char *text, uint64_t *out)
 	return 0;
 }
 
-/* "16K,128K,...": one to MAX_BUFS sizes, each in 16K..4M, no empty item. */
+/*
+ * "16K,128K,...": one to MAX_BUFS sizes, each in 16K..4M, no empty item and
+ * no size twice (two families of one name).
+ */
 static int parse_bufs(const char *text)
 {
 	char item[64];
@@ -1115,6 +1123,13 @@ static int parse_bufs(const char *text)
 		if (v < DLREG_SCAN_READ_BUF_MIN || v > DLREG_SCAN_READ_BUF_MAX) {
 			fprintf(stderr, "%s: --read-bufs: %s is outside 16K..4M\n", PROG, item);
 			return -1;
+		}
+		for (unsigned i = 0; i < opt.nbufs; i++) {
+			if (opt.bufs[i] == v) {
+				fprintf(stderr, "%s: --read-bufs: %s is listed twice in '%s'\n", PROG,
+				        item, text);
+				return -1;
+			}
 		}
 		opt.bufs[opt.nbufs++] = (size_t)v;
 		p += len;
@@ -1157,9 +1172,13 @@ static int option_one(int argc, char **argv, int *i)
 			return -1;
 		}
 		opt.warm = (enum warm_how)k;
-	} else if ((v = flag_arg(argc, argv, i, "--scan-dir")))
+	} else if ((v = flag_arg(argc, argv, i, "--scan-dir"))) {
+		if (!*v) {
+			fprintf(stderr, "%s: --scan-dir wants a directory, not ''\n", PROG);
+			return -1;
+		}
 		opt.scan_dir = v;
-	else if ((v = flag_arg(argc, argv, i, "--meta-plugin")))
+	} else if ((v = flag_arg(argc, argv, i, "--meta-plugin")))
 		opt.meta_plugin = v;
 	else if ((v = flag_arg(argc, argv, i, "--min-size")))
 		return parse_size("--min-size", v, &opt.min_size);

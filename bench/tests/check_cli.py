@@ -71,12 +71,25 @@ def check_registry(prog):
         usage_error(prog, ["--fixture-dir=" + empty, "--benchmark_list_tests"], empty)
 
 
-def check_scan(prog, extra):
+def check_scan(prog, extra, scan_dir):
     for value in ("", ",", "16K,,64K", "16K,", ",16K", "16K,64K,128K,256K,1M,2M,4M,16K,64K",
-                  "16K," * 80 + "16K", "8K", "16Q"):
+                  "16K," * 80 + "16K", "8K", "16Q", "16K,64K,16384"):
         usage_error(prog, extra + ["--read-bufs=" + value], "--read-bufs")
-    for value in (",", "16K,,64K", "8K", "16Q"):
+    for value in (",", "16K,,64K", "8K", "16Q", "16K,64K,16384"):
         usage_error(prog, extra + ["--read-bufs=" + value], value)
+    usage_error(prog, extra + ["--scan-dir="], "--scan-dir")
+    # A reader that quits early (a closed pipe) ends the program with
+    # SIGPIPE; its test files must go all the same.
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = run([prog, "--benchmark_list_tests"] + extra, stdout=w)
+    finally:
+        os.close(w)
+    left = os.listdir(scan_dir)
+    expect(p.returncode != 0 and not left,
+           "%s >closed pipe: exit %d, left %r in --scan-dir" % (os.path.basename(prog),
+                                                               p.returncode, left))
 
 
 def main():
@@ -89,7 +102,7 @@ def main():
         check_common(registry, [])
         check_common(scan, scan_extra)
         check_registry(registry)
-        check_scan(scan, scan_extra)
+        check_scan(scan, scan_extra, tmp)
     for f in failures:
         print("FAIL:", f)
     print("check_cli: %d failure(s)" % len(failures))
