@@ -25,6 +25,9 @@ same machine; absolute numbers from different machines are never compared.
   scan auto / best of (mmap, read at the default buffer), every size,
   warm and cold                         <= 1.05
 
+A size whose every repetition reported an error, and a note or marker
+sweep with no warm or no cold point at all, count as absent.
+
 The auto/best figure comes from the auto_vs_best family when the report has
 it (auto, mmap and read timed side by side; the median over repetitions of
 each one's mean time, then auto's over the smaller of the other two), else
@@ -50,13 +53,14 @@ READ_DEFAULT = "read-128K"
 
 
 def load(path):
-    """The report's iteration runs (errors left out), or exit 2."""
+    """(the report's iteration runs without errors, the canonical names of
+    those that reported one), or exit 2."""
     try:
         with open(path) as f:
             doc = json.load(f)
-        runs = doc["benchmarks"]
-        return [b for b in runs
-                if b.get("run_type", "iteration") == "iteration" and not b.get("error_occurred")]
+        runs = [b for b in doc["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
+        return ([b for b in runs if not b.get("error_occurred")],
+                {canonical(b) for b in runs if b.get("error_occurred")})
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         sys.stderr.write("acceptance: %s: not a benchmark report (%s)\n" % (path, e))
         sys.exit(2)
@@ -117,6 +121,7 @@ def registry_targets(m):
     ]
 
 
+GIB = 1024 * 1024 * 1024
 _SIZE = re.compile(r"^scan/(marker|note)/(warm|cold)/([^/]+)/size:(\d+)$")
 VS_COUNTERS = ("auto_us", "mmap_us", "read_us")
 DEV_COUNTERS = tuple("%s_dev_%s" % (b, c) for b in ("auto", "mmap", "read")
@@ -133,38 +138,56 @@ def scan_points(m, backend):
     return sorted(pts, key=lambda p: (p[0], p[1], p[2]))
 
 
+def sweep(sources, backends):
+    """The (kind, cache, size) points any of `backends` has in any of
+    `sources` (names: medians, counter medians, failed runs), in order."""
+    pts = set()
+    for src in sources:
+        for backend in backends:
+            pts.update(scan_points(src, backend))
+    return sorted(pts)
+
+
 def note_targets(m):
+    """The 1 GiB lookup itself, not whichever note file is largest."""
     pts = [p for p in scan_points(m, "auto") if p[:2] == ("note", "warm")]
-    if not pts:
-        return [("scan note warm auto, 1 GiB (us)", None, "<=", 50.0)]
     key = "scan/note/warm/auto/size:%d"
-    big, small = pts[-1][2], pts[0][2]
-    out = [("scan note warm auto, %d bytes (us)" % big, m[key % big] / 1e3, "<=", 50.0)]
-    if big != small:
-        out.append(("scan note warm auto, %d / %d bytes" % (big, small),
-                    m[key % big] / m[key % small], "<=", 1.5))
+    big = m.get(key % GIB)
+    out = [("scan note warm auto, %d bytes (us)" % GIB, big / 1e3 if big else None,
+            "<=", 50.0)]
+    small = pts[0][2] if pts else GIB
+    if small == GIB:
+        out.append(("scan note warm auto, 1 GiB / smallest", None, "<=", 1.5))
+    else:
+        out.append(("scan note warm auto, %d / %d bytes" % (GIB, small),
+                    big / m[key % small] if big else None, "<=", 1.5))
     return out
 
 
-def memory_targets(m):
+def memory_targets(m, failed):
     out = []
-    for kind, cache, size in scan_points(m, "auto"):
+    for kind, cache, size in sweep((m, failed), ("auto", "memmem", "memchr")):
         if (kind, cache) != ("marker", "warm") or size < 256 * 1024 * 1024:
             continue
-        auto = m["scan/marker/warm/auto/size:%d" % size]
+        auto = m.get("scan/marker/warm/auto/size:%d" % size)
         for rival, goal in (("memmem", 2.0), ("memchr", 0.7)):
             r = m.get("scan/marker/warm/%s/size:%d" % (rival, size))
             out.append(("scan marker warm auto vs %s, %d bytes" % (rival, size),
-                        r / auto if r else None, ">=", goal))
+                        r / auto if r and auto else None, ">=", goal))
     if not out:
         out.append(("scan marker warm auto vs memmem, >= 256 MiB", None, ">=", 2.0))
     return out
 
 
-def auto_targets(m, vs):
+def auto_targets(m, vs, failed):
     out = []
-    points = scan_points(m, "auto") + scan_points(vs, "auto_vs_best")
-    for kind, cache, size in sorted(set(points), key=lambda p: (p[0], p[1], p[2])):
+    points = sweep((m, vs, failed), ("auto", "auto_vs_best", "mmap", READ_DEFAULT))
+    for kind in ("marker", "note"):
+        for cache in ("cold", "warm"):
+            if not any(p[:2] == (kind, cache) for p in points):
+                out.append(("scan %s %s auto/best, every size" % (kind, cache), None,
+                            "<=", 1.05))
+    for kind, cache, size in points:
         label = "scan %s %s auto/best, %d bytes" % (kind, cache, size)
         side = vs.get("scan/%s/%s/auto_vs_best/size:%d" % (kind, cache, size))
         if side:
@@ -180,8 +203,8 @@ def auto_targets(m, vs):
     return out
 
 
-def scan_targets(m, vs):
-    return note_targets(m) + memory_targets(m) + auto_targets(m, vs)
+def scan_targets(m, vs, failed):
+    return note_targets(m) + memory_targets(m, failed) + auto_targets(m, vs, failed)
 
 
 def main(argv):
@@ -195,12 +218,15 @@ def main(argv):
             fmt = a.split("=", 1)[1]
         else:
             args.append(a)
-    if len(args) != 1 or fmt not in ("table", "markdown") or args[0] in ("-h", "--help"):
+    if args and args[0] in ("-h", "--help"):
+        sys.stdout.write(__doc__.split("\n", 2)[2])
+        return 0
+    if len(args) != 1 or fmt not in ("table", "markdown"):
         sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
-        return 0 if args and args[0] in ("-h", "--help") else 2
-    runs = load(args[0])
+        return 2
+    runs, failed = load(args[0])
     m = medians(runs)
-    rows = registry_targets(m) + scan_targets(m, counter_medians(runs, VS_COUNTERS))
+    rows = registry_targets(m) + scan_targets(m, counter_medians(runs, VS_COUNTERS), failed)
     missed = 0
     if fmt == "markdown":
         print("| target | value | goal | |\n|---|---:|---:|---|")

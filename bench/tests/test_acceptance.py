@@ -30,7 +30,7 @@ def registry_runs():
     return runs
 
 
-def scan_runs(memmem_us=200.0, note_big_us=8.0):
+def scan_runs(memmem_us=200.0, note_big_us=8.0, cold=True):
     big = 256 * MIB
     runs = [run("scan/note/warm/auto/size:%d" % (4 * MIB), 6.0, "us"),
             run("scan/note/warm/auto/size:%d" % (1024 * MIB), note_big_us, "us"),
@@ -42,7 +42,14 @@ def scan_runs(memmem_us=200.0, note_big_us=8.0):
     for b in ("mmap", "read-128K"):
         runs.append(run("scan/note/warm/%s/size:%d" % (b, 4 * MIB), 6.0, "us"))
         runs.append(run("scan/note/warm/%s/size:%d" % (b, 1024 * MIB), 8.0, "us"))
+    for kind in ("marker", "note") if cold else ():
+        runs.append(run("scan/%s/cold/auto_vs_best/size:%d" % (kind, 4 * MIB), 100.0, "us",
+                        auto_us=100.0, mmap_us=99.0, read_us=120.0))
     return runs
+
+
+def failed(name):
+    return run(name, 0.0, "us", error_occurred=True, error_message="eviction did not happen")
 
 
 class Acceptance(unittest.TestCase):
@@ -148,6 +155,50 @@ class Acceptance(unittest.TestCase):
         code, rows, out = self.check(registry_runs())
         self.assertEqual(code, 1)
         self.assertIn("absent", out)
+
+    def test_note_target_is_the_1gib_file(self):
+        # The largest note file present (256 MiB) does not stand in for 1 GiB.
+        runs = [r for r in scan_runs() if not r["name"].startswith("scan/note/warm/auto/")]
+        runs += [run("scan/note/warm/auto/size:%d" % (4 * MIB), 6.0, "us"),
+                 run("scan/note/warm/auto/size:%d" % (256 * MIB), 7.0, "us"),
+                 failed("scan/note/warm/auto/size:%d" % (1024 * MIB))]
+        code, rows, out = self.check(registry_runs() + runs)
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["scan note warm auto, %d bytes (us)" % (1024 * MIB)][0], "absent",
+                         out)
+        self.assertEqual(rows["scan note warm auto, %d / %d bytes" % (1024 * MIB, 4 * MIB)][0],
+                         "absent", out)
+        self.assertNotIn("scan note warm auto, %d bytes (us)" % (256 * MIB), rows, out)
+
+    def test_failed_points_are_absent(self):
+        # Every repetition of a point failed: the point is missed, not skipped.
+        cold = failed("scan/marker/cold/auto_vs_best/size:%d" % (16 * MIB))
+        code, rows, out = self.check(registry_runs() + scan_runs() + [cold])
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["scan marker cold auto/best, %d bytes" % (16 * MIB)][0], "absent",
+                         out)
+        gib = [failed("scan/marker/warm/auto/size:%d" % (1024 * MIB)),
+               run("scan/marker/warm/memmem/size:%d" % (1024 * MIB), 800.0, "us"),
+               run("scan/marker/warm/memchr/size:%d" % (1024 * MIB), 360.0, "us")]
+        code, rows, out = self.check(registry_runs() + scan_runs() + gib)
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["scan marker warm auto vs memmem, %d bytes" % (1024 * MIB)][0],
+                         "absent", out)
+
+    def test_no_cold_points_is_a_miss(self):
+        # A report without cold runs (--no-cold, or all of them failed).
+        code, rows, out = self.check(registry_runs() + scan_runs(cold=False))
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["scan marker cold auto/best, every size"][0], "absent", out)
+        self.assertEqual(rows["scan note cold auto/best, every size"][0], "absent", out)
+        self.assertNotIn("scan marker warm auto/best, every size", rows, out)
+
+    def test_help(self):
+        for h in ("-h", "--help"):
+            p = subprocess.run([sys.executable, SCRIPT, h], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0)
+            self.assertTrue(p.stdout.startswith("usage: acceptance.py"), p.stdout)
+            self.assertIn("auto_vs_best", p.stdout)
 
     def test_bad_input(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
