@@ -39,7 +39,8 @@ duration="$short_s"
 [ "${DLREG_TEST_TIER:-short}" = long ] && duration="$long_s"
 
 # Later keys win, so anything the caller set stays unless it is one of these.
-export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}halt_on_error=1:exitcode=66:second_deadlock_stack=1:history_size=7:suppressions=$here/tsan.supp"
+# The path is quoted: the sanitizer splits options at spaces.
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}halt_on_error=1:exitcode=66:second_deadlock_stack=1:history_size=7:suppressions='$here/tsan.supp'"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}halt_on_error=1:abort_on_error=0:exitcode=67:detect_leaks=1:allow_user_segv_handler=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1"
 

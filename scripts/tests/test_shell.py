@@ -1,9 +1,11 @@
-"""Unit tests for the shell scripts (setup, test, storm, bench): their usage
-errors and the checks they make before building or running anything.
+"""Unit tests for the shell scripts (setup, test, storm, bench and
+stress/run-storm.sh): their usage errors and the checks they make before
+building or running anything.
 
-Nothing here builds or installs: the scripts run against stand-ins (a copy
-of the script in a scratch tree, fake commands first in PATH, fake build
-directories), or stop at argument checking.  Needs bash.
+Nothing here builds the project or installs: the scripts run against
+stand-ins (a copy of the script in a scratch tree, fake commands first in
+PATH, fake build directories, a one-line ThreadSanitizer program when a
+compiler builds one), or stop at argument checking.  Needs bash.
 """
 
 import json
@@ -41,23 +43,44 @@ class ShellCase(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
-    def run_script(self, script, *args):
+    def run_script(self, script, *args, **env_vars):
         """Runs `script` (a path) with the fake commands first in PATH."""
         env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ.get("PATH", ""))
+        env.update(env_vars)
         p = subprocess.run(["bash", script] + list(args), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, universal_newlines=True, env=env,
                            stdin=subprocess.DEVNULL, timeout=60)
         return p.returncode, p.stdout, p.stderr
 
-    def copy_script(self, name):
+    def copy_script(self, name, tree="tree"):
         """A copy of scripts/NAME in a scratch tree whose scripts/setup only
         leaves a mark, so nothing outside the scratch tree is touched."""
-        root = os.path.join(self.dir, "tree")
+        root = os.path.join(self.dir, tree)
         write_exe(os.path.join(root, "scripts", "setup"),
                   "#!/bin/sh\ntouch \"$(dirname \"$0\")/../setup-ran\"\n")
         dest = os.path.join(root, "scripts", name)
         shutil.copy(os.path.join(SCRIPTS, name), dest)
         return root, dest
+
+
+    def tsan_stand_in(self, path):
+        """A ThreadSanitizer program at `path` that prints a passing SUMMARY
+        line; skips the test when no compiler builds one."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        src = os.path.join(self.dir, "stand_in.c")
+        with open(src, "w") as f:
+            f.write('#include <stdio.h>\n'
+                    'int main(void) { puts("SUMMARY detector=none verdict=SUCCESS"); '
+                    'return 0; }\n')
+        cc = shutil.which(os.environ.get("CC") or "cc")
+        if cc is None or subprocess.run([cc, "-fsanitize=thread", src, "-o", path],
+                                        stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest("no compiler that builds a ThreadSanitizer program")
+        if subprocess.run([path], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest("ThreadSanitizer programs do not run here")
+        return path
 
 
 class TestSetup(ShellCase):
@@ -83,6 +106,22 @@ class TestSetup(ShellCase):
             self.assertIn(p, lines[end])
 
 
+    def test_non_root_installs_through_sudo_without_questions(self):
+        """As a user, apt-get runs through sudo, which resets the
+        environment: DEBIAN_FRONTEND must still reach apt-get."""
+        write_exe(os.path.join(self.bin, "dpkg-query"), "#!/bin/sh\nexit 1\n")
+        write_exe(os.path.join(self.bin, "id"), "#!/bin/sh\necho 1000\n")
+        write_exe(os.path.join(self.bin, "sudo"), '#!/bin/sh\nexec env -i PATH="$PATH" "$@"\n')
+        log = os.path.join(self.dir, "apt.log")
+        write_exe(os.path.join(self.bin, "apt-get"),
+                  '#!/bin/sh\necho "$1 frontend=$DEBIAN_FRONTEND" >> "%s"\n' % log)
+        code, out, err = self.run_script(os.path.join(SCRIPTS, "setup"))
+        self.assertEqual(code, 0, err)
+        with open(log) as f:
+            self.assertEqual(f.read().splitlines(),
+                             ["update frontend=noninteractive", "install frontend=noninteractive"])
+
+
 class TestTestScript(ShellCase):
     def test_usage_errors_exit_2_before_setup(self):
         root, script = self.copy_script("test")
@@ -95,6 +134,102 @@ class TestTestScript(ShellCase):
             self.assertNotIn("line ", err)
             self.assertEqual(out, "")
             self.assertFalse(os.path.exists(os.path.join(root, "setup-ran")), args)
+
+    # A stand-in meson: setup makes an empty build directory (or fails as
+    # meson does, with its reason on stdout), the build has one suite, unit,
+    # and `meson test` runs its one test when selected.
+    FAKE_MESON = """#!/bin/sh
+cmd=$1; shift
+case "$cmd" in
+setup)
+    if [ -n "$FAKE_SETUP_ERROR" ]; then
+        echo "meson.build:1:0: ERROR: $FAKE_SETUP_ERROR"; exit 1
+    fi
+    mkdir -p "$1" && touch "$1/build.ninja" ;;
+introspect) echo '[{"name": "t", "suite": ["dlreg:unit"]}]' ;;
+test)
+    if [ -n "$FAKE_TEST_ERROR" ]; then echo "ERROR: $FAKE_TEST_ERROR"; exit 1; fi
+    if [ -n "$FAKE_TEST_CTRL_C" ]; then
+        # Ctrl-C: the whole process group gets SIGINT, meson reports and exits 1.
+        trap 'echo "1/2 t INTERRUPT"; printf "Ok: 1\\nFail: 1\\n"; exit 1' INT
+        kill -INT 0
+        sleep 5
+    fi
+    case " $* " in
+    *" --suite unit "* | *" --suite dlreg:unit "*) printf 'Ok: 1\\nFail: 0\\n' ;;
+    *" --suite "*) echo "No suitable tests defined." ;;
+    *) printf 'Ok: 1\\nFail: 0\\n' ;;
+    esac ;;
+esac
+"""
+
+    def fake_meson(self):
+        write_exe(os.path.join(self.bin, "meson"), self.FAKE_MESON)
+        write_exe(os.path.join(self.bin, "ninja"), "#!/bin/sh\nexit 0\n")
+        root, script = self.copy_script("test")
+        return root, script
+
+    def test_configure_error_is_shown(self):
+        """meson prints why a configuration failed on stdout: it must reach
+        the build log that the failure line names and shows."""
+        root, script = self.fake_meson()
+        code, out, err = self.run_script(script, "--only", "release", "--no-bench", CC="gcc",
+                                         FAKE_SETUP_ERROR="fake reason")
+        self.assertEqual(code, 1, err)
+        self.assertIn("ERROR: fake reason", err)
+        with open(os.path.join(root, "build-release.build.log")) as f:
+            self.assertIn("ERROR: fake reason", f.read())
+        self.assertIn("FAILED: build-release: build failed", out)
+
+    def test_unknown_suite_is_a_failure(self):
+        root, script = self.fake_meson()
+        for suite in ("unit", "dlreg:unit"):
+            code, out, err = self.run_script(script, "--only", "release", "--suite", suite,
+                                             CC="gcc")
+            self.assertEqual(code, 0, (suite, out, err))
+            self.assertIn("1 passed, 0 failed", out)
+        code, out, err = self.run_script(script, "--only", "release", "--suite", "unti",
+                                         CC="gcc")
+        self.assertEqual(code, 1, out)
+        self.assertIn("FAILED: --suite unti: no such test suite", out)
+        self.assertIn("0 passed, 1 failed", out)
+
+    def test_meson_test_error_is_a_failure(self):
+        """`meson test` that stops before running anything (an unknown test
+        setup, a broken build directory) prints no summary: not a pass."""
+        root, script = self.fake_meson()
+        code, out, err = self.run_script(script, "--only", "release", "--long", CC="gcc",
+                                         FAKE_TEST_ERROR="Unknown test setup 'long'.")
+        self.assertEqual(code, 1, out)
+        self.assertIn("meson test exited with status 1", out)
+        self.assertIn("0 passed, 1 failed", out)
+
+    def test_ctrl_c_stops_after_the_report(self):
+        """Ctrl-C during a build's tests: meson stops and reports; the script
+        reports what ran, starts no further build and exits 130."""
+        root, script = self.fake_meson()
+        env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ.get("PATH", ""),
+                   CC="gcc", FAKE_TEST_CTRL_C="1")
+        p = subprocess.run(["bash", script, "--only", "release", "--only", "tsan"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, universal_newlines=True, env=env,
+                           start_new_session=True, timeout=60)
+        self.assertEqual(p.returncode, 130, p.stdout + p.stderr)
+        self.assertIn("test: build-release: 1 passed, 1 failed", p.stdout)
+        self.assertNotIn("build-tsan", p.stdout)
+        self.assertIn("FAILED: interrupted", p.stdout)
+        self.assertTrue(p.stdout.rstrip().splitlines()[-1].startswith("1 passed, 1 failed"),
+                        p.stdout)
+
+    def test_runs_through_a_symlink(self):
+        """A symlink to scripts/test (e.g. in ~/bin) runs the checkout's."""
+        root, script = self.fake_meson()
+        link = os.path.join(self.bin, "dlreg-test")
+        os.symlink(script, link)
+        code, out, err = self.run_script(link, "--only", "release", "--no-bench", CC="gcc")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(os.path.exists(os.path.join(root, "setup-ran")))
+        self.assertTrue(os.path.exists(os.path.join(root, "build-release", "build.ninja")))
 
 
 class TestStorm(ShellCase):
@@ -169,6 +304,31 @@ class TestStorm(ShellCase):
             self.assertEqual(code, 2, args)
             self.assertIn("--build-dir needs a directory", err)
 
+    def test_runs_through_a_symlink(self):
+        """A symlink to scripts/storm runs the checkout's setup (and uses its
+        suppressions), not whatever lies next to the symlink."""
+        build = self.fake_build("thread")
+        link = os.path.join(self.bin, "storm")
+        os.symlink(self.script, link)
+        code, out, err = self.run_script(link, "--build-dir", build)
+        self.assertEqual(code, 0, err)
+        self.assertTrue(os.path.exists(os.path.join(self.root, "setup-ran")))
+        self.assertIn(os.path.join(os.path.realpath(self.root), "stress", "tsan.supp"), err)
+
+    def test_space_in_the_checkout_path(self):
+        """The suppressions path in TSAN_OPTIONS survives a space in the
+        checkout's path (unquoted, ThreadSanitizer stops at start-up)."""
+        root, script = self.copy_script("storm", tree="a tree")
+        os.makedirs(os.path.join(root, "stress"))
+        open(os.path.join(root, "stress", "tsan.supp"), "w").close()
+        build = self.fake_build("thread")
+        self.tsan_stand_in(os.path.join(build, "stress", "dlreg-storm"))
+        code, out, err = self.run_script(script, "--no-setup", "--build-dir", build,
+                                         TSAN_OPTIONS="")
+        self.assertEqual(code, 0, err)
+        self.assertIn("verdict=SUCCESS", out)
+        self.assertIn("storm: SUCCESS", err)
+
     def test_ctrl_c_keeps_the_report(self):
         """Ctrl-C signals the whole process group: the driver stops and
         reports (exit 130), and what it writes then still reaches stderr and
@@ -204,6 +364,21 @@ class TestStorm(ShellCase):
         logs = [n for n in os.listdir(build) if n.endswith(".log")]
         with open(os.path.join(build, logs[0])) as f:
             self.assertIn("fake: report after SIGINT", f.read())
+
+
+class TestRunStorm(ShellCase):
+    def test_space_in_the_source_path(self):
+        """run-storm.sh's suppressions path survives a space in the path of
+        the source tree (unquoted, ThreadSanitizer stops at start-up)."""
+        stress = os.path.join(self.dir, "a tree", "stress")
+        os.makedirs(stress)
+        runner = os.path.join(stress, "run-storm.sh")
+        shutil.copy(os.path.join(SCRIPTS, "..", "stress", "run-storm.sh"), runner)
+        open(os.path.join(stress, "tsan.supp"), "w").close()
+        storm = self.tsan_stand_in(os.path.join(self.dir, "dlreg-storm"))
+        code, out, err = self.run_script(runner, "success", "1", "1", storm, TSAN_OPTIONS="")
+        self.assertEqual(code, 0, err)
+        self.assertIn("run-storm: SUCCESS as expected", out)
 
 
 class TestBench(ShellCase):
