@@ -6,9 +6,11 @@ here only what must hold without one.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -75,7 +77,7 @@ introspect)
 compile)
     [ -n "$FAIL_BUILD" ] && exit 1
     mkdir -p "$3/stress"
-    printf 'echo "SUMMARY verdict=CAUGHT detector=crash"\\n' > "$3/stress/prog"
+    printf '%s\\n' "${PROG:-echo "SUMMARY verdict=CAUGHT detector=crash"}" > "$3/stress/prog"
     echo "compiled $3"
     ;;
 *) exit 9 ;;
@@ -121,6 +123,28 @@ class TestCatchTimesBuild(unittest.TestCase):
         self.assertEqual(code, 2, err)
         self.assertEqual(out, "")
         self.assertIn("storm-bug-x: stress/prog is not built", err)
+
+    def test_timeout_ends_the_whole_run(self):
+        """A run that times out is ended with everything it started (the
+        driver under run-storm.sh), not only the runner script."""
+        pid_file = os.path.join(self.tmp.name, "pid")
+        code, out, err = self.run_tool("--runs", "1", "--timeout", "0.5",
+                                       PROG='sleep 60 & echo $! > "%s"; wait' % pid_file)
+        with open(pid_file) as f:
+            pid = int(f.read())
+        alive = True
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                alive = False
+                break
+            time.sleep(0.05)
+        if alive:
+            os.kill(pid, signal.SIGKILL)
+        self.assertFalse(alive, "the run's child outlived its timeout")
+        self.assertEqual(code, 1, err)
+        self.assertRegex(out, r"storm-bug-x .* detectors timeout +caught 0/1")
 
     def test_failed_build(self):
         code, out, err = self.run_tool(FAIL_BUILD="1")
