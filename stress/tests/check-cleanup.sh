@@ -49,6 +49,10 @@ set -m
 interrupt() {
 	local sig="$1" want="$2" pid rc i summary left
 	rm -rf "$work/tmp"/*
+	# Emptied here, not by the job's redirection: until the job gets to it,
+	# the wait below would find the previous run's progress line.
+	: >"$work/out"
+	: >"$work/err"
 	"$storm" --tmpdir "$work/tmp" --duration 60 --watchdog 60 --progress >"$work/out" 2>"$work/err" &
 	pid=$!
 	# Interrupt the storm itself, after its first progress line.
