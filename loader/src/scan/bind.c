@@ -117,7 +117,7 @@ int dlreg_open_verified(dlreg_t *reg, const char *path, unsigned hints,
 {
 	dlreg_lib_t *lib = NULL;
 	char why[96];
-	char name[160];
+	char name[DLREG__REDACTED_NAME_SIZE];
 	dlreg__clear_detail();
 	if (!out)
 		return DLREG_EINVAL;

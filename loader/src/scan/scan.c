@@ -810,6 +810,8 @@ static int open_error(int err)
 		return DLREG_ENOMEM;
 	case ENAMETOOLONG:
 	case ELOOP:
+	case ENXIO:  /* a socket, or a device with nothing behind it */
+	case ENODEV: /* a device without a driver */
 		return DLREG_EINVAL;
 	default:
 		return DLREG_EIO;
@@ -922,7 +924,7 @@ static int make_result(const struct dlreg__scan_job *job, const struct stat *st,
 /* Prefixes the detail text with the (redacted) file name. */
 static void name_detail(const char *path, unsigned flags)
 {
-	char name[160];
+	char name[DLREG__REDACTED_NAME_SIZE];
 	char why[400];
 	snprintf(why, sizeof why, "%s", dlreg_errdetail());
 	dlreg__redact_path(path, name, sizeof name, (flags & DLREG_SCAN_FULL_PATHS) != 0);

@@ -2,6 +2,7 @@
 #ifndef DLREG_SCAN_INTERNAL_H
 #define DLREG_SCAN_INTERNAL_H
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,9 @@ struct dlreg__scan_job {
 
 /* Runs the whole search (ELF notes, then sections, then markers). */
 int dlreg__scan_run(struct dlreg__scan_job *job);
+
+/* Room for any file's redacted name (basename#1a2b3c4d) with its NUL. */
+#define DLREG__REDACTED_NAME_SIZE (NAME_MAX + 10)
 
 /* The metadata magic, as bytes. */
 extern const unsigned char dlreg__magic[DLREG_METADATA_MAGIC_LEN];

@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -326,6 +328,29 @@ static void check_special_files(void)
 	alarm(0);
 	check_detail_redacted("fifo");
 	CHECK(dlreg_scan_file("/dev/null", NULL, &m) == DLREG_EINVAL, "character device");
+
+	/* open() of a socket fails (ENXIO): still not a regular file. */
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	path_in(path, sizeof path, "socket");
+	int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(sfd >= 0 && strlen(path) < sizeof sun.sun_path, "socket: %s", strerror(errno));
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	CHECK(bind(sfd, (const struct sockaddr *)&sun, sizeof sun) == 0, "bind: %s",
+	      strerror(errno));
+	int rc = dlreg_scan_file(path, NULL, &m);
+	CHECK(rc == DLREG_EINVAL, "socket: %s (%s)", dlreg_strerror(rc), dlreg_errdetail());
+	check_detail_redacted("socket");
+	close(sfd);
+
+	/* A name as long as a file name can be keeps its hash in the detail. */
+	char name[256];
+	memset(name, 'n', 255);
+	name[255] = '\0';
+	path_in(path, sizeof path, name);
+	CHECK(dlreg_scan_file(path, NULL, &m) == DLREG_ENOENT, "long name");
+	check_detail_redacted("long name");
+	CHECK(strstr(dlreg_errdetail(), name) != NULL, "long name cut short: %s",
+	      dlreg_errdetail());
 }
 
 /*
