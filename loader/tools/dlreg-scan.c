@@ -183,16 +183,55 @@ static int parse_args(int argc, char **argv, struct cli *c)
 	return i;
 }
 
+/* Length of the valid UTF-8 sequence (RFC 3629) starting at s, 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t len;
+	unsigned lo = 0x80, hi = 0xbf;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/*
+ * A JSON string (RFC 8259: UTF-8).  File names are bytes: a byte that does
+ * not start a valid UTF-8 sequence becomes U+FFFD.
+ */
 static void put_json_string(const char *s)
 {
 	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_len(p);
+		if (n == 0)
+			fputs("\\ufffd", stdout);
+		else if (*p == '"' || *p == '\\')
 			printf("\\%c", *p);
 		else if (*p < 0x20)
 			printf("\\u%04x", *p);
 		else
-			putchar(*p);
+			fwrite(p, 1, n, stdout);
+		p += n ? n : 1;
 	}
 	putchar('"');
 }
@@ -294,10 +333,15 @@ static int scan_one(const struct cli *c, const char *path)
 		return 0;
 	}
 	snprintf(detail, sizeof detail, "%s", dlreg_errdetail());
-	/* The library prefixes its detail with the file's name; the line already has it. */
-	size_t nl = strlen(name);
+	/*
+	 * The library prefixes its detail with the file's name, which the line
+	 * already has; a long full path there may be cut short.
+	 */
+	size_t nl = 0;
+	while (name[nl] && detail[nl] == name[nl])
+		nl++;
 	const char *why =
-	        strncmp(detail, name, nl) == 0 && detail[nl] == ':' ? detail + nl + 2 : detail;
+	        nl > 0 && detail[nl] == ':' && detail[nl + 1] == ' ' ? detail + nl + 2 : detail;
 	print_error(c, name, rc, why);
 	return 1;
 }

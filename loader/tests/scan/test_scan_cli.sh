@@ -177,6 +177,27 @@ check "odd missing name: stderr has $(lines "$tmp/err") lines" [ "$(lines "$tmp/
 check "odd missing name: not escaped: $(cat "$tmp/err")" \
 	grep -q -F 'missing-odd\tname\nx\\y.so#' "$tmp/err"
 
+# A name as long as a file name can be: named once, whole, with its hash.
+long=$(printf '%0255d' 0)
+run "$tmp/$long"
+check "long name: exit $rc" [ "$rc" -eq 1 ]
+check "long name: not named once, whole: $(cat "$tmp/err")" \
+	grep -q "^dlreg-scan: $long#[0-9a-f]\{8\}: no such file (open failed: " "$tmp/err"
+
+# JSON is UTF-8 whatever bytes a file name holds.
+bad=$(printf 'bad\377\355\240\200name.so')
+cp "$plugin_a" "$tmp/$bad"
+run --json "$tmp/$bad" "$tmp/missing-$bad"
+check "non-UTF-8 name --json: exit $rc" [ "$rc" -eq 1 ]
+if command -v python3 >/dev/null 2>&1; then
+	check "non-UTF-8 name --json: not UTF-8 JSON: $(cat "$tmp/out")" python3 -c '
+import json, sys
+rows = [json.loads(l.decode("utf-8")) for l in open(sys.argv[1], "rb")]
+assert len(rows) == 2 and rows[0]["ok"] and not rows[1]["ok"]
+assert rows[0]["file"].startswith("bad\ufffd\ufffd\ufffd\ufffdname.so#")
+' "$tmp/out"
+fi
+
 # Output that cannot be written is a failure, not a silent success.
 if [ -w /dev/full ]; then
 	for mode in "" --json; do
