@@ -13,10 +13,19 @@
 #define DLREG_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define DLREG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define DLREG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/*
+ * Initial-exec TLS: an access is one %fs-relative load, never a
+ * __tls_get_addr call (which may allocate and take the loader's TLS lock).
+ * For the read path's hot thread-locals and for what the fault handler
+ * reads.  It costs a few bytes of the static TLS surplus glibc reserves
+ * for dlopen'ed libraries.
+ */
+#define DLREG_TLS_IE __attribute__((tls_model("initial-exec")))
 #else
 #define DLREG_PRINTF(f, a)
 #define DLREG_LIKELY(x) (x)
 #define DLREG_UNLIKELY(x) (x)
+#define DLREG_TLS_IE
 #endif
 
 /* dlopen() flags for DLREG_HINT_* (also used by the reference registries). */

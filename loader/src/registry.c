@@ -253,13 +253,8 @@ struct dlreg {
 #endif
 };
 
-/* Hot thread-locals use the initial-exec model: no __tls_get_addr call on
- * the read path (a few bytes of the static TLS surplus glibc reserves). */
-#if defined(__GNUC__)
-#define DLREG_TLS_IE __attribute__((tls_model("initial-exec")))
-#else
-#define DLREG_TLS_IE
-#endif
+/* Hot thread-locals use the initial-exec model (DLREG_TLS_IE): no
+ * __tls_get_addr call on the read path. */
 /* Frames of our own dlopen/dlclose on this thread: >0 means we are inside
  * the dynamic loader (a constructor or destructor may be calling us). */
 static _Thread_local unsigned tl_in_loader DLREG_TLS_IE;

@@ -9,8 +9,9 @@
  * any other, is passed to the handler that was installed before ours.
  *
  * Async-signal-safety: the handler reads only the thread's scope pointer
- * (written by the same thread, ordered with signal fences, and first written
- * before any mapping is touched, so its TLS block already exists), the saved
+ * (written by the same thread, ordered with signal fences; an initial-exec
+ * thread-local, so reading it allocates nothing and takes no lock even in a
+ * thread that never scanned, in a dlopen'ed libdlreg too), the saved
  * previous actions (written once before our handler goes live), and calls
  * only siglongjmp, sigaction and raise.  The jump can only interrupt our own
  * plain loads from the mapping (memcpy and the search), never code holding a
@@ -28,6 +29,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "internal.h"
 #include "scan_internal.h"
 
 static struct sigaction prev_bus;
@@ -35,7 +37,14 @@ static struct sigaction prev_segv;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static int installed;
 static _Atomic uint64_t faults_caught;
-static _Thread_local struct dlreg__fault_scope *volatile scope_top;
+/*
+ * Initial-exec: the handler runs for every SIGBUS and SIGSEGV of every
+ * thread, also one that never scanned.  Where libdlreg was dlopen'ed, a
+ * general-dynamic access there would call __tls_get_addr, which may
+ * allocate (malloc in a signal handler: a crash inside malloc would then
+ * hang instead of dying) and take the loader's TLS lock.
+ */
+static _Thread_local struct dlreg__fault_scope *volatile scope_top DLREG_TLS_IE;
 
 /* A fault cannot be ignored: SIG_IGN and SIG_DFL both end in the default action. */
 static void chain(int sig, siginfo_t *si, void *uc)
