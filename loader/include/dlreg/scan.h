@@ -14,9 +14,10 @@
  *   3. then (any file) a forward search for the marker record described in
  *      dlreg/metadata.h.  A marker counts only if its length is non-zero,
  *      within max_meta_size and inside the file, and its text is valid UTF-8
- *      forming one JSON object (no NUL, RFC 8259).  The first marker that
- *      passes wins, so stale or partial copies in debug data are skipped.
- *      After DLREG_SCAN_MAX_BAD_MARKERS rejected markers the file is
+ *      forming one JSON object (no NUL, RFC 8259, objects and arrays nested
+ *      at most 64 deep).  The first marker that passes wins, so stale or
+ *      partial copies in debug data are skipped.  More than
+ *      DLREG_SCAN_MAX_BAD_MARKERS rejected markers make the file
  *      DLREG_EMALFORMED.
  * Notes are matched by owner "dlreg" and type DLREG_NOTE_TYPE_METADATA; the
  * first such note is used.  A dlreg note whose record is broken (bad magic,
@@ -26,7 +27,8 @@
  * Defined results for hostile files (each is tested):
  *   0-byte file, no ELF note and no valid marker   DLREG_ENOMETA
  *   ELF magic with a truncated header, tables or notes past the end of file,
- *   bad class/byte order, header entry sizes too small, misaligned notes or
+ *   bad class/byte order, header entry sizes too small, a note area at an
+ *   offset its alignment (2, or 4 for 4 and 8) does not divide, or
  *   a note alignment other than 0, 1, 2, 4 or 8 (as binutils' readelf),
  *   note sizes running past their segment or section, e_shstrndx >= e_shnum
  *   (also via SHN_XINDEX), section names running off their string table,

@@ -338,12 +338,17 @@ static int handle_note(struct dlreg__scan_job *job, const struct note *n, enum d
 	return rc;
 }
 
-/* Note alignment from p_align / sh_addralign: 4 (also for 0, 1, 2) or 8. */
+/*
+ * Note alignment from p_align / sh_addralign: 4 (also for 0, 1, 2) or 8.
+ * Padding counts from the start of the area, so the area itself need only
+ * sit where its own alignment says (at most 4): 0 and 1 put no constraint
+ * on it (objcopy --add-section gives a section alignment 1, at any offset).
+ */
 static int note_align(uint64_t align, uint64_t off, unsigned *na)
 {
 	if (align > 8 || align == 3 || (align > 4 && align < 8))
 		return fail(DLREG_EMALFORMED, "note alignment %llu", (unsigned long long)align);
-	if (off % 4 != 0)
+	if (align > 1 && off % (align < 4 ? align : 4) != 0)
 		return fail(DLREG_EMALFORMED, "note area at misaligned offset %llu",
 		            (unsigned long long)off);
 	*na = align == 8 ? 8 : 4;

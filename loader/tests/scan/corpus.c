@@ -85,6 +85,7 @@ struct img_opts {
 	const char *json;
 	const char *debug; /* bytes between the notes and the string table */
 	size_t debug_len;
+	size_t note_skew; /* bytes put in front of the notes (unaligned area) */
 };
 
 enum { E_PHOFF, E_SHOFF, E_PHENTSIZE, E_PHNUM, E_SHENTSIZE, E_SHNUM, E_SHSTRNDX };
@@ -132,9 +133,11 @@ static void note(struct img *m, const char *name, uint32_t type, const void *des
 	put(m, start + 4, dsz, 4);
 	put(m, start + 8, type, 4);
 	b_put(&m->b, name, nsz);
-	b_align(&m->b, align);
+	while ((m->b.len - start) % align) /* padding counts from the area, not the file */
+		b_put(&m->b, NULL, 1);
 	b_put(&m->b, desc, dsz);
-	b_align(&m->b, align);
+	while ((m->b.len - start) % align)
+		b_put(&m->b, NULL, 1);
 }
 
 static void notes(struct img *m, const struct img_opts *o)
@@ -234,6 +237,7 @@ static void img_build(struct img *m, const struct img_opts *o)
 	if (o->phdrs)
 		b_put(&m->b, NULL, 2 * (o->is64 ? 56 : 32));
 	b_align(&m->b, 8);
+	b_put(&m->b, NULL, o->note_skew);
 	notes(m, o);
 	if (o->debug)
 		b_put(&m->b, o->debug, o->debug_len);
@@ -321,6 +325,21 @@ static void ok_sections_only(struct bytes *out)
 	struct img_opts o = std64;
 	o.phdrs = 0;
 	img_build(&m, &o);
+	done(&m, out);
+}
+
+/*
+ * A note section of alignment 1 at an odd offset, as objcopy --add-section
+ * makes one: no constraint on where it starts (padding counts from there).
+ */
+static void ok_section_unaligned(struct bytes *out)
+{
+	struct img m;
+	struct img_opts o = std64;
+	o.phdrs = 0;
+	o.note_skew = 3;
+	img_build(&m, &o);
+	set_s(&m, 1, S_ALIGN, 1);
 	done(&m, out);
 }
 
@@ -678,6 +697,7 @@ SECT_CASE(sh_name_out_of_range, set_s(&m, 1, S_NAME, 4000))
 SECT_CASE(strtab_wrong_type, set_s(&m, 2, S_TYPE, SHT_PROGBITS))
 SECT_CASE(section_note_past_eof, set_s(&m, 1, S_OFFSET, m.b.len))
 SECT_CASE(section_note_size_overflow, set_s(&m, 1, S_SIZE, UINT64_MAX))
+SECT_CASE(section_note_misaligned, set_s(&m, 1, S_OFFSET, m.note_off + 2))
 SECT_CASE(shnum_extended_huge, (set_e(&m, E_SHNUM, 0), set_s(&m, 0, S_SIZE, 1000000)))
 
 static void elf_no_notes(struct bytes *out)
@@ -716,6 +736,7 @@ const struct corpus_case corpus_cases[] = {
         OK("ok-note-align8", DLREG_META_NOTE_SEGMENT, J_OK, ok_align8),
         OK("ok-unicode", DLREG_META_NOTE_SEGMENT, J_UNI, ok_unicode),
         OK("ok-sections-only", DLREG_META_NOTE_SECTION, J_OK, ok_sections_only),
+        OK("ok-section-unaligned", DLREG_META_NOTE_SECTION, J_OK, ok_section_unaligned),
         OK("ok-pn-xnum", DLREG_META_NOTE_SEGMENT, J_OK, ok_pn_xnum),
         OK("ok-shn-xindex", DLREG_META_NOTE_SECTION, J_OK, ok_shn_xindex),
         OK("ok-shnum-extended", DLREG_META_NOTE_SECTION, J_OK, ok_shnum_extended),
@@ -783,6 +804,7 @@ const struct corpus_case corpus_cases[] = {
         ERR("strtab-wrong-type", DLREG_EMALFORMED, strtab_wrong_type),
         ERR("section-note-past-eof", DLREG_EMALFORMED, section_note_past_eof),
         ERR("section-note-size-overflow", DLREG_EMALFORMED, section_note_size_overflow),
+        ERR("section-note-misaligned", DLREG_EMALFORMED, section_note_misaligned),
         ERR("shnum-extended-huge", DLREG_ETOOBIG, shnum_extended_huge),
         ERR("elf-no-notes", DLREG_ENOMETA, elf_no_notes),
         ERR("elf-build-id-only", DLREG_ENOMETA, elf_build_id_only),

@@ -304,6 +304,49 @@ static void check_json_depth(void)
 	struct dlreg_metadata *m = NULL;
 	CHECK(dlreg_scan_buffer(buf, 20 + k, NULL, &m) == DLREG_ENOMETA, "deep nesting accepted");
 	dlreg_metadata_free(m);
+	/* The bound itself: 64 levels (the object and 63 arrays) pass, 65 do not. */
+	for (int levels = 64; levels <= 65; levels++) {
+		k = 5;
+		for (int d = 1; d < levels; d++)
+			deep[k++] = '[';
+		for (int d = 1; d < levels; d++)
+			deep[k++] = ']';
+		deep[k++] = '}';
+		for (int i = 0; i < 4; i++)
+			buf[16 + i] = (unsigned char)(k >> (8 * i));
+		memcpy(buf + 20, deep, k);
+		m = NULL;
+		int rc = dlreg_scan_buffer(buf, 20 + k, NULL, &m);
+		CHECK(rc == (levels == 64 ? DLREG_OK : DLREG_ENOMETA), "%d levels: %s", levels,
+		      dlreg_strerror(rc));
+		dlreg_metadata_free(m);
+	}
+}
+
+/* DLREG_SCAN_MAX_BAD_MARKERS rejected markers are tolerated, one more is not. */
+static void check_bad_marker_limit(void)
+{
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	static const char json[] = "{\"a\":1}";
+	enum { REC = DLREG_METADATA_HEADER_LEN };
+	unsigned char buf[(DLREG_SCAN_MAX_BAD_MARKERS + 2) * REC + sizeof json];
+	for (unsigned bad = DLREG_SCAN_MAX_BAD_MARKERS; bad <= DLREG_SCAN_MAX_BAD_MARKERS + 1;
+	     bad++) {
+		size_t n = 0;
+		for (unsigned i = 0; i <= bad; i++) { /* bad records of length 0, then one good */
+			memcpy(buf + n, magic, sizeof magic);
+			memset(buf + n + sizeof magic, 0, 4);
+			n += REC;
+		}
+		buf[n - 4] = (unsigned char)(sizeof json - 1);
+		memcpy(buf + n, json, sizeof json - 1);
+		n += sizeof json - 1;
+		struct dlreg_metadata *m = NULL;
+		int rc = dlreg_scan_buffer(buf, n, NULL, &m);
+		CHECK(rc == (bad == DLREG_SCAN_MAX_BAD_MARKERS ? DLREG_OK : DLREG_EMALFORMED),
+		      "%u bad markers before a good one: %s", bad, dlreg_strerror(rc));
+		dlreg_metadata_free(m);
+	}
 }
 
 static void check_special_files(void)
@@ -891,6 +934,7 @@ int main(int argc, char **argv)
 	check_limits();
 	check_json_rules();
 	check_json_depth();
+	check_bad_marker_limit();
 	check_special_files();
 	check_unreadable();
 	check_sparse();
