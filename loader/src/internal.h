@@ -59,6 +59,15 @@ void dlreg__redact_path(const char *path, char *buf, size_t len, int full);
  */
 void dlreg__redact_text(const char *text, char *buf, size_t len, int full);
 
+/*
+ * dlreg__redact_text that also redacts every occurrence of `path` (when it
+ * has a directory part) as one path, wherever it stands: the string a
+ * caller gave may be relative or hold spaces or colons, which the scan for
+ * absolute paths would cut short or miss.
+ */
+void dlreg__redact_text_path(const char *text, const char *path, char *buf, size_t len,
+			     int full);
+
 /* 64-bit string hash, word at a time; *len_out gets strlen(s). */
 static inline uint64_t dlreg__hash_mix(uint64_t h)
 {

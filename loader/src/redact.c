@@ -45,22 +45,29 @@ static int ends_path(char c)
 	       c == ')' || c == '"' || c == '\'';
 }
 
-void dlreg__redact_text(const char *text, char *buf, size_t len, int full)
+void dlreg__redact_text_path(const char *text, const char *path, char *buf, size_t len,
+			     int full)
 {
 	size_t o = 0;
 	if (!len)
 		return;
 	buf[0] = '\0';
+	/* A bare file name is not a path: only one with a directory part is known. */
+	size_t known = path && strchr(path, '/') ? strlen(path) : 0;
 	for (const char *p = text; *p && o + 1 < len;) {
 		int starts = *p == '/' && (p == text || p[-1] == ' ' || p[-1] == '"' ||
 					   p[-1] == '\'' || p[-1] == '(' || p[-1] == ':');
-		if (!starts || full) {
+		int is_known = !full && known && strncmp(p, path, known) == 0;
+		if (!is_known && (!starts || full)) {
 			buf[o++] = *p++;
 			continue;
 		}
 		size_t n = 0;
-		while (!ends_path(p[n]))
-			n++;
+		if (is_known)
+			n = known;
+		else
+			while (!ends_path(p[n]))
+				n++;
 		char red[128];
 		redact_span(p, n, red, sizeof red, 0);
 		size_t rl = strlen(red);
@@ -71,4 +78,9 @@ void dlreg__redact_text(const char *text, char *buf, size_t len, int full)
 		p += n;
 	}
 	buf[o] = '\0';
+}
+
+void dlreg__redact_text(const char *text, char *buf, size_t len, int full)
+{
+	dlreg__redact_text_path(text, NULL, buf, len, full);
 }

@@ -538,8 +538,10 @@ static void quiesce_rounds(struct dlreg *reg)
 
 int dlreg_quiesce(dlreg_t *reg)
 {
-	if (!reg)
+	if (!reg) {
+		dlreg__set_detail("quiesce: NULL registry");
 		return DLREG_EINVAL;
+	}
 	if (!may_reclaim_here()) {
 		dlreg__set_detail("quiesce from inside a read section or a dlopen/dlclose made "
 				  "by dlreg");
@@ -679,11 +681,17 @@ static struct dlreg_reader *reader_alloc(dlreg_t *reg)
 
 int dlreg_create(const struct dlreg_config *config, dlreg_t **out)
 {
-	if (!out)
+	if (!out) {
+		dlreg__set_detail("create: NULL result");
 		return DLREG_EINVAL;
+	}
 	*out = NULL;
-	if (config && (unsigned)config->reclaim > DLREG_RECLAIM_THREAD)
+	if (config && ((unsigned)config->reclaim > DLREG_RECLAIM_THREAD ||
+		       (unsigned)config->log_level > DLREG_LOG_ERROR ||
+		       (config->flags & ~DLREG_CONFIG_FULL_PATHS))) {
+		dlreg__set_detail("create: unknown reclaim mode, log level or flags");
 		return DLREG_EINVAL;
+	}
 	pthread_once(&g_atfork_once, atfork_install);
 	size_t size = (sizeof(struct dlreg) + 63) / 64 * 64;
 	struct dlreg *reg = aligned_alloc(64, size);
@@ -843,8 +851,10 @@ int dlreg_destroy(dlreg_t *reg, size_t *still_referenced)
 {
 	if (still_referenced)
 		*still_referenced = 0;
-	if (!reg)
+	if (!reg) {
+		dlreg__set_detail("destroy: NULL registry");
 		return DLREG_EINVAL;
+	}
 	if (!may_reclaim_here()) {
 		dlreg__set_detail("destroy from inside a read section or the dynamic loader");
 		return DLREG_EDEADLK;
@@ -977,8 +987,8 @@ static int sym_cache_fill(struct dlreg_lib *lib, _Atomic uint64_t *misses, uint6
 	atomic_fetch_add_explicit(misses, 1, memory_order_relaxed);
 	if (!addr) {
 		char red[256];
-		dlreg__redact_text(err ? err : "symbol has a NULL value", red, sizeof red,
-				   lib->full_paths);
+		dlreg__redact_text_path(err ? err : "symbol has a NULL value", lib->path, red,
+					sizeof red, lib->full_paths);
 		dlreg__set_detail("%s", red);
 		return DLREG_ENOSYM;
 	}
@@ -1131,8 +1141,10 @@ static __attribute__((noinline)) int read_sym_slow(dlreg_reader_t *reader, struc
 	if (!a) {
 		struct alias k = { .path = path };
 		struct alias *found = ck_hs_get(&reg->by_path, (unsigned long)h, &k);
-		if (!found)
+		if (!found) {
+			dlreg__set_detail("read_sym: no live entry under that path");
 			return DLREG_ENOTLOADED;
+		}
 		dlreg_ann_acquire(found);
 		a = found;
 		err = lib_sym_node_h(found->lib, &reg->st.sym_misses, name, hn, name_len, &node,
@@ -1163,8 +1175,10 @@ static __attribute__((noinline)) int read_sym_slow(dlreg_reader_t *reader, struc
  */
 int dlreg_read_sym(dlreg_reader_t *reader, const char *path, const char *name, void **sym)
 {
-	if (DLREG_UNLIKELY(!reader || !path || !name || !sym))
+	if (DLREG_UNLIKELY(!reader || !path || !name || !sym)) {
+		dlreg__set_detail("read_sym: NULL reader, path, name or result");
 		return DLREG_EINVAL;
+	}
 	uint64_t gen = atomic_load_explicit(&reader->reg->gen, memory_order_acquire);
 	struct memo_set *ms = memo_set_of(reader, path, name);
 	unsigned w = memo_way(ms, path, name);
@@ -1182,8 +1196,10 @@ int dlreg_read_sym(dlreg_reader_t *reader, const char *path, const char *name, v
 
 int dlreg_sym(dlreg_lib_t *lib, const char *name, void **sym)
 {
-	if (!lib || !name || !sym || !*name)
+	if (!lib || !name || !sym || !*name) {
+		dlreg__set_detail("sym: NULL handle, name or result, or empty name");
 		return DLREG_EINVAL;
+	}
 	return lib_sym(lib, name, sym);
 }
 
@@ -1207,8 +1223,10 @@ static int ref_get_live(struct dlreg_lib *lib)
 
 int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *clib, dlreg_lib_t **out)
 {
-	if (!reader || !clib || !out)
+	if (!reader || !clib || !out) {
+		dlreg__set_detail("acquire: NULL reader, entry or result");
 		return DLREG_EINVAL;
+	}
 	struct dlreg_lib *lib = (struct dlreg_lib *)clib;
 	int got = ref_get_live(lib);
 	if (got < 0) {
@@ -1216,8 +1234,10 @@ int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *clib, dlreg_lib
 				  (unsigned)REFS_MAX);
 		return DLREG_EOVERFLOW;
 	}
-	if (!got)
+	if (!got) {
+		dlreg__set_detail("acquire: the entry was retired");
 		return DLREG_ENOTLOADED;
+	}
 	atomic_fetch_add_explicit(&reader->reg->st.opens, 1, memory_order_relaxed);
 	*out = lib;
 	return DLREG_OK;
@@ -1318,6 +1338,14 @@ static int first_bytes_elf(const char *path)
 	return n == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F';
 }
 
+/* Does the loader's message name `path` itself ("<path>: ...")?  Otherwise it
+ * is about a dependency. */
+static bool names_path(const char *dlerr, const char *path)
+{
+	size_t n = strlen(path);
+	return strncmp(dlerr, path, n) == 0 && dlerr[n] == ':';
+}
+
 /* Classifies a dlopen failure; only runs on the failure path. */
 static int classify_load_error(const char *path, const char *dlerr)
 {
@@ -1337,10 +1365,13 @@ static int classify_load_error(const char *path, const char *dlerr)
 	}
 	if (strstr(dlerr, "undefined symbol"))
 		return DLREG_EUNDEFINED;
+	/* A message naming another file is about a dependency (missing, or not
+	 * ELF); a bare name's search may name the file it found instead. */
+	bool own = names_path(dlerr, path);
 	if (strstr(dlerr, "invalid ELF header") || strstr(dlerr, "file too short"))
-		return DLREG_ENOTELF;
+		return own || !strchr(path, '/') ? DLREG_ENOTELF : DLREG_ELOAD;
 	if (strstr(dlerr, "No such file"))
-		return DLREG_ENOENT;
+		return own ? DLREG_ENOENT : DLREG_ELOAD;
 	return DLREG_ELOAD;
 }
 
@@ -1351,7 +1382,7 @@ static int load_failed(struct dlreg *reg, const char *path)
 	snprintf(dlerr, sizeof dlerr, "%s", e ? e : "dlopen failed");
 	int err = classify_load_error(path, dlerr);
 	char red[400];
-	dlreg__redact_text(dlerr, red, sizeof red, full_paths(reg));
+	dlreg__redact_text_path(dlerr, path, red, sizeof red, full_paths(reg));
 	dlreg__set_detail("%s", red);
 	char name[128];
 	dlreg__redact_path(path, name, sizeof name, full_paths(reg));

@@ -431,6 +431,71 @@ static void test_load_failure_detail(void)
 	done_reg(reg);
 }
 
+/* Copies a file, replacing each `find` in it by `repl` (as long) if given. */
+static bool copy_file(const char *from, const char *to, const char *find, const char *repl)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	static char buf[1 << 20];
+	size_t n = in ? fread(buf, 1, sizeof buf, in) : 0;
+	bool ok = in && out && n > 0 && n < sizeof buf;
+	for (size_t i = 0; ok && find && i + strlen(find) <= n; i++)
+		if (memcmp(buf + i, find, strlen(find)) == 0)
+			memcpy(buf + i, repl, strlen(find));
+	if (ok)
+		ok = fwrite(buf, 1, n, out) == n;
+	if (in)
+		fclose(in);
+	if (out && fclose(out) != 0)
+		ok = false;
+	return ok;
+}
+
+/*
+ * A file that exists but needs a library that cannot be found is refused by
+ * the loader (DLREG_ELOAD), not reported missing; and the caller's path is
+ * redacted as a whole in the detail text, also when it holds a space or is
+ * relative.  The copy of libdep0.so needs libgone.so instead of libbase.so.
+ */
+static void test_missing_dependency_and_odd_paths(void)
+{
+	dlreg_t *reg = new_reg();
+	char dir[] = "/tmp/dlreg odd:dir-XXXXXX";
+	CHECK(mkdtemp(dir));
+	const char *secret = dir + strlen(dir) - 6; /* mkdtemp's random part */
+	char copy[4200], none[4200], rel[8400];
+	snprintf(copy, sizeof copy, "%s/libdep0.so", dir);
+	snprintf(none, sizeof none, "%s/libnone.so", dir);
+	CHECK(copy_file(fixture("dep0"), copy, "libbase.so", "libgone.so"));
+	dlreg_lib_t *a = NULL;
+	CHECK_ERR(dlreg_open(reg, copy, 0, &a), DLREG_ELOAD);
+	CHECK(strstr(dlreg_errdetail(), "libgone.so") != NULL);
+	CHECK(strstr(dlreg_errdetail(), secret) == NULL);
+	CHECK_ERR(dlreg_open(reg, none, 0, &a), DLREG_ENOENT);
+	CHECK(strstr(dlreg_errdetail(), "libnone.so#") != NULL);
+	CHECK(strstr(dlreg_errdetail(), secret) == NULL);
+	/* The same directory by a relative path, from any working directory. */
+	rel[0] = '\0';
+	for (int i = 0; i < 64; i++)
+		strcat(rel, "../");
+	strcat(rel, none + 1);
+	CHECK_ERR(dlreg_open(reg, rel, 0, &a), DLREG_ENOENT);
+	CHECK(strstr(dlreg_errdetail(), "libnone.so#") != NULL);
+	CHECK(strstr(dlreg_errdetail(), secret) == NULL);
+	/* dlsym's text names the object by the path it was opened with. */
+	CHECK(copy_file(fixture("plain22"), none, NULL, NULL));
+	CHECK_ERR(dlreg_open(reg, rel, 0, &a), DLREG_OK);
+	void *sym;
+	CHECK_ERR(dlreg_sym(a, "dlreg_no_such_symbol", &sym), DLREG_ENOSYM);
+	CHECK(strstr(dlreg_errdetail(), "libnone.so#") != NULL);
+	CHECK(strstr(dlreg_errdetail(), secret) == NULL);
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	unlink(none);
+	unlink(copy);
+	rmdir(dir);
+	done_reg(reg);
+}
+
 static void test_bad_arguments(void)
 {
 	dlreg_t *reg = new_reg();
@@ -447,12 +512,29 @@ static void test_bad_arguments(void)
 	CHECK(strstr(dlreg_errdetail(), fixdir) == NULL);
 	CHECK_ERR(dlreg_close(reg, NULL), DLREG_EINVAL);
 	CHECK_ERR(dlreg_close(NULL, NULL), DLREG_EINVAL);
+	/* Each failure has its own detail, never an earlier call's. */
+	CHECK_ERR(dlreg_open(reg, fixture("does_not_exist"), 0, &a), DLREG_ENOENT);
 	CHECK_ERR(dlreg_sym(NULL, "x", (void **)&a), DLREG_EINVAL);
+	CHECK(strstr(dlreg_errdetail(), "cannot open") == NULL);
+	CHECK_ERR(dlreg_open(reg, fixture("does_not_exist"), 0, &a), DLREG_ENOENT);
 	CHECK_ERR(dlreg_quiesce(NULL), DLREG_EINVAL);
+	CHECK(strstr(dlreg_errdetail(), "cannot open") == NULL);
+	dlreg_reader_t *rd = dlreg_reader_self(reg);
+	void *sym;
+	CHECK_ERR(dlreg_open(reg, fixture("does_not_exist"), 0, &a), DLREG_ENOENT);
+	dlreg_read_begin(rd);
+	int rs = dlreg_read_sym(rd, fixture("does_not_exist"), "x", &sym);
+	dlreg_read_end(rd);
+	CHECK_ERR(rs, DLREG_ENOTLOADED);
+	CHECK(strstr(dlreg_errdetail(), "cannot open") == NULL);
 	CHECK_ERR(dlreg_create(NULL, NULL), DLREG_EINVAL);
 	struct dlreg_config bad = { .reclaim = (enum dlreg_reclaim)7 };
 	dlreg_t *r2;
 	CHECK_ERR(dlreg_create(&bad, &r2), DLREG_EINVAL);
+	struct dlreg_config bad_flags = { .flags = 0x100 };
+	CHECK_ERR(dlreg_create(&bad_flags, &r2), DLREG_EINVAL);
+	struct dlreg_config bad_level = { .log_level = (enum dlreg_log_level)9 };
+	CHECK_ERR(dlreg_create(&bad_level, &r2), DLREG_EINVAL);
 	CHECK(strcmp(dlreg_strerror(9999), "unknown error") == 0);
 	for (int e = 0; e < DLREG_ERR_COUNT_; e++)
 		CHECK(strcmp(dlreg_strerror(e), "unknown error") != 0);
@@ -947,6 +1029,7 @@ static const struct test tests[] = {
 	{ "ctor_opens_itself", test_ctor_opens_itself },
 	{ "ctor_opens_other", test_ctor_opens_other },
 	{ "load_failure_detail", test_load_failure_detail },
+	{ "missing_dependency_and_odd_paths", test_missing_dependency_and_odd_paths },
 	{ "bad_arguments", test_bad_arguments },
 	{ "fork_child_opens_and_closes", test_fork_child_opens_and_closes },
 	{ "fork_during_grace_wait", test_fork_during_grace_wait },
