@@ -247,7 +247,7 @@ DLREG_API int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *lib, 
  * is 0, or every dlopen was matched by a dlclose.
  */
 struct dlreg_stats {
-	uint64_t opens;          /* successful dlreg_open calls */
+	uint64_t opens;          /* references taken: dlreg_open, dlreg_lib_acquire */
 	uint64_t closes;         /* successful dlreg_close calls */
 	uint64_t dlopen_calls;   /* successful dlopen() calls made */
 	uint64_t dlclose_calls;  /* dlclose() calls made */
