@@ -5,24 +5,27 @@
  *   - a global mutex guards a map path -> entry; finding or creating an
  *     entry takes it and bumps libraryRefCount; releasing takes it,
  *     decrements, and deletes the entry at zero;
- *   - each entry has its own mutex around load, unload and resolve;
+ *   - each entry has its own mutex around load and unload;
  *     libraryUnloadCount counts successful loads not yet unloaded, and the
  *     real dlclose() happens when it reaches zero, under the entry's mutex;
  *   - load unlocks the entry's mutex around dlopen() (the fix for
  *     QTBUG-83207, where a constructor recursing into the loader deadlocked);
- *   - resolve calls dlsym() every time, under the entry's mutex.
+ *   - resolve reads the handle (pHnd, an atomic pointer) and calls dlsym()
+ *     every time, without the entry's mutex or the global one, like
+ *     QLibraryPrivate::resolve -> resolve_sys.
  *
  * Where this deliberately differs from Qt: when two threads load one entry
  * at once, Qt keeps the second dlopen() handle and leaks one glibc reference
  * (README.md here).  Here the loser drops its surplus
  * reference, so the storms' leak accounting stays meaningful for the scheme
- * itself.  Qt's lock-free "already loaded" check is also taken under the
- * entry mutex, which makes it race-free and only slower.
+ * itself.  Qt's lock-free "already loaded" check and its lock-free
+ * decrement of libraryUnloadCount (the mutex only at zero) are also taken
+ * under the entry mutex, which makes them race-free and only slower.
  *
  * A handle is the entry with one libraryRefCount and one libraryUnloadCount
  * reference, like a loaded QLibrary object.  read_sym does what the static
  * QLibrary::resolve(fileName, symbol) does short of loading: global mutex,
- * find (taking a reference), entry mutex, dlsym, release.  A symbol it
+ * find (taking a reference), dlsym, release.  A symbol it
  * returns stays valid only while the caller holds a handle to the library.
  */
 #include <dlfcn.h>
@@ -43,7 +46,7 @@ struct qt_lib {
 	uint64_t hash;
 	long ref_count;        /* libraryRefCount; global mutex */
 	pthread_mutex_t mutex; /* the per-library mutex */
-	void *dl;              /* pHnd; entry mutex */
+	_Atomic(void *) dl;    /* pHnd; written under the entry mutex */
 	long unload_count;     /* libraryUnloadCount; entry mutex */
 	char path[];
 };
@@ -180,7 +183,7 @@ static int qt_load(struct qt_store *store, struct qt_lib *lib, unsigned hints)
 	void *dl;
 
 	pthread_mutex_lock(&lib->mutex);
-	if (lib->dl) {
+	if (atomic_load_explicit(&lib->dl, memory_order_relaxed)) {
 		lib->unload_count++;
 		pthread_mutex_unlock(&lib->mutex);
 		return DLREG_OK;
@@ -191,12 +194,12 @@ static int qt_load(struct qt_store *store, struct qt_lib *lib, unsigned hints)
 		return dlreg_ref_load_error(lib->path);
 	atomic_fetch_add_explicit(&store->dl_refs, 1, memory_order_relaxed);
 	pthread_mutex_lock(&lib->mutex);
-	if (lib->dl) {
+	if (atomic_load_explicit(&lib->dl, memory_order_relaxed)) {
 		/* Another thread loaded it meanwhile: keep one glibc reference. */
 		dlreg_ref_dlclose(dl);
 		atomic_fetch_sub_explicit(&store->dl_refs, 1, memory_order_relaxed);
 	} else {
-		lib->dl = dl;
+		atomic_store_explicit(&lib->dl, dl, memory_order_release);
 	}
 	lib->unload_count++;
 	pthread_mutex_unlock(&lib->mutex);
@@ -207,9 +210,11 @@ static int qt_load(struct qt_store *store, struct qt_lib *lib, unsigned hints)
 static void qt_unload(struct qt_store *store, struct qt_lib *lib)
 {
 	pthread_mutex_lock(&lib->mutex);
-	if (lib->unload_count > 0 && --lib->unload_count == 0 && lib->dl) {
-		dlreg_ref_dlclose(lib->dl);
-		lib->dl = NULL;
+	void *dl = atomic_load_explicit(&lib->dl, memory_order_relaxed);
+
+	if (lib->unload_count > 0 && --lib->unload_count == 0 && dl) {
+		atomic_store_explicit(&lib->dl, NULL, memory_order_relaxed);
+		dlreg_ref_dlclose(dl);
 		atomic_fetch_sub_explicit(&store->dl_refs, 1, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&lib->mutex);
@@ -246,18 +251,21 @@ static int qt_close(void *reg, void *handle)
 	return DLREG_OK;
 }
 
-/* QLibraryPrivate::resolve: dlsym every time, under the entry mutex. */
+/*
+ * QLibraryPrivate::resolve: dlsym every time on the handle as loaded now, no
+ * lock.  As in Qt, the caller must hold the library loaded: an unload
+ * racing this call leaves dlsym() a closed handle.
+ */
 static int qt_resolve(struct qt_lib *lib, const char *name, void **out)
 {
+	void *dl = atomic_load_explicit(&lib->dl, memory_order_acquire);
 	void *sym = NULL;
 	int err = DLREG_ENOTLOADED;
 
-	pthread_mutex_lock(&lib->mutex);
-	if (lib->dl) {
-		sym = dlreg_ref_dlsym(lib->dl, name);
+	if (dl) {
+		sym = dlreg_ref_dlsym(dl, name);
 		err = sym ? DLREG_OK : DLREG_ENOSYM;
 	}
-	pthread_mutex_unlock(&lib->mutex);
 	*out = sym;
 	return err;
 }
