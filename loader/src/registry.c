@@ -1228,6 +1228,10 @@ int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *clib, dlreg_lib
 		return DLREG_EINVAL;
 	}
 	struct dlreg_lib *lib = (struct dlreg_lib *)clib;
+	if (atomic_load_explicit(&lib->reg, memory_order_relaxed) != reader->reg) {
+		dlreg__set_detail("acquire: the entry belongs to another (or a destroyed) registry");
+		return DLREG_EINVAL;
+	}
 	int got = ref_get_live(lib);
 	if (got < 0) {
 		dlreg__set_detail("acquire: the library holds %u references, the most it may",

@@ -373,6 +373,34 @@ static void test_retired_entry_not_acquired(void)
 	done_reg(reg);
 }
 
+/* An entry of one registry cannot be acquired through another's reader:
+ * the reference would be taken where that registry's grace periods and
+ * destroy never look. */
+static void test_acquire_other_registry(void)
+{
+	dlreg_t *reg = new_reg(), *other = new_reg();
+	dlreg_lib_t *a, *b = NULL;
+	CHECK_ERR(dlreg_open(reg, fixture("plain08"), 0, &a), DLREG_OK);
+	dlreg_reader_t *rd = dlreg_reader_self(reg), *ord = dlreg_reader_self(other);
+	CHECK(rd != NULL && ord != NULL);
+	dlreg_read_begin(rd);
+	dlreg_read_begin(ord);
+	const dlreg_lib_t *l = dlreg_read_lookup(rd, fixture("plain08"));
+	int got = dlreg_lib_acquire(ord, l, &b);
+	dlreg_read_end(ord);
+	dlreg_read_end(rd);
+	CHECK(l == a);
+	CHECK_ERR(got, DLREG_EINVAL);
+	CHECK(b == NULL && strstr(dlreg_errdetail(), "another") != NULL);
+	CHECK(dlreg_lib_refs(a) == 1);
+	struct dlreg_stats st;
+	dlreg_stats(other, &st);
+	CHECK(st.opens == 0);
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	done_reg(other);
+	done_reg(reg);
+}
+
 static void *alarm_thread(void *arg)
 {
 	sleep((unsigned)(uintptr_t)arg);
@@ -1031,6 +1059,7 @@ static const struct test tests[] = {
 	{ "load_failure_detail", test_load_failure_detail },
 	{ "missing_dependency_and_odd_paths", test_missing_dependency_and_odd_paths },
 	{ "bad_arguments", test_bad_arguments },
+	{ "acquire_other_registry", test_acquire_other_registry },
 	{ "fork_child_opens_and_closes", test_fork_child_opens_and_closes },
 	{ "fork_during_grace_wait", test_fork_during_grace_wait },
 	{ "log_redacts_paths", test_log_redacts_paths },

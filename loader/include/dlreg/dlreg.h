@@ -235,7 +235,8 @@ DLREG_API int dlreg_read_sym(dlreg_reader_t *reader, const char *path, const cha
  * Inside a section: turns a looked-up entry into a handle with its own
  * reference (for use after the section).  DLREG_ENOTLOADED if the entry was
  * retired meanwhile; a retired entry is never resurrected.  DLREG_EOVERFLOW
- * if it holds 2^31 - 1 references already.
+ * if it holds 2^31 - 1 references already.  DLREG_EINVAL if the entry
+ * belongs to another registry than the reader's (or to a destroyed one).
  */
 DLREG_API int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *lib, dlreg_lib_t **out);
 
