@@ -940,8 +940,24 @@ void dlreg_read_begin(dlreg_reader_t *reader)
 	ck_epoch_begin(&reader->rec, NULL);
 }
 
+/*
+ * dlreg_read_end without a section open on the record.  Going on would wrap
+ * the record's nesting count: every later grace period of the registry
+ * would wait on it forever, and this thread would never reclaim again.
+ */
+static _Noreturn __attribute__((cold, noinline)) void read_end_unbalanced(void)
+{
+	static const char msg[] = "dlreg: dlreg_read_end without a matching dlreg_read_begin "
+				  "on this reader; aborting\n";
+	ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+	(void)w;
+	abort();
+}
+
 void dlreg_read_end(dlreg_reader_t *reader)
 {
+	if (DLREG_UNLIKELY(ck_pr_load_uint(&reader->rec.active) == 0))
+		read_end_unbalanced();
 	dlreg_ann_release(&reader->reg->grace);
 	ck_epoch_end(&reader->rec, NULL);
 	tl_sections--;

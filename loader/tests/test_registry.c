@@ -401,6 +401,47 @@ static void test_acquire_other_registry(void)
 	done_reg(reg);
 }
 
+/* An unbalanced dlreg_read_end aborts (in a child) instead of wrapping the
+ * nesting count; balanced nesting does not. */
+static void test_unbalanced_read_end_aborts(void)
+{
+	dlreg_t *reg = new_reg();
+	int err[2];
+	CHECK(pipe(err) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(20);
+		dup2(err[1], STDERR_FILENO);
+		dlreg_reader_t *rd = dlreg_reader_self(reg);
+		if (!rd)
+			_exit(2);
+		dlreg_read_begin(rd);
+		dlreg_read_begin(rd);
+		dlreg_read_end(rd);
+		dlreg_read_end(rd);
+		if (dlreg_quiesce(reg) != DLREG_OK)
+			_exit(3);
+		dlreg_read_end(rd);
+		_exit(0);
+	}
+	close(err[1]);
+	char buf[512];
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof buf - 1 && (r = read(err[0], buf + n, sizeof buf - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = 0;
+	close(err[0]);
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+		fprintf(stderr, "child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	CHECK(strstr(buf, "dlreg_read_end without a matching dlreg_read_begin") != NULL);
+	done_reg(reg);
+}
+
 static void *alarm_thread(void *arg)
 {
 	sleep((unsigned)(uintptr_t)arg);
@@ -1060,6 +1101,7 @@ static const struct test tests[] = {
 	{ "missing_dependency_and_odd_paths", test_missing_dependency_and_odd_paths },
 	{ "bad_arguments", test_bad_arguments },
 	{ "acquire_other_registry", test_acquire_other_registry },
+	{ "unbalanced_read_end_aborts", test_unbalanced_read_end_aborts },
 	{ "fork_child_opens_and_closes", test_fork_child_opens_and_closes },
 	{ "fork_during_grace_wait", test_fork_during_grace_wait },
 	{ "log_redacts_paths", test_log_redacts_paths },

@@ -212,6 +212,8 @@ DLREG_API void dlreg_reader_unregister(dlreg_reader_t *reader);
 /*
  * Read sections nest.  Pointers obtained inside a section stay valid until
  * the outermost section ends.  Sections never block and never wait.
+ * dlreg_read_end on a record with no section open is a bug that would stall
+ * every later grace period: it writes a line on stderr and aborts.
  */
 DLREG_API void dlreg_read_begin(dlreg_reader_t *reader);
 DLREG_API void dlreg_read_end(dlreg_reader_t *reader);
