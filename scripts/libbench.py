@@ -13,7 +13,9 @@ group has them; a group that carries only aggregates (a run with
 --benchmark_report_aggregates_only) contributes its median, or its mean, as
 a single sample, which is too few for any rank test.  The rows of a
 Complexity() fit (aggregate_name BigO or RMS, which carry coefficients
-instead of times) are not measurements and are ignored.
+instead of times) are not measurements and are ignored, and so are runs a
+benchmark skipped itself (State::SkipWithMessage, Google Benchmark 1.8 and
+later: "skipped": true, with zero or no times).
 """
 
 import json
@@ -77,6 +79,12 @@ def is_complexity(entry):
             and entry.get("aggregate_name") in COMPLEXITY_AGGREGATES)
 
 
+def is_skipped(entry):
+    """True for a run the benchmark skipped itself (SkipWithMessage): no
+    measurement, whatever its time fields say."""
+    return entry.get("skipped") is True
+
+
 def _check_entry(path, i, e):
     if not isinstance(e, dict) or not isinstance(e.get("name"), str):
         raise ReportError("%s: not a benchmark report (benchmarks[%d] has no name)" % (path, i))
@@ -84,7 +92,7 @@ def _check_entry(path, i, e):
         if field in e and not isinstance(e[field], (str, type(None))):
             raise ReportError("%s: not a benchmark report (benchmarks[%d] %s: %s is not a "
                               "string)" % (path, i, e["name"], field))
-    if e.get("error_occurred") or is_complexity(e):
+    if e.get("error_occurred") or is_skipped(e) or is_complexity(e):
         return
     if e.get("run_type") == "aggregate" and e.get("aggregate_unit", "time") != "time":
         return
@@ -167,19 +175,33 @@ def errors(doc):
     return out
 
 
+def skips(doc):
+    """{name: skip_message} of every benchmark with a run it skipped itself
+    (skipped: true), in report order; the first such run's message."""
+    out = {}
+    for e in doc["benchmarks"]:
+        if is_skipped(e) and not e.get("error_occurred"):
+            msg = e.get("skip_message")
+            out.setdefault(run_key(e), msg if isinstance(msg, str) and msg else "no message")
+    return out
+
+
 def collect(doc):
     """Groups a report's runs: (ordered dict name -> Series, skipped names).
 
     Runs that failed (error_occurred) are skipped and reported; a name whose
     every run failed is absent from the result.  errors() tells why.  Of
     the aggregates only a median or a mean is used (never a Complexity()
-    row).
+    row).  Runs the benchmark skipped itself (skipped: true) are left out
+    too; skips() names them.
     """
     iters, aggs, order, skipped = {}, {}, [], []
     for e in doc["benchmarks"]:
         key = run_key(e)
         if e.get("error_occurred"):
             skipped.append(key)
+            continue
+        if is_skipped(e):
             continue
         if key not in iters and key not in aggs:
             order.append(key)

@@ -202,6 +202,47 @@ class TestVerdicts(CliCase):
         self.assertEqual(len(out["benchmarks"]), 2)
         self.assertIn("BM_scan/mmap/65536: every run reported an error", err)
 
+    def test_runs_the_benchmark_skipped_are_no_samples(self):
+        # Google Benchmark 1.8+ writes a SkipWithMessage run as "skipped": true
+        # with zero times (or none): read as 0 ns it turned a skip in the base
+        # into a +inf % regression and one in the new report into "faster".
+        def skipping(seed, drop_times=False):
+            doc = make_report(TIMES, seed=seed)
+            for e in doc["benchmarks"]:
+                if e["name"].startswith("BM_scan"):
+                    e.update({"skipped": True, "skip_message": "no huge pages",
+                              "real_time": 0.0, "cpu_time": 0.0, "iterations": 0})
+                    if drop_times:
+                        del e["real_time"], e["cpu_time"]
+            return doc
+        a = self.write("a.json", make_report(TIMES, seed=1))
+        s = self.write("s.json", skipping(2))
+        for base, new, side in ((a, s, "new"), (s, a, "base")):
+            code, out, err = self.json_compare(base, new)
+            self.assertEqual(code, 0, err)
+            self.assertEqual(sorted(r["name"] for r in out["benchmarks"]),
+                             sorted(k for k in TIMES if not k.startswith("BM_scan")))
+            self.assertEqual(out["skipped_in_" + side],
+                             [{"name": "BM_scan/mmap/65536", "skip_message": "no huge pages"}])
+            self.assertIn("BM_scan/mmap/65536: every run was skipped by the benchmark "
+                          "(no huge pages)", err)
+        # A skipped run without time fields is no malformed report either.
+        t = self.write("t.json", skipping(3, drop_times=True))
+        code, out, err = self.json_compare(a, t)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(out["benchmarks"]), 2)
+        # Some repetitions skipped: the others are the samples.
+        doc = make_report(TIMES, seed=4)
+        scan = [e for e in doc["benchmarks"] if e["name"] == "BM_scan/mmap/65536"]
+        scan[0].update({"skipped": True, "skip_message": "busy", "real_time": 0.0,
+                        "cpu_time": 0.0})
+        code, out, err = self.json_compare(a, self.write("p.json", doc))
+        self.assertEqual(code, 0, err)
+        row = [r for r in out["benchmarks"] if r["name"] == "BM_scan/mmap/65536"][0]
+        self.assertEqual(row["new"]["repetitions"], 8)
+        self.assertEqual(row["verdict"], "same")
+        self.assertIn("a run was skipped", err)
+
     def test_benchmark_failing_only_in_new_is_a_regression(self):
         a = self.write("a.json", make_report(TIMES))
         doc = make_report(TIMES, seed=2)

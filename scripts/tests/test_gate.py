@@ -158,6 +158,21 @@ class TestRatios(unittest.TestCase):
         self.assertEqual(table[0][3], 15.0)
         self.assertEqual(table[-1], ("BM_a/x / BM_b/y", "BM_a/x", "BM_b/y", 3.5))
 
+    def test_extra_ratio_named_as_the_program_lists_it_is_gated(self):
+        # Programs list ".../real_time/threads:2"; measurements are keyed by
+        # the canonical name.  Such a ratio must be measured, not "missing".
+        args = gate.parse_args(["--ratio", "BM_q/real_time/threads:2,"
+                                "BM_d/manual_time/threads:2,3"])
+        self.assertEqual(args.extra_ratios[0][1:3], ("BM_q/threads:2", "BM_d/threads:2"))
+        doc = report({"BM_q/real_time/threads:2": 20.0, "BM_d/manual_time/threads:2": 10.0})
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "r.json")
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            series, errors = gate.collect_canonical([path])
+        row = gate.evaluate_ratios(series, args.extra_ratios, errors)[0]
+        self.assertEqual((row["result"], row["ratio"]), ("FAIL", 2.0))
+
 
 class TestRatioAttempts(unittest.TestCase):
     QT, DL = "registry/read_sym/qt/threads:2", "registry/read_sym/dlreg/threads:2"
@@ -306,6 +321,21 @@ class TestMerge(unittest.TestCase):
         self.assertFalse(any(e["run_type"] == "aggregate" for e in merged["benchmarks"]))
         series, _ = lb.collect(merged)
         self.assertEqual(len(series["BM_b"].real), 6)
+
+    def test_merge_drops_runs_the_benchmark_skipped(self):
+        # Google Benchmark 1.8+: SkipWithMessage writes "skipped": true and
+        # zero times; those are no samples.
+        doc = report({"BM_a": 10.0, "BM_s": 10.0}, reps=2, aggregates=False)
+        for e in doc["benchmarks"]:
+            if e["name"] == "BM_s":
+                e.update(skipped=True, skip_message="no huge pages", real_time=0.0,
+                         cpu_time=0.0, iterations=0)
+        with tempfile.TemporaryDirectory() as tmp:
+            p = os.path.join(tmp, "r.json")
+            with open(p, "w") as f:
+                json.dump(doc, f)
+            merged = gate.merge_reports([p])
+        self.assertEqual({e["name"] for e in merged["benchmarks"]}, {"BM_a"})
 
     def test_merge_matches_benchmarks_by_canonical_name(self):
         # The candidate times read_sym_ref as manual_time, the base as real_time.
