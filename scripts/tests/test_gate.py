@@ -179,7 +179,8 @@ class TestRatioAttempts(unittest.TestCase):
     PROBE = "registry/read_sym/unsync/threads:2"
     TABLE = [("qt/dlreg", QT, DL, 10.0), ("memmem/find", "BM_m", "BM_f", 2.0)]
 
-    def run_attempts(self, qt_times, attempts=5, parallel=None, strict=False, failing=None):
+    def run_attempts(self, qt_times, attempts=5, parallel=None, strict=False, failing=None,
+                     extra=()):
         """Ratio gate where attempt i measures qt at qt_times[i] and dlreg at 10.
 
         parallel[i] is how many probe threads ran at once in attempt i
@@ -212,12 +213,14 @@ class TestRatioAttempts(unittest.TestCase):
             return [("prog", sorted(wanted))]
 
         argv = ["--ratio-attempts", str(attempts)] + (["--strict"] if strict else [])
+        for spec in extra:
+            argv += ["--ratio", spec]
         args = gate.parse_args(argv)
         with tempfile.TemporaryDirectory() as out, \
                 mock.patch.object(gate, "programs_of", lambda build: ["prog"]), \
                 mock.patch.object(gate, "select", select), \
                 mock.patch.object(gate, "run_plan", run_plan), \
-                mock.patch.object(gate, "ratio_table", lambda a: self.TABLE):
+                mock.patch.object(gate, "ratio_table", lambda a: self.TABLE + a.extra_ratios):
             return gate.gate_ratio("build", args, out), calls
 
     def ratios(self, row):
@@ -290,6 +293,18 @@ class TestRatioAttempts(unittest.TestCase):
         self.assertTrue(any("inconclusive" in n and "not gated" in n for n in section.notes))
         section, _ = self.run_attempts([40.0] * 5, parallel=[1.1] * 5, strict=True)
         self.assertEqual(section.failed, ["qt/dlreg"])
+
+    def test_a_ratio_asked_for_that_no_program_has_fails(self):
+        # A typo in --ratio must not pass silently: the built-in ratios may
+        # be missing from a build, one the caller named may not.
+        section, _ = self.run_attempts([120.0, 130.0], extra=["BM_m,BM_typo,1.5"])
+        self.assertEqual(section.rows[2]["result"], "missing")
+        self.assertEqual(section.failed, ["BM_m / BM_typo"])
+        self.assertTrue(any("BM_m / BM_typo" in n and "counted as a failure" in n
+                            for n in section.notes), section.notes)
+        section, _ = self.run_attempts([120.0, 130.0], extra=["BM_m,BM_f,1.5"])
+        self.assertEqual(section.failed, [])
+        self.assertEqual(section.rows[2]["result"], "pass")
 
     def test_busy_attempts_do_not_count(self):
         # Busy attempts 14 and 15 would pass; the only valid one, 4, decides.
