@@ -90,6 +90,14 @@ class TestParsing(unittest.TestCase):
         data = plot.throughput_data(self.series(doc))
         self.assertAlmostEqual(data["BM_x"]["v"][0][1], 2e7)
 
+    def test_counter_median_ignores_non_finite_values(self):
+        doc = {"benchmarks": [entry("BM_c", 10.0, items_per_second=v)
+                              for v in (float("inf"), 5.0, float("nan"), 7.0)]}
+        s = self.series(doc)["BM_c"]
+        self.assertAlmostEqual(plot.counter_median(s, "items_per_second"), 6.0)
+        doc = {"benchmarks": [entry("BM_c", 10.0, items_per_second=float("inf"))]}
+        self.assertIsNone(plot.counter_median(self.series(doc)["BM_c"], "items_per_second"))
+
     def test_bandwidth_sizes_and_limits(self):
         charts, limits = plot.bandwidth_data(self.series(sample_report()))
         self.assertEqual(sorted(charts), ["BM_find", "scan/marker/warm"])
