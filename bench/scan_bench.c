@@ -1052,6 +1052,18 @@ static void read_ahead_kb(char *out, size_t len)
 	}
 }
 
+/*
+ * Adds one key of the run's context unless an earlier one failed; returns
+ * the first error (a dlreg_bench_err value).  DLREG_BENCH_EINVAL: the key is
+ * one --benchmark_context set too (the shim says so on stderr).
+ */
+static int context_add(int err, const char *key, const char *value)
+{
+	int e = dlreg_bench_context_add(key, value);
+
+	return err ? err : e;
+}
+
 static int context_add_all(void)
 {
 	char buf[256];
@@ -1059,20 +1071,20 @@ static int context_add_all(void)
 	int err = 0;
 
 	meminfo_value("FileHugePages", buf, sizeof(buf));
-	err |= dlreg_bench_context_add("scan.FileHugePages", buf);
+	err = context_add(err, "scan.FileHugePages", buf);
 	first_line("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf));
-	err |= dlreg_bench_context_add("scan.transparent_hugepage", buf);
+	err = context_add(err, "scan.transparent_hugepage", buf);
 	snprintf(buf, sizeof(buf), "0x%lx",
 	         statfs(work_dir, &sfs) == 0 ? (unsigned long)sfs.f_type : 0ul);
-	err |= dlreg_bench_context_add("scan.dir_fs_magic", buf);
-	err |= dlreg_bench_context_add("scan.warm", warm_names[opt.warm]);
+	err = context_add(err, "scan.dir_fs_magic", buf);
+	err = context_add(err, "scan.warm", warm_names[opt.warm]);
 	read_ahead_kb(buf, sizeof(buf));
-	err |= dlreg_bench_context_add("scan.read_ahead_kb", buf);
+	err = context_add(err, "scan.read_ahead_kb", buf);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)DLREG_SCAN_AUTO_MMAP_MIN);
-	err |= dlreg_bench_context_add("scan.auto_mmap_min", buf);
+	err = context_add(err, "scan.auto_mmap_min", buf);
 	snprintf(buf, sizeof(buf), "%zu", (size_t)DLREG_SCAN_READ_BUF_DEFAULT);
-	err |= dlreg_bench_context_add("scan.read_buf_default", buf);
-	return err ? -1 : 0;
+	err = context_add(err, "scan.read_buf_default", buf);
+	return err;
 }
 
 /* ------------------------------------------------------------- options --- */
@@ -1212,6 +1224,17 @@ static int option_one(int argc, char **argv, int *i)
 		}
 		opt.size_factor = (unsigned)(v[0] - '0');
 	} else {
+		static const char *const valued[] = {"--warm",     "--scan-dir",  "--meta-plugin",
+		                                     "--min-size", "--max-size",  "--read-bufs",
+		                                     "--size-factor"};
+
+		for (size_t k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
+			if (strcmp(argv[*i], valued[k]) == 0) {
+				/* flag_arg found the name but no value after it. */
+				fprintf(stderr, "%s: %s needs a value: %s=VALUE\n", PROG, argv[*i],
+				        argv[*i]);
+				return -1;
+			}
 		fprintf(stderr, "%s: unknown argument '%s' (see --help)\n", PROG, argv[*i]);
 		return -1;
 	}
@@ -1278,9 +1301,13 @@ int main(int argc, char **argv)
 	opt.progress = isatty(STDERR_FILENO);
 	if (dlreg_bench_initialize(&argc, argv, usage) != 0 || options_parse(argc, argv) != 0)
 		return 2;
-	if (cleanup_install() != 0 || work_dir_create() != 0 || files_write() != 0)
+	if (cleanup_install() != 0 || work_dir_create() != 0)
 		return 1;
-	if (register_all() != 0 || context_add_all() != 0)
+	/* Before the files are written: a clash with --benchmark_context is a usage error. */
+	int cerr = context_add_all();
+	if (cerr == DLREG_BENCH_EINVAL)
+		return 2;
+	if (cerr != 0 || files_write() != 0 || register_all() != 0)
 		return 1;
 	int none = dlreg_bench_run() == 0;
 

@@ -103,7 +103,9 @@ enum dlreg_bench_counter_flag {
  * abort, exit 0, or leave the flag in argv): --benchmark_repetitions must
  * be in 1..100000, --benchmark_min_time a number of seconds above 0,
  * --benchmark_filter a valid regular expression, --benchmark_out a writable
- * file, and the time unit, formats, color and context well formed.
+ * file, and the time unit, formats, color and context well formed (each
+ * --benchmark_context key once, and none of the keys Google Benchmark
+ * writes itself, listed at dlreg_bench_context_add).
  */
 int dlreg_bench_initialize(int *argc, char **argv, void (*help)(void));
 /* Google Benchmark's own flag summary, for a program's usage text. */
@@ -123,10 +125,13 @@ void dlreg_bench_shutdown(void);
  */
 int dlreg_bench_stdout_check(const char *prog);
 /*
- * Adds key=value to the report's "context" object; call before run.
- * DLREG_BENCH_EINVAL for a key already added, or one Google Benchmark
- * writes itself (date, host_name, executable, num_cpus, mhz_per_cpu,
- * cpu_scaling_enabled, caches, load_avg, library_build_type).
+ * Adds key=value to the report's "context" object; call after
+ * dlreg_bench_initialize and before run.  DLREG_BENCH_EINVAL for a key
+ * already added, here or by --benchmark_context (then with one line on
+ * stderr naming the key: Google Benchmark would report the flag's value),
+ * or one Google Benchmark writes itself (date, host_name, executable,
+ * num_cpus, mhz_per_cpu, cpu_scaling_enabled, caches, load_avg,
+ * library_build_type).
  */
 int dlreg_bench_context_add(const char *key, const char *value);
 

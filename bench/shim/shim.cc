@@ -22,6 +22,7 @@
 #include <regex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -256,9 +257,27 @@ bool filter_valid(const char *v, std::string *why)
 	return true;
 }
 
+// Context keys Google Benchmark's JSON reporter writes itself: a custom
+// one of the same name would make the "context" object repeat a key.
+const char *const kBuiltinContext[] = {"date",        "host_name",           "executable",
+                                       "num_cpus",    "mhz_per_cpu",         "cpu_scaling_enabled",
+                                       "caches",      "load_avg",            "library_build_type"};
+
+bool context_builtin(const std::string &key)
+{
+	for (const char *builtin : kBuiltinContext)
+		if (key == builtin)
+			return true;
+	return false;
+}
+
 // --benchmark_context=KEY=VALUE[,KEY=VALUE...]; Google Benchmark leaves a
-// malformed list in argv, where it reads as an unknown argument.
-bool context_valid(const char *v)
+// malformed list in argv, where it reads as an unknown argument.  Of a key
+// given twice (in one flag or across several) it silently keeps the first
+// value, and one of its own keys (host_name, ...) ends up twice in the
+// JSON "context" object, where a reader takes the forged value.  Keys are
+// collected into *keys across flags.
+bool context_valid(const char *v, std::set<std::string> *keys, std::string *why)
 {
 	std::string s(v);
 	size_t start = 0;
@@ -271,6 +290,19 @@ bool context_valid(const char *v)
 		size_t eq = item.find('=');
 		if (eq == std::string::npos || item.find('=', eq + 1) != std::string::npos)
 			return false;
+		std::string key = item.substr(0, eq);
+		if (key.empty()) {
+			*why = "empty key";
+			return false;
+		}
+		if (context_builtin(key)) {
+			*why = "'" + key + "' is written by Google Benchmark itself";
+			return false;
+		}
+		if (!keys->insert(key).second) {
+			*why = "key '" + key + "' given twice";
+			return false;
+		}
 		if (comma == std::string::npos)
 			return true;
 		start = comma + 1;
@@ -316,7 +348,7 @@ int flag_error(const char *prog, const char *name, const char *want, const char 
 // the library aborts on some bad values (a negative repetition count),
 // prints its help and exits 0 on others (an unknown time unit or format),
 // and leaves the rest in argv, where they read as unknown arguments.
-int flag_check(const char *prog, const char *arg)
+int flag_check(const char *prog, const char *arg, std::set<std::string> *context)
 {
 	static const char *const valued[] = {
 	        "benchmark_filter",      "benchmark_min_time",  "benchmark_min_warmup_time",
@@ -352,8 +384,9 @@ int flag_check(const char *prog, const char *arg)
 		return flag_error(prog, "benchmark_time_unit", "must be ns, us, ms or s", v);
 	if ((v = flag_value(arg, "benchmark_color")) && !*v)
 		return flag_error(prog, "benchmark_color", "must be auto, true or false", v);
-	if ((v = flag_value(arg, "benchmark_context")) && !context_valid(v))
-		return flag_error(prog, "benchmark_context", "wants KEY=VALUE[,KEY=VALUE...]", v);
+	if ((v = flag_value(arg, "benchmark_context")) && !context_valid(v, context, &why))
+		return flag_error(prog, "benchmark_context",
+		                  "wants KEY=VALUE[,KEY=VALUE...], each key once", v, why);
 	if ((v = flag_value(arg, "benchmark_filter")) && !filter_valid(v, &why))
 		return flag_error(prog, "benchmark_filter",
 		                  "wants a POSIX extended regular expression", v, why);
@@ -366,14 +399,15 @@ int flag_check(const char *prog, const char *arg)
 	return DLREG_BENCH_OK;
 }
 
-// Every --benchmark_* flag is checked before Google Benchmark parses them.
-int flags_check(int argc, char **argv)
+// Every --benchmark_* flag is checked before Google Benchmark parses them;
+// *context receives the keys --benchmark_context gives.
+int flags_check(int argc, char **argv, std::set<std::string> *context)
 {
 	const char *slash = argc > 0 ? std::strrchr(argv[0], '/') : nullptr;
 	const char *prog = slash ? slash + 1 : argc > 0 ? argv[0] : "benchmark";
 
 	for (int i = 1; i < argc; i++) {
-		int err = flag_check(prog, argv[i]);
+		int err = flag_check(prog, argv[i], context);
 		if (err)
 			return err;
 	}
@@ -436,13 +470,12 @@ template <class F> dlreg_bench_t *build(dlreg_bench_t *b, bool valid, F &&step)
 	        [&step](Benchmark *g, family &) { step(g); });
 }
 
-// Context keys Google Benchmark's JSON reporter writes itself: a custom
-// one of the same name would make the "context" object repeat a key.
-const char *const kBuiltinContext[] = {"date",        "host_name",           "executable",
-                                       "num_cpus",    "mhz_per_cpu",         "cpu_scaling_enabled",
-                                       "caches",      "load_avg",            "library_build_type"};
 std::mutex context_lock;
+// Keys in the report's context so far: those --benchmark_context gave
+// (context_flag_keys too) and those dlreg_bench_context_add added.
 std::set<std::string> context_keys;
+std::set<std::string> context_flag_keys;
+std::string context_prog = "benchmark";
 
 } // namespace
 
@@ -461,9 +494,22 @@ int dlreg_bench_initialize(int *argc, char **argv, void (*help)(void))
 		}
 		std::exit(0);
 	}
-	int err = flags_check(*argc, argv);
-	if (err)
-		return err;
+	try {
+		std::set<std::string> flag_keys;
+		int err = flags_check(*argc, argv, &flag_keys);
+		if (err)
+			return err;
+		const char *slash = *argc > 0 ? std::strrchr(argv[0], '/') : nullptr;
+		std::lock_guard<std::mutex> guard(context_lock);
+		if (*argc > 0)
+			context_prog = slash ? slash + 1 : argv[0];
+		// Google Benchmark adds these to the context during Initialize, so
+		// dlreg_bench_context_add must refuse them from now on.
+		context_keys.insert(flag_keys.begin(), flag_keys.end());
+		context_flag_keys.insert(flag_keys.begin(), flag_keys.end());
+	} catch (...) {
+		return DLREG_BENCH_ENOMEM;
+	}
 	benchmark::Initialize(argc, argv, help ? help : benchmark::PrintDefaultHelp);
 	return DLREG_BENCH_OK;
 }
@@ -501,14 +547,25 @@ int dlreg_bench_context_add(const char *key, const char *value)
 		if (!std::strcmp(key, builtin))
 			return DLREG_BENCH_EINVAL;
 	std::lock_guard<std::mutex> guard(context_lock);
+	bool inserted = false;
+	std::set<std::string>::iterator it;
 	try {
 		// Google Benchmark keeps the first value of a repeated key and
 		// only prints a warning: refuse the second here instead.
-		if (!context_keys.insert(key).second)
+		std::tie(it, inserted) = context_keys.insert(key);
+		if (!inserted) {
+			// Only the shim knows where the first one came from.
+			if (context_flag_keys.count(*it))
+				std::fprintf(stderr,
+				             "%s: --benchmark_context sets '%s', which this program "
+				             "reports itself\n",
+				             context_prog.c_str(), key);
 			return DLREG_BENCH_EINVAL;
+		}
 		benchmark::AddCustomContext(key, value);
 	} catch (...) {
-		context_keys.erase(key);
+		if (inserted)
+			context_keys.erase(it);
 		return DLREG_BENCH_ENOMEM;
 	}
 	return DLREG_BENCH_OK;

@@ -43,6 +43,10 @@ def check_common(prog, extra):
                         ("--benchmark_min_time", "nan"), ("--benchmark_min_warmup_time", "-2"),
                         ("--benchmark_filter", "("), ("--benchmark_time_unit", "xx"),
                         ("--benchmark_format", "xml"), ("--benchmark_context", "novalue"),
+                        # Google's own key: the JSON context would hold it twice.
+                        ("--benchmark_context", "host_name=forged"),
+                        # Google keeps the first value silently.
+                        ("--benchmark_context", "k=1,k=2"),
                         ("--benchmark_out", "/nonexistent/dlreg/report.json")):
         usage_error(listing[0], listing[1:] + ["%s=%s" % (flag, value)], flag, value)
     usage_error(prog, ["--benchmark_repetitions"], "--benchmark_repetitions")
@@ -65,6 +69,12 @@ def check_common(prog, extra):
 
 
 def check_registry(prog):
+    # An option the program knows, at the end without its value.
+    for flag in ("--fixture-dir", "--slow-ctor-us", "--loader-gap-us"):
+        usage_error(prog, ["--benchmark_list_tests", flag], flag, "needs a value")
+    # A key the program reports itself: the report would show the flag's value.
+    usage_error(prog, ["--benchmark_context=registry.slow_ctor_us=1", "--benchmark_list_tests"],
+                "--benchmark_context", "registry.slow_ctor_us")
     usage_error(prog, ["--fixture-dir=/nonexistent/dlreg", "--benchmark_list_tests"],
                 "/nonexistent/dlreg")
     with tempfile.TemporaryDirectory(prefix="dlreg-bench-cli-") as empty:
@@ -78,6 +88,14 @@ def check_scan(prog, extra, scan_dir):
     for value in (",", "16K,,64K", "8K", "16Q", "16K,64K,16384"):
         usage_error(prog, extra + ["--read-bufs=" + value], value)
     usage_error(prog, extra + ["--scan-dir="], "--scan-dir")
+    # An option the program knows, at the end without its value.
+    for flag in ("--warm", "--scan-dir", "--meta-plugin", "--min-size", "--max-size",
+                 "--read-bufs", "--size-factor"):
+        usage_error(prog, extra + ["--benchmark_list_tests", flag], flag, "needs a value")
+    # A key the program reports itself: a usage error, before any file is written.
+    usage_error(prog, extra + ["--benchmark_context=scan.warm=cold", "--benchmark_list_tests"],
+                "--benchmark_context", "scan.warm")
+    expect(not os.listdir(scan_dir), "context clash left files in --scan-dir")
     # A reader that quits early (a closed pipe) ends the program with
     # SIGPIPE; its test files must go all the same.
     r, w = os.pipe()

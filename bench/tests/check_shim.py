@@ -200,6 +200,14 @@ def check_command_line(binary):
            f"bad --benchmark_format: rc {p.returncode}, stderr {p.stderr!r}")
     p = run(binary, "--no-such-flag")
     expect(p.returncode == 2 and "--no-such-flag" in p.stderr, f"unknown flag: rc {p.returncode}")
+    # A key --benchmark_context gave is refused to dlreg_bench_context_add,
+    # with a message: Google Benchmark would keep the flag's value.
+    p = run(binary, "--benchmark_context=shim_check=forged", "--benchmark_list_tests")
+    expect(p.returncode == 1 and "--benchmark_context sets 'shim_check'" in p.stderr,
+           f"context key from the flag and the program: rc {p.returncode}, {p.stderr!r}")
+    p = run(binary, "--benchmark_context=library_build_type=x", "--benchmark_list_tests")
+    expect(p.returncode == 2 and "library_build_type" in p.stderr,
+           f"built-in context key in the flag: rc {p.returncode}, {p.stderr!r}")
     p = run(binary, "--help")
     expect(p.returncode == 0 and "usage: dlreg-bench-shim-selftest" in p.stdout
            and "benchmark_filter" in p.stdout, f"--help: rc {p.returncode}")
