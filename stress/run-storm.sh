@@ -46,9 +46,16 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_sta
 
 out="$(mktemp)" && err="$(mktemp)" || die "mktemp failed"
 trap 'rm -f "$out" "$err"' EXIT
-"$storm" --duration "$duration" --no-progress "$@" >"$out" 2> >(tee "$err" >&2)
+# stderr goes to the log as it comes and is kept in $err for the checks
+# below.  A bare `wait` does not wait for a `2> >(tee ...)` of a command:
+# the checks could read $err before tee wrote the watchdog's dump.  So tee
+# reads fd 3, closed once the storm is done, and is waited for by its pid.
+exec 3> >(tee "$err" >&2)
+tee_pid=$!
+"$storm" --duration "$duration" --no-progress "$@" >"$out" 2>&3 3>&-
 rc=$?
-wait
+exec 3>&-
+wait "$tee_pid"
 cat "$out"
 
 summary="$(grep '^SUMMARY ' "$out" | tail -n 1)"

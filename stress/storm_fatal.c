@@ -162,12 +162,33 @@ static void say_where(struct storm *s)
 	say("\n");
 }
 
-/* Only lock-free atomic stores and write(2): async-signal-safe. */
+/* Which of stop_signals got on_interrupt (not those ignored from the start). */
+static atomic_bool stop_handled[sizeof(stop_signals) / sizeof(stop_signals[0])];
+
+/*
+ * From the first SIGINT or SIGTERM on, both take their default action: the
+ * second one kills at once whichever it is (SA_RESETHAND alone would only
+ * reset the signal that came, so SIGINT then SIGTERM went unheard).
+ */
+static void stop_signals_default(void)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		if (stop_handled[i])
+			sigaction(stop_signals[i], &dfl, NULL);
+}
+
+/* Only lock-free atomic stores, sigaction(2) and write(2): async-signal-safe. */
 static void on_interrupt(int sig)
 {
 	struct storm *s = storm_global;
 	int none = 0;
 
+	stop_signals_default();
 	say(sig == SIGINT ? "dlreg-storm: SIGINT" : "dlreg-storm: SIGTERM");
 	if (s && !atomic_compare_exchange_strong_explicit(&s->interrupted, &none, sig,
 	                                                  memory_order_relaxed,
@@ -275,7 +296,10 @@ void storm_fatal_install(void)
 
 		if (sigaction(stop_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
 			continue;
-		sigaction(stop_signals[i], &sa, NULL);
+		/* Set first: the handler may run as soon as it is installed. */
+		stop_handled[i] = true;
+		if (sigaction(stop_signals[i], &sa, NULL) != 0)
+			stop_handled[i] = false;
 	}
 #if defined(STORM_TSAN) || defined(STORM_ASAN)
 	__sanitizer_set_death_callback(on_sanitizer_death);

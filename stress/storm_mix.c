@@ -87,7 +87,8 @@ static int mix_parse_item(const char *item, size_t len, struct storm_mix *mix, u
 	num[len] = '\0';
 	errno = 0;
 	w = strtoul(num, &end, 10);
-	if (errno || *end || num[0] == '-' || w > 1000000ul) {
+	/* Plain decimal, like every other number: strtoul would take "+5", " 5". */
+	if (errno || *end || num[0] < '0' || num[0] > '9' || w > 1000000ul) {
 		snprintf(err, errlen, "bad weight '%s' for '%s' (0..1000000)", num,
 		         op_rows[op].name);
 		return -1;

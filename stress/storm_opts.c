@@ -376,7 +376,13 @@ int storm_opts_parse(int argc, char **argv, struct storm_config *cfg)
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
 		if (c == '?') {
 			const char *bad = argv[optind - 1];
+			char flag[3] = {'-', (char)optopt, '\0'};
 
+			/* An unknown short option: optind has not moved past its
+			 * argument if more letters follow ("-xy"), so argv names
+			 * another one; optopt is the letter. */
+			if (optopt > 0 && optopt < 256 && optopt != 'h')
+				return opt_error("unknown option '%s'%s", flag, "");
 			return opt_error("unknown option or missing value: '%s'%s", bad, "");
 		}
 		rc = opts_one(cfg, c == 'h' ? OPT_HELP : c, optarg, &slow_us_given);

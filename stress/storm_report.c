@@ -92,12 +92,14 @@ static bool selected_never_loaded(const struct storm *s, const struct totals *tt
  * Nothing was ever in the registry (a read-only mix without pins, a
  * churn-only mix): every read missed, nothing could be released under a
  * reader, so no check had anything to see.  A scan-only mix loads nothing
- * by design and still exercises the scanner: that is a run.
+ * by design and still exercises the scanner: that is a run, also when its
+ * scans end in the errors they must (a plain plugin has no metadata:
+ * scan_errors, not scans).
  */
 static bool never_loaded(const struct storm *s, const struct totals *tt)
 {
 	return tt->c[SC_OPENS] + tt->c[SC_ACQUIRES] == 0 && s->pins_loaded == 0 &&
-	       tt->c[SC_SCANS] == 0;
+	       tt->c[SC_SCANS] + tt->c[SC_SCAN_ERRORS] == 0;
 }
 
 /* What the verdict rests on: a detector, or what else the SUMMARY names. */

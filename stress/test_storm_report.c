@@ -185,6 +185,14 @@ static void test_did_something(void)
 	report(&run, true, &o);
 	ok(o.rc == STORM_EXIT_SUCCESS, "a scan-only run: SUCCESS");
 
+	/* Plain plugins carry no metadata: every scan ends in the error it must. */
+	fresh();
+	count(SC_OPS, 100);
+	count(SC_SCAN_ERRORS, 100);
+	report(&run, true, &o);
+	ok(o.rc == STORM_EXIT_SUCCESS && has(o.out, " detector=none verdict=SUCCESS\n"),
+	   "a scan-only run whose scans all found no metadata: SUCCESS");
+
 	fresh();
 	run.pins_loaded = 1;
 	count(SC_OPS, 100);

@@ -78,6 +78,9 @@ static void test_mix(void)
 	   "unknown operation is rejected by name");
 	ok(storm_mix_parse("open=x", &mix, err, sizeof(err)) != 0, "bad weight rejected");
 	ok(storm_mix_parse("open=-1", &mix, err, sizeof(err)) != 0, "negative weight rejected");
+	ok(storm_mix_parse("open=+1", &mix, err, sizeof(err)) != 0 &&
+	           storm_mix_parse("open= 1", &mix, err, sizeof(err)) != 0,
+	   "signed or padded weight rejected (plain decimal)");
 	ok(storm_mix_parse("open", &mix, err, sizeof(err)) != 0, "missing weight rejected");
 	ok(storm_mix_parse("open=0,close=0", &mix, err, sizeof(err)) != 0, "all-zero mix rejected");
 	storm_mix_default(&mix);

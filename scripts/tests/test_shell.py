@@ -329,6 +329,22 @@ class TestStorm(ShellCase):
         self.assertIn("verdict=SUCCESS", out)
         self.assertIn("storm: SUCCESS", err)
 
+    def test_late_sanitizer_report_is_counted(self):
+        """The log is counted only once all of the driver's stderr is in it:
+        a ThreadSanitizer report that reaches the log after the driver exited
+        (here from a child that outlives it, as a slow tee delivers it) still
+        fails a run the driver passed."""
+        build = self.fake_build("thread")
+        write_exe(os.path.join(build, "stress", "dlreg-storm"),
+                  "#!/bin/sh\n"
+                  "(sleep 0.5; echo 'WARNING: ThreadSanitizer: data race (fake)' >&2) "
+                  ">/dev/null &\n"
+                  "echo 'SUMMARY detector=none verdict=SUCCESS'\n")
+        code, out, err = self.storm(build)
+        self.assertEqual(code, 1, err)
+        self.assertIn("ThreadSanitizer reports: 1", err)
+        self.assertIn("storm: FAILURE", err)
+
     def test_ctrl_c_keeps_the_report(self):
         """Ctrl-C signals the whole process group: the driver stops and
         reports (exit 130), and what it writes then still reaches stderr and

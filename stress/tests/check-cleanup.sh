@@ -7,7 +7,8 @@
 #     the catalog's first plugin for every slot not created yet);
 #   - when SIGINT or SIGTERM stops a run, it still ends with its SUMMARY
 #     (detector=interrupted verdict=FAILURE), exits 128 + the signal and
-#     removes its churn directory.
+#     removes its churn directory;
+#   - a second signal, SIGINT or SIGTERM, kills it at once.
 set -u
 storm="$1"
 fixtures="$2"
@@ -83,6 +84,34 @@ interrupt() {
 }
 interrupt INT 130
 interrupt TERM 143
+
+# A second signal kills at once, also when it is the other one: SIGINT,
+# then SIGTERM while a slow constructor (4 s inside dlopen) holds up the
+# stop.  (The churn directory may stay then: --slots 0 makes none.)
+rm -rf "$work/tmp"/*
+: >"$work/err"
+"$storm" --tmpdir "$work/tmp" --slots 0 --slow-loader --slow-us 4000000 --watchdog 30 \
+	--duration 60 --progress >"$work/out" 2>"$work/err" &
+pid=$!
+for i in $(seq 1 200); do
+	grep -q '^dlreg-storm: \[' "$work/err" && break
+	sleep 0.1
+done
+kill -INT "$pid"
+sleep 0.3
+kill -TERM "$pid"
+for i in $(seq 1 15); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$pid" 2>/dev/null; then
+	fail "INT then TERM: still running 1.5 s after the second signal"
+	kill -KILL "$pid"
+fi
+wait "$pid"
+rc=$?
+[ "$rc" -eq 143 ] && pass "INT then TERM: killed by the second signal" ||
+	fail "INT then TERM: exit $rc, want 143 (killed by SIGTERM)"
 
 [ "$failures" -eq 0 ] || {
 	echo "$failures failures"

@@ -50,6 +50,9 @@ for v in dlreg dlreg-thread qt gmodule; do
 	grep -q "^$v	" <<<"$LAST_OUT" || { echo "FAIL variant $v missing"; failures=$((failures + 1)); }
 done
 check "unknown option" 2 --bogus
+# An unknown letter inside a group: the error names it, not a neighbour.
+check "unknown short option" 2 --threads 2 -xy
+expect "unknown short option named" grep -q "unknown option '-x'" <<<"$LAST_ERR"
 check "missing value" 2 --threads
 check "zero threads" 2 --threads 0
 check "bad duration" 2 --duration soon
@@ -67,6 +70,7 @@ check "duplicate mix op" 2 --mix read=1,read=2
 expect "duplicate mix op named" grep -q "'read' appears twice" <<<"$LAST_ERR"
 check "hex duration" 2 --duration 0x10
 check "signed count" 2 --ops +10
+check "signed mix weight" 2 --mix open=+1,close=1
 check "missing fixture dir" 2 --fixture-dir /nonexistent/dlreg
 expect "missing fixture dir named" grep -q "/nonexistent/dlreg" <<<"$LAST_ERR"
 # Empty names and lists are mistakes, not "nothing" or "/" (--tmpdir '').
@@ -97,6 +101,14 @@ rm -rf "$junk"
 check "read-only, nothing pinned" 1 --mix read=1 --pin none --duration 0.3 --no-progress
 expect "read-only, nothing pinned: verdict" grep -q ' detector=nothing_loaded verdict=FAILURE$' <<<"$LAST_OUT"
 expect "read-only, nothing pinned: message" grep -q "no plugin was ever loaded" <<<"$LAST_ERR"
+
+# A scan-only mix loads nothing by design: plain plugins carry no metadata,
+# so every scan ends in "no metadata", as it must.  That is a run.
+check "scan-only, plain plugin, nothing pinned" 0 --mix scan=1 --fixtures plain00 --pin none \
+	--slots 0 --ops 50 --no-progress
+if ! grep -q "no metadata scanner" <<<"$LAST_ERR"; then
+	expect "scan-only: verdict" grep -q ' detector=none verdict=SUCCESS$' <<<"$LAST_OUT"
+fi
 
 # The report must reach stdout, or the run fails.
 for args in "" "--json"; do
