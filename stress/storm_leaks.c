@@ -33,15 +33,16 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-enum { LEAK_MAX_DIRS = 6, LEAK_MAX_MAPPED = 256 };
+enum { LEAK_MAX_DIRS = 6 };
 
 struct mapped_set {
 	/* Each watched directory + "/", as given and as realpath() sees it
 	 * (an object's name is the path it was opened by, symlinks included). */
 	char *dirs[LEAK_MAX_DIRS];
 	unsigned ndirs;
-	char *names[LEAK_MAX_MAPPED];
-	unsigned n;
+	char **names; /* grown as needed: a plugins directory may hold any number */
+	size_t n, cap;
+	bool short_of_memory; /* a name could not be kept: the check is incomplete */
 };
 
 static struct mapped_set before;
@@ -78,9 +79,23 @@ static int collect_one(struct dl_phdr_info *info, size_t size, void *arg)
 	struct mapped_set *set = arg;
 
 	(void)size;
-	if (info->dlpi_name && info->dlpi_name[0] && set->n < LEAK_MAX_MAPPED &&
-	    watched(set, info->dlpi_name))
-		set->names[set->n++] = strdup(info->dlpi_name);
+	if (!info->dlpi_name || !info->dlpi_name[0] || !watched(set, info->dlpi_name))
+		return 0;
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? 2 * set->cap : 64;
+		char **names = realloc(set->names, cap * sizeof(*names));
+
+		if (!names) {
+			set->short_of_memory = true;
+			return 0;
+		}
+		set->names = names;
+		set->cap = cap;
+	}
+	if ((set->names[set->n] = strdup(info->dlpi_name)) != NULL)
+		set->n++;
+	else
+		set->short_of_memory = true;
 	return 0;
 }
 
@@ -104,8 +119,9 @@ static void set_free(struct mapped_set *set)
 {
 	for (unsigned i = 0; i < set->ndirs; i++)
 		free(set->dirs[i]);
-	for (unsigned i = 0; i < set->n; i++)
+	for (size_t i = 0; i < set->n; i++)
 		free(set->names[i]);
+	free(set->names);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -118,8 +134,8 @@ int storm_leaks_snapshot(struct storm *s)
 
 static bool mapped_before(const char *name)
 {
-	for (unsigned i = 0; i < before.n; i++)
-		if (before.names[i] && strcmp(before.names[i], name) == 0)
+	for (size_t i = 0; i < before.n; i++)
+		if (strcmp(before.names[i], name) == 0)
 			return true;
 	return false;
 }
@@ -131,8 +147,15 @@ static void check_mapped(struct storm_thread *t)
 	for (unsigned i = 0; i < before.ndirs; i++)
 		now.dirs[now.ndirs++] = strdup(before.dirs[i]);
 	dl_iterate_phdr(collect_one, &now);
-	for (unsigned i = 0; i < now.n; i++) {
-		if (!now.names[i] || mapped_before(now.names[i]))
+	if (before.short_of_memory || now.short_of_memory) {
+		/* Not a leak of the registry's, but the check cannot be made. */
+		fprintf(stderr, "dlreg-storm: thread %u leak check: out of memory listing the "
+		        "mapped objects\n", t->index);
+		atomic_fetch_add_explicit(&storm_global->detectors[STORM_DET_LEAKS], 1,
+		                          memory_order_relaxed);
+	}
+	for (size_t i = 0; i < now.n; i++) {
+		if (mapped_before(now.names[i]))
 			continue;
 		fprintf(stderr, "dlreg-storm: thread %u leak: %s is still mapped after the storm\n",
 		        t->index, now.names[i]);
