@@ -33,7 +33,8 @@ static const char usage_text[] =
         "  --plugins N           use the first N selected plugins (default all)\n"
         "  --fixtures A,B,...    fixture plugins by name (plain00, cb_self, ...)\n"
         "  --fixture-dir DIR     where the fixture plugins are (default: build tree)\n"
-        "  --plugins-dir DIR     storm any directory of shared objects instead;\n"
+        "  --plugins-dir DIR     storm any directory of shared objects instead of\n"
+        "                        the fixtures (not with --fixtures);\n"
         "                        answers are checked only for the fixture ABI\n"
         "  --pin A,B,...|none    plugins held open for the whole run (pinned_read\n"
         "                        and locked_read read only these; default plain00)\n"
@@ -391,6 +392,11 @@ int storm_opts_parse(int argc, char **argv, struct storm_config *cfg)
 	}
 	if (optind < argc)
 		return opt_error("unexpected argument '%s'%s", argv[optind], "");
+	/* --plugins-dir storms the whole directory: a --fixtures list would be ignored. */
+	if (cfg->plugins_dir && cfg->fixtures)
+		return opt_error("--fixtures selects fixture plugins; it cannot be combined with "
+		                 "--plugins-dir%s%s",
+		                 "", "");
 	/* Each worker runs its share of --ops; a share of 0 would mean "until stopped". */
 	if (cfg->ops && cfg->ops < cfg->threads) {
 		char ops[24], threads[16];

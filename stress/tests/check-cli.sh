@@ -64,6 +64,7 @@ check "bad hints" 2 --hints nodelete
 check "bad scan backend" 2 --scan-backend tape
 check "stray argument" 2 extra
 check "missing plugins dir" 2 --plugins-dir /nonexistent/dlreg
+check "--fixtures with --plugins-dir" 2 --plugins-dir "$(dirname "$storm")" --fixtures plain00
 check "-h" 0 -h
 grep -q '^usage: dlreg-storm' <<<"$LAST_OUT" || { echo "FAIL -h text"; failures=$((failures + 1)); }
 check "duplicate mix op" 2 --mix read=1,read=2
