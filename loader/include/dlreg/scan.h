@@ -107,6 +107,8 @@ enum dlreg_scan_backend {
 	 * the scope relies on.  The handler is installed on first use, chains
 	 * to the one it replaced for every fault that is not a scan's, and pins
 	 * libdlreg in memory (a dlclose could otherwise leave it dangling).
+	 * While the mapping is read, SIGBUS and SIGSEGV are unblocked in the
+	 * calling thread (the thread's mask is restored afterwards).
 	 */
 	DLREG_SCAN_MMAP = 1,
 	/*

@@ -12,11 +12,12 @@
  * (written by the same thread, ordered with signal fences; an initial-exec
  * thread-local, so reading it allocates nothing and takes no lock even in a
  * thread that never scanned, in a dlopen'ed libdlreg too), the saved
- * previous actions (written once before our handler goes live), and calls
- * only siglongjmp, sigaction and raise.  The jump can only interrupt our own
- * plain loads from the mapping (memcpy and the search), never code holding a
- * lock or inside malloc, so leaving those frames is safe; the scan's heap
- * state lives in its job and is released by the caller after the jump.
+ * previous actions (written once before our handler goes live) and an
+ * atomic flag, and calls only siglongjmp, sigaction, pthread_sigmask and
+ * raise.  The jump can only interrupt our own plain loads from the mapping
+ * (memcpy and the search), never code holding a lock or inside malloc, so
+ * leaving those frames is safe; the scan's heap state lives in its job and
+ * is released by the caller after the jump.
  * The scope's buffer is taken with sigsetjmp(env, 1): the jump restores the
  * signal mask from before the fault, whatever the kernel or a sanitizer's
  * wrapper blocked while running the handler (otherwise SIGBUS would stay
@@ -46,24 +47,55 @@ static _Atomic uint64_t faults_caught;
  */
 static _Thread_local struct dlreg__fault_scope *volatile scope_top DLREG_TLS_IE;
 
-/* A fault cannot be ignored: SIG_IGN and SIG_DFL both end in the default action. */
+/* SA_RESETHAND of a previous handler already called once (0 SIGBUS, 1 SIGSEGV). */
+static _Atomic int prev_spent[2];
+
+/*
+ * Runs the action that was installed before ours, as the kernel would have
+ * run it: a signal someone sent (si_code <= 0) to an ignored SIGBUS or
+ * SIGSEGV stays ignored; a fault cannot be ignored, so SIG_IGN and SIG_DFL
+ * both end in the default action there.  A handler runs with its own
+ * sa_mask (and SA_NODEFER) applied, and one installed with SA_RESETHAND
+ * runs once: after it, the default action, as the kernel's reset would
+ * give (a handler that logs and returns to fault again must not loop).
+ */
 static void chain(int sig, siginfo_t *si, void *uc)
 {
 	const struct sigaction *p = sig == SIGBUS ? &prev_bus : &prev_segv;
-	if ((p->sa_flags & SA_SIGINFO) && p->sa_sigaction) {
+	void (*h)(int) = p->sa_handler; /* SIG_DFL and SIG_IGN whatever sa_flags says */
+	if (h == SIG_IGN && si->si_code <= 0)
+		return;
+	if (h != SIG_DFL && h != SIG_IGN && (p->sa_flags & SA_RESETHAND) &&
+	    atomic_exchange(&prev_spent[sig == SIGBUS ? 0 : 1], 1))
+		h = SIG_DFL;
+	if (h == SIG_DFL || h == SIG_IGN) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof dfl);
+		dfl.sa_handler = SIG_DFL;
+		sigemptyset(&dfl.sa_mask);
+		sigaction(sig, &dfl, NULL);
+		raise(sig);
+		return;
+	}
+	sigset_t mask, old;
+	mask = p->sa_mask;
+	if (p->sa_flags & SA_NODEFER)
+		sigdelset(&mask, sig);
+	else
+		sigaddset(&mask, sig);
+	/* Blocks sa_mask; with SA_NODEFER, sig is let through as well. */
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	if (p->sa_flags & SA_NODEFER) {
+		sigset_t just;
+		sigemptyset(&just);
+		sigaddset(&just, sig);
+		pthread_sigmask(SIG_UNBLOCK, &just, NULL);
+	}
+	if (p->sa_flags & SA_SIGINFO)
 		p->sa_sigaction(sig, si, uc);
-		return;
-	}
-	if (!(p->sa_flags & SA_SIGINFO) && p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) {
-		p->sa_handler(sig);
-		return;
-	}
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
-	raise(sig);
+	else
+		h(sig);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
@@ -126,6 +158,7 @@ int dlreg__fault_ready(void)
 
 void dlreg__fault_arm(struct dlreg__fault_scope *scope, const void *base, size_t len)
 {
+	sigset_t faults;
 	scope->lo = (uintptr_t)base;
 	scope->hi = scope->lo + len;
 	scope->prev = scope_top;
@@ -134,10 +167,25 @@ void dlreg__fault_arm(struct dlreg__fault_scope *scope, const void *base, size_t
 	scope_top = scope;
 	atomic_signal_fence(memory_order_seq_cst);
 #endif
+	/*
+	 * A thread may block every signal (leaving them to a sigwait thread),
+	 * or scan from a handler whose mask holds SIGBUS; the kernel kills the
+	 * process for a fault it cannot deliver.  One call unblocks them and
+	 * tells whether they were blocked.
+	 */
+	sigemptyset(&faults);
+	sigaddset(&faults, SIGBUS);
+	sigaddset(&faults, SIGSEGV);
+	scope->reblock = 0;
+	if (pthread_sigmask(SIG_UNBLOCK, &faults, &scope->mask) == 0)
+		scope->reblock = sigismember(&scope->mask, SIGBUS) == 1 ||
+		                 sigismember(&scope->mask, SIGSEGV) == 1;
 }
 
 void dlreg__fault_disarm(struct dlreg__fault_scope *scope)
 {
+	if (scope->reblock)
+		pthread_sigmask(SIG_SETMASK, &scope->mask, NULL);
 	atomic_signal_fence(memory_order_seq_cst);
 	scope_top = scope->prev;
 	atomic_signal_fence(memory_order_seq_cst);

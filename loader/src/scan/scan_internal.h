@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,15 +57,19 @@ int dlreg__json_valid(const char *text, size_t len);
 /*
  * Per-thread fault scope.  While armed, a SIGBUS or SIGSEGV whose address is
  * inside [lo, hi) jumps back to `env`, which must be sigsetjmp'd with
- * savemask 1 (the jump then restores the pre-fault signal mask).  Scopes
- * nest per thread.  Faults anywhere else go to the handler that was
- * installed before ours.
+ * savemask 1 before arming (the jump then restores the caller's signal
+ * mask).  Arming unblocks SIGBUS and SIGSEGV in the thread (a fault the
+ * thread blocks kills the process, handler or not); disarming blocks again
+ * what was blocked.  Scopes nest per thread.  Faults anywhere else go to
+ * the handler that was installed before ours.
  */
 struct dlreg__fault_scope {
 	sigjmp_buf env;
 	uintptr_t lo;
 	uintptr_t hi;
 	struct dlreg__fault_scope *prev;
+	sigset_t mask; /* the thread's signal mask when armed */
+	int reblock;   /* 1: SIGBUS or SIGSEGV was blocked, mask is restored on disarm */
 };
 
 /* Installs the handler once; 1 if it is (still) the active SIGBUS handler. */
