@@ -43,9 +43,12 @@ static void build_id_in(const unsigned char *p, size_t size, size_t align, struc
 {
 	size_t pos = 0;
 	align = align == 8 ? 8 : 4;
-	while (size - pos >= sizeof(ElfW(Nhdr))) {
+	/* pos may pass size: the last note's padding need not lie inside the area. */
+	while (pos <= size && size - pos >= sizeof(ElfW(Nhdr))) {
 		ElfW(Nhdr) nh;
 		memcpy(&nh, p + pos, sizeof nh);
+		if (nh.n_namesz > size - pos - sizeof nh)
+			return;
 		size_t desc = note_pad(pos + sizeof nh + nh.n_namesz, align);
 		if (desc > size || nh.n_descsz > size - desc)
 			return;

@@ -417,7 +417,8 @@ static int run_header_pass(struct dlreg__scan_job *job, int fd, uint64_t size)
 
 /*
  * The only function that sigsetjmps.  Nothing it reads after a jump was
- * changed after the sigsetjmp: the job lives in the caller's frame.
+ * changed after the sigsetjmp: the job lives in the caller's frame.  The
+ * jump restores the mask saved here, before arming unblocked the faults.
  */
 static int run_guarded(struct dlreg__scan_job *job, const void *base, size_t span)
 {
@@ -738,9 +739,11 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	if (size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN && size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX &&
 	    size <= o->max_map && (traits_of(&ft) & DLREG__LARGE_FOLIOS)) {
 		int cached = cachestat_resident(fd, &ft, size, 1, 1);
-		if (cached == 0 && dlreg__fault_ready()) {
+		struct mapping mp;
+		/* Where the mapping fails (ENOMEM: the map count or RLIMIT_AS), read. */
+		if (cached == 0 && dlreg__fault_ready() && map_file(fd, &ft, size, &mp) == DLREG_OK) {
 			*used = DLREG_SCAN_MMAP;
-			return run_mapped(job, fd, &ft, size);
+			return scan_mapping(job, &mp, fd, size);
 		}
 		if (cached == 1)
 			return run_read_hdr(job, fd, size, o->buf_size, HEADER_PASS_WINDOW);

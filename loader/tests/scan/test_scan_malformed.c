@@ -738,6 +738,88 @@ static void check_auto_marker_mincore(void)
 }
 
 /*
+ * auto never needs a mapping: where mapping a file fails (ENOMEM, as when
+ * the process is at vm.max_map_count or RLIMIT_AS), an evicted marker file
+ * that auto would map is read instead, at every size auto maps from.  A
+ * seccomp filter in a child makes every mmap of a file fail so (anonymous
+ * mappings, malloc's, still work).
+ */
+static void check_auto_map_fails(void)
+{
+#if defined(SECCOMP_MODE_FILTER) && defined(AUDIT_ARCH_NATIVE) && defined(SYS_mmap)
+	static const uint64_t sizes[] = {DLREG_SCAN_AUTO_COLD_SMALL_MIN + 32 * 1024,
+	                                 DLREG_SCAN_AUTO_MMAP_MIN / 4 * 3,
+	                                 DLREG_SCAN_AUTO_MMAP_MIN * 2};
+	int fds[3];
+	char paths[3][512];
+	unsigned char rec[22];
+	marker_record(rec);
+	for (unsigned i = 0; i < 3; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "auto-nomap-%u", i);
+		path_in(paths[i], sizeof paths[i], name);
+		fds[i] = write_filled(paths[i], sizes[i], rec, sizeof rec);
+		if (fds[i] < 0)
+			return;
+		CHECK(fdatasync(fds[i]) == 0, "fdatasync %s", paths[i]);
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		check_failed = 0; /* the exit status tells the child's own checks */
+		/* mmap with a descriptor (args[4], low word; both arches are little-endian). */
+		struct sock_filter prog[] = {
+		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_NATIVE, 1, 0),
+		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 1, 0),
+		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[4])),
+		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 0, 1),
+		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOMEM & SECCOMP_RET_DATA)),
+		};
+		struct sock_fprog fprog = {.len = sizeof prog / sizeof prog[0], .filter = prog};
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0) {
+			printf("note: cannot install a seccomp filter (%s); failing-mmap case not run\n",
+			       strerror(errno));
+			_exit(0);
+		}
+		void *probe = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fds[0], 0);
+		CHECK(probe == MAP_FAILED && errno == ENOMEM, "seccomp filter: a file mapping worked");
+		for (unsigned i = 0; i < 3; i++) {
+			struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
+			struct dlreg_metadata *m = NULL;
+			if (posix_fadvise(fds[i], 0, 0, POSIX_FADV_DONTNEED) != 0)
+				continue;
+			int rc = dlreg_scan_file(paths[i], &o, &m);
+			CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER &&
+			              m->backend == DLREG_SCAN_READ,
+			      "auto, evicted %llu-byte marker file, mmap failing: %s (%s), backend %s, "
+			      "want read",
+			      (unsigned long long)sizes[i], dlreg_strerror(rc), dlreg_errdetail(),
+			      m ? dlreg_scan_backend_name(m->backend) : "-");
+			dlreg_metadata_free(m);
+		}
+		fflush(NULL);
+		_exit(check_failed ? 1 : 0);
+	}
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	              WEXITSTATUS(status) == 0,
+	      "auto with mmap failing: child failed (status 0x%x)", (unsigned)status);
+	for (unsigned i = 0; i < 3; i++) {
+		close(fds[i]);
+		unlink(paths[i]);
+	}
+#else
+	printf("note: no seccomp filter on this system; failing-mmap case not run\n");
+#endif
+}
+
+/*
  * Where the cache holds large folios, auto's cold scan of a 4 MiB marker
  * file maps it with MADV_HUGEPAGE after dropping the pages its first pread
  * cached, so the file is left in 2 MiB folios: a later mapping gets them
@@ -903,6 +985,7 @@ static void check_auto(const char *plugin)
 	check_auto_plugin(plugin, DLREG_SCAN_AUTO_MMAP_MIN * 2);
 	check_auto_marker("");
 	check_auto_marker_mincore();
+	check_auto_map_fails();
 	check_auto_cold_big();
 	check_auto_cold_leaves_large_folios();
 }
