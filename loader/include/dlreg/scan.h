@@ -334,11 +334,15 @@ DLREG_API size_t dlreg_find(const void *hay, size_t n, const void *needle, size_
  * Opens `path` through the registry and checks that the object the dynamic
  * loader actually mapped is the file `meta` was scanned from: GNU build-ids
  * compared when both have one (the loaded one read from the object's own
- * PT_NOTE in memory), otherwise the file identity (dev, inode, size, mtime
- * of the link map's file).  On mismatch the handle is closed again and
- * DLREG_EREPLACED returned.  `path` must contain a '/' (so no library search
- * path can pick another file).  DLREG_EINVAL if `meta` has neither a
- * build-id nor an identity.  Other errors are dlreg_open's.
+ * PT_NOTE in memory), otherwise the file: the file at the link map's name
+ * must still have the scanned identity (dev, inode, size, mtime), and the
+ * loaded object must be mapped from that very file (/proc/self/maps; an
+ * object glibc loaded earlier from a file since replaced is refused; only
+ * the identity is compared where /proc is not mounted).  On mismatch the
+ * handle is closed again and DLREG_EREPLACED returned.  `path` must contain
+ * a '/' (so no library search path can pick another file).  DLREG_EINVAL if
+ * `meta` has neither a build-id nor an identity.  Other errors are
+ * dlreg_open's.
  */
 DLREG_API int dlreg_open_verified(dlreg_t *reg, const char *path, unsigned hints,
                                   const struct dlreg_metadata *meta, dlreg_lib_t **out);

@@ -7,20 +7,32 @@
  * earlier from the same path.  So after dlreg_open() we look at the loaded
  * object itself: its GNU build-id is read from its own PT_NOTE in memory
  * (found through dl_iterate_phdr by the link map's base address and name)
- * and compared with the scanned one.  Without build-ids we compare the file
- * identity (dev, inode, size, mtime) of the link map's file name with the
- * scanned identity; that fallback cannot see a file swapped away and back
- * between dlopen() and the stat() (build-ids can), which is why plugins
- * should be linked with --build-id (the toolchain default on Debian).
+ * and compared with the scanned one.  Without build-ids we compare files:
+ * the path is opened again and must still be the scanned file (dev, inode,
+ * size, mtime), and one page of it is mapped; /proc/self/maps then names the
+ * file behind that page and the file behind the loaded object's first
+ * segment, which must be the same (dev, inode).  Both sides are mappings,
+ * so the check holds on overlayfs too, where maps names the layer's file
+ * and stat() the overlay's.  An object glibc loaded earlier from a file
+ * since replaced at that path is caught so.  Without /proc the link map's
+ * file name is stat()ed instead, which cannot tell such an object apart,
+ * nor a file swapped away and back between dlopen() and the stat() (build-
+ * ids can), which is why plugins should be linked with --build-id (the
+ * toolchain default on Debian).
  *
  * Built only on the public API (dlreg_open, dlreg_close, dlreg_lib_dlhandle);
  * no registry lock is held here.
  */
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <link.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "scan_internal.h"
@@ -29,6 +41,7 @@ struct loaded_id {
 	ElfW(Addr) base;
 	const char *name;
 	int found;
+	uintptr_t seg; /* an address inside the object's first PT_LOAD segment, or 0 */
 	size_t len;
 	unsigned char id[DLREG_BUILD_ID_MAX];
 };
@@ -70,13 +83,86 @@ static int find_loaded(struct dl_phdr_info *info, size_t size, void *data)
 	if (info->dlpi_addr != l->base || !info->dlpi_name || strcmp(info->dlpi_name, l->name) != 0)
 		return 0;
 	l->found = 1;
-	for (ElfW(Half) i = 0; i < info->dlpi_phnum && !l->len; i++) {
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_NOTE)
+		if (ph->p_type == PT_NOTE && !l->len)
 			build_id_in((const unsigned char *)(info->dlpi_addr + ph->p_vaddr),
 			            ph->p_memsz, ph->p_align, l);
+		/* Its start is file-backed (only a segment's tail can be bss). */
+		if (ph->p_type == PT_LOAD && ph->p_filesz && !l->seg)
+			l->seg = (uintptr_t)(info->dlpi_addr + ph->p_vaddr);
 	}
 	return 1;
+}
+
+struct mapped_file {
+	uintptr_t addr;
+	int found;
+	unsigned major, minor;
+	unsigned long ino;
+};
+
+/* Fills in the file behind each address from /proc/self/maps; -1 without it. */
+static int maps_lookup(struct mapped_file *f, size_t n)
+{
+	FILE *maps = fopen("/proc/self/maps", "re");
+	if (!maps)
+		return -1;
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, maps) > 0) {
+		uintptr_t lo, hi;
+		unsigned major, minor;
+		unsigned long ino;
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %*s %*s %x:%x %lu", &lo, &hi, &major,
+		           &minor, &ino) != 5)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (!f[i].found && f[i].addr >= lo && f[i].addr < hi) {
+				f[i].found = 1;
+				f[i].major = major;
+				f[i].minor = minor;
+				f[i].ino = ino;
+			}
+	}
+	free(line);
+	fclose(maps);
+	return 0;
+}
+
+/*
+ * Without build-ids: 1 if the object whose first segment is at `seg` was
+ * mapped from the file at `path`, and that file is still the scanned one;
+ * 0 if not (why[] says which); -1 if it cannot be told (no /proc).
+ */
+static int mapped_from_scanned(uintptr_t seg, const char *path, const struct dlreg_metadata *meta,
+                               char *why, size_t n)
+{
+	const struct dlreg_file_identity *id = &meta->identity;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != id->dev ||
+	    (uint64_t)st.st_ino != id->ino || (uint64_t)st.st_size != id->size ||
+	    (int64_t)st.st_mtim.tv_sec != id->mtime_sec ||
+	    (long)st.st_mtim.tv_nsec != id->mtime_nsec || st.st_size <= 0) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(why, n, "loaded file differs from the scanned one");
+		return 0;
+	}
+	void *page = mmap(NULL, 1, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (page == MAP_FAILED)
+		return -1;
+	struct mapped_file f[2] = {{.addr = seg}, {.addr = (uintptr_t)page}};
+	int rc = maps_lookup(f, 2);
+	munmap(page, 1);
+	if (rc != 0 || !f[0].found || !f[1].found || !f[1].ino)
+		return -1;
+	if (f[0].major == f[1].major && f[0].minor == f[1].minor && f[0].ino == f[1].ino)
+		return 1;
+	snprintf(why, n, "loaded object was mapped from another file than the scanned one");
+	return 0;
 }
 
 static int identity_matches(const char *file, const struct dlreg_metadata *meta)
@@ -106,6 +192,13 @@ static int verify_loaded(const dlreg_lib_t *lib, const struct dlreg_metadata *me
 			return DLREG_OK;
 		snprintf(why, n, "loaded object has another build-id");
 		return DLREG_EREPLACED;
+	}
+	if (meta->has_identity && l.seg) {
+		int same = mapped_from_scanned(l.seg, lm->l_name, meta, why, n);
+		if (same == 1)
+			return DLREG_OK;
+		if (same == 0)
+			return DLREG_EREPLACED;
 	}
 	if (meta->has_identity && identity_matches(lm->l_name, meta))
 		return DLREG_OK;

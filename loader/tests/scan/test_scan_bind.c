@@ -143,11 +143,12 @@ static void round_trip(const char *a, const char *b, const char *tag, int with_b
 }
 
 /* glibc already holds A under this path; the file now is B: not what we scanned. */
-static void stale_loaded_object(const char *a, const char *b)
+static void stale_loaded_object(const char *a, const char *b, const char *tag)
 {
 	char p[512];
 	dlreg_lib_t *held = NULL;
-	tmp_path(p, sizeof p, "stale.so");
+	tmp_path(p, sizeof p, tag);
+	strcat(p, "-stale.so");
 	CHECK(install_copy(a, p) == 0, "copy");
 	CHECK(dlreg_open(reg, p, 0, &held) == DLREG_OK, "open A");
 	CHECK(install_copy(b, p) == 0, "replace");
@@ -194,7 +195,8 @@ int main(int argc, char **argv)
 	}
 	round_trip(argv[1], argv[2], "bid", 1);
 	round_trip(argv[3], argv[4], "nobid", 0);
-	stale_loaded_object(argv[1], argv[2]);
+	stale_loaded_object(argv[1], argv[2], "bid");
+	stale_loaded_object(argv[3], argv[4], "nobid");
 	bad_arguments(argv[1]);
 
 	struct dlreg_stats st;
