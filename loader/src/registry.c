@@ -47,8 +47,9 @@
  * except in the fork handlers), it steals the limbo stack, hands each node
  * to ck_epoch_call on the registry's reclaimer record, ck_epoch_poll()s
  * (never waits) and takes the nodes whose grace period ended.  Waiting
- * (dlreg_quiesce, the reclaim thread): it steals the limbo stack for itself
- * and waits in ck_epoch_synchronize_wait holding no lock at all.  Either way
+ * (dlreg_quiesce, the reclaim thread): under reclaim_lock it steals the
+ * limbo stack and everything earlier polls queued on the reclaimer record,
+ * then waits in ck_epoch_synchronize_wait holding no lock at all.  Either way
  * the dlclose()s and frees run after every lock is dropped.
  *
  * DEADLOCK FREEDOM - four rules, each broken by one seeded-bug build:
@@ -260,6 +261,10 @@ struct dlreg {
 static _Thread_local unsigned tl_in_loader DLREG_TLS_IE;
 /* Read sections open on this thread, over all registries. */
 static _Thread_local unsigned tl_sections DLREG_TLS_IE;
+/* The registry one of whose `releasing` batches this thread holds, or NULL.
+ * At most one: releasing never nests (a destructor it runs is inside the
+ * loader, where no reclamation starts).  A fork child keeps only its own. */
+static _Thread_local struct dlreg *tl_releasing;
 /* Log sink calls in progress on this thread: dlreg_destroy refuses there. */
 static _Thread_local unsigned tl_in_sink;
 /* Registry whose ck_hs is being modified by this thread (under its lock):
@@ -431,6 +436,7 @@ static void release_list(struct dlreg *reg, struct retire *r)
 		atomic_fetch_sub_explicit(&reg->pending, 1, memory_order_relaxed);
 		r = next;
 	}
+	tl_releasing = NULL;
 	atomic_fetch_sub_explicit(&reg->releasing, 1, memory_order_release);
 }
 
@@ -455,6 +461,7 @@ static struct retire *poll_locked(struct dlreg *reg)
 	r = reg->ready;
 	reg->ready = NULL;
 	atomic_fetch_add_explicit(&reg->releasing, 1, memory_order_relaxed);
+	tl_releasing = reg;
 	return r;
 }
 
@@ -492,28 +499,55 @@ static void grace_wait_cb(ck_epoch_t *epoch, ck_epoch_record_t *rec, void *ctx)
 }
 
 /*
- * One blocking round, holding no lock while it waits: take the limbo stack
- * for ourselves, wait for a grace period, release it; then let the poller
- * hand over what earlier polls queued on the reclaimer's record (a full
- * grace period has passed for those too, so two polls dispatch them).
+ * Under reclaim_lock: everything retired that nobody is releasing yet, in
+ * one list: the limbo stack, what earlier polls queued on the reclaimer's
+ * record (whatever its epoch bucket) and what a poll found ready.  Only for
+ * a caller that waits for a full grace period before releasing the list.
  */
-static void reclaim_round(struct dlreg *reg)
+static struct retire *take_all_locked(struct dlreg *reg)
 {
-	/* Counted in flight before it leaves limbo, so that a concurrent
-	 * quiesce never sees it nowhere. */
-	atomic_fetch_add_explicit(&reg->releasing, 1, memory_order_relaxed);
-	struct retire *mine = atomic_exchange_explicit(&reg->limbo, NULL, memory_order_acquire);
-	if (!mine)
-		atomic_fetch_sub_explicit(&reg->releasing, 1, memory_order_release);
-	ck_epoch_synchronize_wait(&reg->epoch, grace_wait_cb, NULL);
-	if (mine)
-		release_list(reg, mine);
-	for (int i = 0; i < 2; i++) {
-		pthread_mutex_lock(&reg->reclaim_lock);
-		struct retire *r = poll_locked(reg);
-		pthread_mutex_unlock(&reg->reclaim_lock);
-		release_list(reg, r);
+	struct dlreg *saved = tl_hs_owner;
+	tl_hs_owner = reg;
+	/* Dispatches every bucket at once: grace_over only moves nodes to ready. */
+	ck_epoch_reclaim(&reg->reclaimer->rec);
+	tl_hs_owner = saved;
+	struct retire *all = reg->ready;
+	reg->ready = NULL;
+	struct retire *r = atomic_exchange_explicit(&reg->limbo, NULL, memory_order_acquire);
+	while (r) {
+		struct retire *next = r->next;
+		r->next = all;
+		all = r;
+		r = next;
 	}
+	return all;
+}
+
+/*
+ * One blocking round, holding no lock while it waits: take everything
+ * retired so far for ourselves (limbo and the reclaimer's record), wait
+ * for a grace period, release it.  Polls alone would not do: they dispatch
+ * only the buckets two and one epochs back, and while readers keep starting
+ * sections a round's grace period and polls can move the epoch by a
+ * multiple of the bucket count, so one bucket is never dispatched.
+ */
+static bool reclaim_round(struct dlreg *reg)
+{
+	/* Counted in flight before it leaves limbo or the record, so that a
+	 * concurrent quiesce never sees it nowhere. */
+	atomic_fetch_add_explicit(&reg->releasing, 1, memory_order_relaxed);
+	tl_releasing = reg;
+	pthread_mutex_lock(&reg->reclaim_lock);
+	struct retire *mine = take_all_locked(reg);
+	pthread_mutex_unlock(&reg->reclaim_lock);
+	if (!mine) {
+		tl_releasing = NULL;
+		atomic_fetch_sub_explicit(&reg->releasing, 1, memory_order_release);
+		return false;
+	}
+	ck_epoch_synchronize_wait(&reg->epoch, grace_wait_cb, NULL);
+	release_list(reg, mine);
+	return true;
 }
 
 /* Waits until no other thread is releasing a batch it took earlier. */
@@ -561,20 +595,23 @@ static void *reclaim_thread_main(void *arg)
 	struct dlreg *reg = arg;
 	pthread_mutex_lock(&reg->thread_lock);
 	while (!reg->thread_stop) {
-		if (atomic_load_explicit(&reg->pending, memory_order_relaxed) == 0) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 20 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&reg->thread_cond, &reg->thread_lock, &ts);
-			continue;
+		if (atomic_load_explicit(&reg->pending, memory_order_relaxed) != 0) {
+			pthread_mutex_unlock(&reg->thread_lock);
+			bool worked = reclaim_round(reg);
+			pthread_mutex_lock(&reg->thread_lock);
+			/* Nothing to take: what is pending is another thread's batch
+			 * in flight; sleep instead of spinning on it. */
+			if (worked)
+				continue;
 		}
-		pthread_mutex_unlock(&reg->thread_lock);
-		reclaim_round(reg);
-		pthread_mutex_lock(&reg->thread_lock);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&reg->thread_cond, &reg->thread_lock, &ts);
 	}
 	pthread_mutex_unlock(&reg->thread_lock);
 	return NULL;
@@ -646,7 +683,15 @@ static void reader_key_destructor(void *p)
 {
 	pthread_mutex_lock(&g_regs_lock);
 	for (struct dlreg *reg = g_regs; reg; reg = reg->next_reg)
-		if (reg_owns_record(reg, p)) {
+		/*
+		 * The address alone may be stale: a destroy that ran between
+		 * glibc's fetch of the value and this lock freed the record, and
+		 * another registry may have allocated a record for a live thread
+		 * at the same address since.  A record this thread owns is its
+		 * own (the owner is set by whoever registers or recycles it).
+		 */
+		if (reg_owns_record(reg, p) &&
+		    pthread_equal(((const struct dlreg_reader *)p)->owner, pthread_self())) {
 			dlreg_reader_unregister(p);
 			break;
 		}
@@ -938,6 +983,19 @@ void dlreg_read_begin(dlreg_reader_t *reader)
 {
 	tl_sections++;
 	ck_epoch_begin(&reader->rec, NULL);
+	/*
+	 * ck_epoch_begin snapshots the global epoch with a plain load after its
+	 * full fence, and nothing orders the section's own loads (ck_hs, the
+	 * entry, reg->gen) after that load: on a weakly ordered CPU they may be
+	 * satisfied first, from before a removal, while the snapshot reads an
+	 * epoch another thread's synchronize advanced after the poller tagged
+	 * the removed entry (ck_epoch_call reads the epoch without a fence).
+	 * ck_epoch_poll then counts this section as newer than the entry and
+	 * dispatches it (bucket epoch - 1 or - 2) under it.  Reading the epoch
+	 * again with acquire orders every later load after a value at least as
+	 * new as the snapshot.  A plain load on x86.
+	 */
+	(void)__atomic_load_n(&reader->rec.global->epoch, __ATOMIC_ACQUIRE);
 }
 
 /*
@@ -1807,8 +1865,10 @@ static void atfork_child(void)
 		pthread_mutex_unlock(&reg->reclaim_lock);
 		child_reset_records(reg);
 		/* Batches other threads were releasing at fork are lost here (they
-		 * leak); nobody may wait for them. */
-		atomic_store_explicit(&reg->releasing, 0, memory_order_relaxed);
+		 * leak); nobody may wait for them.  This thread's own batch (a
+		 * destructor that forked) goes on here and is counted off when done. */
+		atomic_store_explicit(&reg->releasing, tl_releasing == reg ? 1u : 0u,
+				      memory_order_relaxed);
 		if (reg->thread_running) {
 			/* The reclaim thread does not exist here, yet it may still be
 			 * counted as a waiter on the condition variable. */

@@ -1042,6 +1042,140 @@ static void test_destroy_while_readers_exit(void)
 }
 
 /*
+ * Two readers that hand a section over to each other, so that one of them is
+ * always inside one, each new section starting at the newest epoch.
+ */
+struct relay_readers {
+	dlreg_t *reg;
+	const char *path;
+	_Atomic int turn, started;
+	atomic_bool stop;
+};
+
+struct relay_arg {
+	struct relay_readers *rr;
+	int me;
+};
+
+static void *relay_reader_main(void *arg)
+{
+	struct relay_arg *a = arg;
+	struct relay_readers *rr = a->rr;
+	dlreg_reader_t *rd = dlreg_reader_self(rr->reg);
+	dlreg_read_begin(rd);
+	atomic_fetch_add(&rr->started, 1);
+	while (!atomic_load(&rr->stop)) {
+		if (atomic_load(&rr->turn) != a->me) {
+			sched_yield();
+			continue;
+		}
+		/* The other reader is inside a section while this one renews its own. */
+		dlreg_read_end(rd);
+		dlreg_read_begin(rd);
+		(void)dlreg_read_lookup(rd, rr->path);
+		atomic_store(&rr->turn, 1 - a->me);
+	}
+	dlreg_read_end(rd);
+	return NULL;
+}
+
+/*
+ * dlreg_quiesce releases every entry retired before the call, also while
+ * readers keep starting new sections (there is never a moment without one),
+ * and also an entry an earlier close already handed to the epoch machinery.
+ */
+static void test_quiesce_with_busy_readers(void)
+{
+	dlreg_t *reg = new_reg();
+	char path[4096]; /* fixture()'s buffers are reused by this thread's later calls */
+	snprintf(path, sizeof path, "%s", fixture("plain00"));
+	struct relay_readers rr = { .reg = reg, .path = path };
+	struct relay_arg args[2] = { { &rr, 0 }, { &rr, 1 } };
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, relay_reader_main, &args[i]);
+	while (atomic_load(&rr.started) < 2)
+		sched_yield();
+	int stuck = 0;
+	size_t pending = 0;
+	for (int i = 0; i < 20 && !stuck; i++) {
+		dlreg_lib_t *h;
+		if (dlreg_open(reg, fixture("plain23"), 0, &h) != DLREG_OK ||
+		    dlreg_close(reg, h) != DLREG_OK || dlreg_quiesce(reg) != DLREG_OK) {
+			stuck = -1;
+			break;
+		}
+		if (mapped("plain23") || dlreg_pending(reg) != 0) {
+			pending = dlreg_pending(reg);
+			stuck = i + 1;
+		}
+	}
+	atomic_store(&rr.stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	if (stuck)
+		fprintf(stderr, "quiesce %d returned with %zu pending, plain23 %smapped\n", stuck,
+			pending, mapped("plain23") ? "" : "un");
+	CHECK(stuck == 0);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	CHECK(!mapped("plain23"));
+	done_reg(reg);
+}
+
+static pid_t dtor_fork_pid = -1;
+
+/* A host callback that forks: run by libdtor_cb.so's destructor. */
+static int open_that_forks(void *ctx, const char *path, void **handle)
+{
+	(void)ctx;
+	(void)path;
+	*handle = NULL;
+	dtor_fork_pid = fork();
+	if (dtor_fork_pid == 0)
+		alarm(10); /* a hang is the failure this guards against */
+	return 1; /* nothing opened */
+}
+
+/*
+ * A destructor forks while its library is being released: the child goes
+ * on with that release (the forking thread's own) and must then be able to
+ * quiesce and destroy the registry, as the parent must.
+ */
+static void test_fork_in_destructor(void)
+{
+	dlreg_t *reg = new_reg();
+	pid_t parent = getpid();
+	dlreg_lib_t *h;
+	CHECK_ERR(dlreg_open(reg, fixture("dtor_cb"), 0, &h), DLREG_OK);
+	int (*saved_open)(void *, const char *, void **) = dlreg_fixture_host_instance.open;
+	unsigned long err0 = dlreg_fixture_host_instance.callback_errors;
+	dlreg_fixture_host_instance.open = open_that_forks;
+	int close_err = dlreg_close(reg, h);
+	int quiesce_err = dlreg_quiesce(reg); /* the release, if close left it */
+	if (getpid() != parent) {
+		int rc = close_err != DLREG_OK		       ? 1
+			 : quiesce_err != DLREG_OK	       ? 2
+			 : dlreg_quiesce(reg) != DLREG_OK      ? 3
+			 : dlreg_destroy(reg, NULL) != DLREG_OK ? 4
+							       : 0;
+		_exit(rc);
+	}
+	dlreg_fixture_host_instance.open = saved_open;
+	dlreg_fixture_host_instance.callback_errors = err0;
+	CHECK_ERR(close_err, DLREG_OK);
+	CHECK_ERR(quiesce_err, DLREG_OK);
+	CHECK(dtor_fork_pid > 0);
+	int status = 0;
+	CHECK(waitpid(dtor_fork_pid, &status, 0) == dtor_fork_pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "fork child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(!mapped("dtor_cb"));
+	done_reg(reg);
+}
+
+/*
  * An entry never holds more than DLREG_REFS_MAX references: opens and
  * acquires beyond fail with DLREG_EOVERFLOW and change nothing.  Run by
  * test_registry_refs_limit, built with a limit of 16 (the real one, 2^31 - 1,
@@ -1112,6 +1246,8 @@ static const struct test tests[] = {
 	{ "sym_misses_and_orphans", test_sym_misses_and_orphans },
 	{ "log_sink_reentry", test_log_sink_reentry },
 	{ "destroy_while_readers_exit", test_destroy_while_readers_exit },
+	{ "quiesce_with_busy_readers", test_quiesce_with_busy_readers },
+	{ "fork_in_destructor", test_fork_in_destructor },
 #ifdef DLREG_REFS_MAX
 	{ "refs_limit", test_refs_limit },
 #endif
