@@ -1,7 +1,9 @@
 /*
  * fuzz_backends - libFuzzer target that scans each input as a file through
  * every backend and compares their answers.  Built only with -Dfuzz=true and
- * clang; meson's 'fuzz' suite runs it for 45 s from the seeds in corpus/.
+ * clang; meson's 'fuzz' suite runs it for 45 s from the seeds in corpus/,
+ * each given behind a few config bytes (run_fuzz.sh --prefix-seeds: a seed
+ * given as it is would lose its first byte to the config).
  * (fuzz_scan fuzzes the parser over a buffer, faster; this one adds the file
  * paths: mappings, read windows, auto's choices, sparse and evicted files.)
  *

@@ -376,8 +376,9 @@ static void check_special_files(void)
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	path_in(path, sizeof path, "socket");
 	int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	CHECK(sfd >= 0 && strlen(path) < sizeof sun.sun_path, "socket: %s", strerror(errno));
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	CHECK(sfd >= 0, "socket: %s", strerror(errno));
+	int plen = snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	CHECK(plen >= 0 && (size_t)plen < sizeof sun.sun_path, "socket path too long: %s", path);
 	CHECK(bind(sfd, (const struct sockaddr *)&sun, sizeof sun) == 0, "bind: %s",
 	      strerror(errno));
 	int rc = dlreg_scan_file(path, NULL, &m);
