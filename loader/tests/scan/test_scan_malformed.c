@@ -694,6 +694,56 @@ static void check_auto_marker(const char *how)
 	check_auto_marker_size(DLREG_SCAN_AUTO_MMAP_MIN * 2, how);
 }
 
+#if defined(SECCOMP_MODE_FILTER) && defined(AUDIT_ARCH_NATIVE)
+/*
+ * Runs body(arg) in a child under a seccomp filter of n instructions, after
+ * an architecture check (other architectures' calls are allowed); the
+ * child's checks count here through its exit status.  `what` names the
+ * case in messages.  A child that cannot install the filter notes it and
+ * passes.
+ */
+static void in_seccomp_child(const struct sock_filter *filter, size_t n, const char *what,
+                             void (*body)(void *), void *arg)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		check_failed = 0; /* the exit status tells the child's own checks */
+		struct sock_filter prog[32] = {
+		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_NATIVE, 1, 0),
+		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		if (n > sizeof prog / sizeof prog[0] - 3)
+			_exit(2);
+		memcpy(prog + 3, filter, n * sizeof *filter);
+		struct sock_fprog fprog = {.len = (unsigned short)(n + 3), .filter = prog};
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0) {
+			printf("note: cannot install a seccomp filter (%s); %s not run\n",
+			       strerror(errno), what);
+			_exit(0);
+		}
+		body(arg);
+		fflush(NULL);
+		_exit(check_failed ? 1 : 0);
+	}
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	              WEXITSTATUS(status) == 0,
+	      "%s: child failed (status 0x%x)", what, (unsigned)status);
+}
+
+static void auto_marker_mincore_child(void *arg)
+{
+	(void)arg;
+	long r = syscall(CACHESTAT_NR, -1, NULL, NULL, 0);
+	CHECK(r == -1 && errno == ENOSYS, "seccomp filter: cachestat answered %ld, errno %d", r,
+	      errno);
+	check_auto_marker(" (mincore probe)");
+}
+#endif
+
 /*
  * The same with cachestat(2) answering ENOSYS, as on kernels before 6.5:
  * auto falls back to mincore on a mapping.  A seccomp filter in a child
@@ -702,37 +752,14 @@ static void check_auto_marker(const char *how)
 static void check_auto_marker_mincore(void)
 {
 #if defined(SECCOMP_MODE_FILTER) && defined(AUDIT_ARCH_NATIVE)
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		check_failed = 0; /* the exit status tells the child's own checks */
-		struct sock_filter prog[] = {
-		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_NATIVE, 1, 0),
-		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CACHESTAT_NR, 0, 1),
-		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
-		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		};
-		struct sock_fprog fprog = {.len = sizeof prog / sizeof prog[0], .filter = prog};
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0) {
-			printf("note: cannot install a seccomp filter (%s); mincore fallback not run\n",
-			       strerror(errno));
-			_exit(0);
-		}
-		long r = syscall(CACHESTAT_NR, -1, NULL, NULL, 0);
-		CHECK(r == -1 && errno == ENOSYS, "seccomp filter: cachestat answered %ld, errno %d",
-		      r, errno);
-		check_auto_marker(" (mincore probe)");
-		fflush(NULL);
-		_exit(check_failed ? 1 : 0);
-	}
-	int status = 0;
-	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	              WEXITSTATUS(status) == 0,
-	      "auto with the mincore probe: child failed (status 0x%x)", (unsigned)status);
+	static const struct sock_filter cachestat_enosys[] = {
+	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CACHESTAT_NR, 0, 1),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	in_seccomp_child(cachestat_enosys, sizeof cachestat_enosys / sizeof cachestat_enosys[0],
+	                 "auto with the mincore probe", auto_marker_mincore_child, NULL);
 #else
 	printf("note: no seccomp filter on this system; mincore fallback not run\n");
 #endif
@@ -745,75 +772,66 @@ static void check_auto_marker_mincore(void)
  * seccomp filter in a child makes every mmap of a file fail so (anonymous
  * mappings, malloc's, still work).
  */
+struct map_fails_files {
+	const uint64_t *sizes;
+	int fds[3];
+	char paths[3][512];
+};
+
+static void auto_map_fails_child(void *arg)
+{
+	struct map_fails_files *f = arg;
+	void *probe = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, f->fds[0], 0);
+	CHECK(probe == MAP_FAILED && errno == ENOMEM, "seccomp filter: a file mapping worked");
+	for (unsigned i = 0; i < 3; i++) {
+		struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
+		struct dlreg_metadata *m = NULL;
+		if (posix_fadvise(f->fds[i], 0, 0, POSIX_FADV_DONTNEED) != 0)
+			continue;
+		int rc = dlreg_scan_file(f->paths[i], &o, &m);
+		CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER &&
+		              m->backend == DLREG_SCAN_READ,
+		      "auto, evicted %llu-byte marker file, mmap failing: %s (%s), backend %s, "
+		      "want read",
+		      (unsigned long long)f->sizes[i], dlreg_strerror(rc), dlreg_errdetail(),
+		      m ? dlreg_scan_backend_name(m->backend) : "-");
+		dlreg_metadata_free(m);
+	}
+}
+
 static void check_auto_map_fails(void)
 {
 #if defined(SECCOMP_MODE_FILTER) && defined(AUDIT_ARCH_NATIVE) && defined(SYS_mmap)
 	static const uint64_t sizes[] = {DLREG_SCAN_AUTO_COLD_SMALL_MIN + 32 * 1024,
 	                                 DLREG_SCAN_AUTO_MMAP_MIN / 4 * 3,
 	                                 DLREG_SCAN_AUTO_MMAP_MIN * 2};
-	int fds[3];
-	char paths[3][512];
+	/* mmap with a descriptor (args[4], low word; both arches are little-endian). */
+	static const struct sock_filter file_mmap_enomem[] = {
+	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 1, 0),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[4])),
+	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 0, 1),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOMEM & SECCOMP_RET_DATA)),
+	};
+	struct map_fails_files f = {.sizes = sizes};
 	unsigned char rec[22];
 	marker_record(rec);
 	for (unsigned i = 0; i < 3; i++) {
 		char name[32];
 		snprintf(name, sizeof name, "auto-nomap-%u", i);
-		path_in(paths[i], sizeof paths[i], name);
-		fds[i] = write_filled(paths[i], sizes[i], rec, sizeof rec);
-		if (fds[i] < 0)
+		path_in(f.paths[i], sizeof f.paths[i], name);
+		f.fds[i] = write_filled(f.paths[i], sizes[i], rec, sizeof rec);
+		if (f.fds[i] < 0)
 			return;
-		CHECK(fdatasync(fds[i]) == 0, "fdatasync %s", paths[i]);
+		CHECK(fdatasync(f.fds[i]) == 0, "fdatasync %s", f.paths[i]);
 	}
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		check_failed = 0; /* the exit status tells the child's own checks */
-		/* mmap with a descriptor (args[4], low word; both arches are little-endian). */
-		struct sock_filter prog[] = {
-		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_NATIVE, 1, 0),
-		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 1, 0),
-		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[4])),
-		        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 0, 1),
-		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOMEM & SECCOMP_RET_DATA)),
-		};
-		struct sock_fprog fprog = {.len = sizeof prog / sizeof prog[0], .filter = prog};
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0) {
-			printf("note: cannot install a seccomp filter (%s); failing-mmap case not run\n",
-			       strerror(errno));
-			_exit(0);
-		}
-		void *probe = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fds[0], 0);
-		CHECK(probe == MAP_FAILED && errno == ENOMEM, "seccomp filter: a file mapping worked");
-		for (unsigned i = 0; i < 3; i++) {
-			struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
-			struct dlreg_metadata *m = NULL;
-			if (posix_fadvise(fds[i], 0, 0, POSIX_FADV_DONTNEED) != 0)
-				continue;
-			int rc = dlreg_scan_file(paths[i], &o, &m);
-			CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER &&
-			              m->backend == DLREG_SCAN_READ,
-			      "auto, evicted %llu-byte marker file, mmap failing: %s (%s), backend %s, "
-			      "want read",
-			      (unsigned long long)sizes[i], dlreg_strerror(rc), dlreg_errdetail(),
-			      m ? dlreg_scan_backend_name(m->backend) : "-");
-			dlreg_metadata_free(m);
-		}
-		fflush(NULL);
-		_exit(check_failed ? 1 : 0);
-	}
-	int status = 0;
-	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	              WEXITSTATUS(status) == 0,
-	      "auto with mmap failing: child failed (status 0x%x)", (unsigned)status);
+	in_seccomp_child(file_mmap_enomem, sizeof file_mmap_enomem / sizeof file_mmap_enomem[0],
+	                 "auto with mmap failing", auto_map_fails_child, &f);
 	for (unsigned i = 0; i < 3; i++) {
-		close(fds[i]);
-		unlink(paths[i]);
+		close(f.fds[i]);
+		unlink(f.paths[i]);
 	}
 #else
 	printf("note: no seccomp filter on this system; failing-mmap case not run\n");
