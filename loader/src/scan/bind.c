@@ -99,7 +99,7 @@ struct mapped_file {
 	uintptr_t addr;
 	int found;
 	unsigned major, minor;
-	unsigned long ino;
+	uint64_t ino;
 };
 
 /* Fills in the file behind each address from /proc/self/maps; -1 without it. */
@@ -113,8 +113,11 @@ static int maps_lookup(struct mapped_file *f, size_t n)
 	while (getline(&line, &cap, maps) > 0) {
 		uintptr_t lo, hi;
 		unsigned major, minor;
-		unsigned long ino;
-		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %*s %*s %x:%x %lu", &lo, &hi, &major,
+		/* The kernel prints its unsigned long i_ino: 64 bits under a 32-bit
+		 * process on a 64-bit kernel, where %lu would saturate every inode
+		 * number past 2^32 to one value and so match different files. */
+		uint64_t ino;
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %*s %*s %x:%x %" SCNu64, &lo, &hi, &major,
 		           &minor, &ino) != 5)
 			continue;
 		for (size_t i = 0; i < n; i++)

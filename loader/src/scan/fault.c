@@ -52,9 +52,10 @@ static _Atomic int prev_spent[2];
 
 /*
  * Runs the action that was installed before ours, as the kernel would have
- * run it: a signal someone sent (si_code <= 0) to an ignored SIGBUS or
- * SIGSEGV stays ignored; a fault cannot be ignored, so SIG_IGN and SIG_DFL
- * both end in the default action there.  A handler runs with its own
+ * run it: a signal someone sent (si_code <= 0), or an early memory-error
+ * report (BUS_MCEERR_AO), to an ignored SIGBUS or SIGSEGV stays ignored; a
+ * fault cannot be ignored, so SIG_IGN and SIG_DFL both end in the default
+ * action there.  A handler runs with its own
  * sa_mask (and SA_NODEFER) applied, and one installed with SA_RESETHAND
  * runs once: after it, the default action, as the kernel's reset would
  * give (a handler that logs and returns to fault again must not loop).
@@ -63,7 +64,9 @@ static void chain(int sig, siginfo_t *si, void *uc)
 {
 	const struct sigaction *p = sig == SIGBUS ? &prev_bus : &prev_segv;
 	void (*h)(int) = p->sa_handler; /* SIG_DFL and SIG_IGN whatever sa_flags says */
-	if (h == SIG_IGN && si->si_code <= 0)
+	/* A sent signal, or a memory error the kernel reports ahead of use
+	 * (BUS_MCEERR_AO), is not a fault the thread would meet again. */
+	if (h == SIG_IGN && (si->si_code <= 0 || (sig == SIGBUS && si->si_code == BUS_MCEERR_AO)))
 		return;
 	if (h != SIG_DFL && h != SIG_IGN && (p->sa_flags & SA_RESETHAND) &&
 	    atomic_exchange(&prev_spent[sig == SIGBUS ? 0 : 1], 1))
