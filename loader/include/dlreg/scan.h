@@ -39,6 +39,8 @@
  *                                                   DLREG_ETOOBIG
  *   directory                                        DLREG_EISDIR
  *   FIFO, device, socket (never opened for blocking) DLREG_EINVAL
+ *   a kernel pseudo-file (sysfs, procfs, debugfs, ...) that reads shorter
+ *   than the size it reports                          DLREG_EINVAL
  *   file shrank or changed while read                DLREG_ETRUNCATED
  *   missing / unreadable                             DLREG_ENOENT / DLREG_EACCES
  * Each failure also sets dlreg_errdetail(); paths in it are redacted

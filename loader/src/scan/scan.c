@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -194,6 +195,33 @@ static int shrank(void)
 	return DLREG_ETRUNCATED;
 }
 
+/*
+ * A read came up short.  A kernel pseudo-file (sysfs, procfs, ...) reports a
+ * size that is not its content (4096 for every sysfs attribute): that is no
+ * truncation, and no file a scan can use.  Asked (fstatfs) only on this
+ * error path, so a scan pays nothing for it.
+ */
+static int short_read(int fd)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} pseudo[] = {
+	        {0x62656572ul, "sysfs"},      {0x9fa0ul, "procfs"},       {0x64626720ul, "debugfs"},
+	        {0x74726163ul, "tracefs"},    {0x73636673ul, "securityfs"}, {0x62656570ul, "configfs"},
+	        {0x27e0ebul, "cgroup"},       {0x63677270ul, "cgroup2"},
+	};
+	struct statfs sfs;
+	if (fstatfs(fd, &sfs) == 0)
+		for (size_t i = 0; i < sizeof pseudo / sizeof pseudo[0]; i++)
+			if ((unsigned long)sfs.f_type == pseudo[i].magic) {
+				dlreg__set_detail("a %s pseudo-file: the size it reports is not its content",
+				                  pseudo[i].name);
+				return DLREG_EINVAL;
+			}
+	return shrank();
+}
+
 /* What a window load from `off` asks for: `max`, the buffer and the file permitting. */
 static size_t window_want(const struct read_src *r, uint64_t off, size_t max)
 {
@@ -212,7 +240,7 @@ static int window_load(struct read_src *r, uint64_t off, size_t max)
 	int rc = pread_full(r->fd, r->buf, want, off, &got);
 	r->win_len = got;
 	if (rc == DLREG_OK && got < want)
-		rc = shrank();
+		rc = short_read(r->fd);
 	return rc;
 }
 
@@ -259,7 +287,7 @@ static int window_advance(struct read_src *r, size_t keep)
 	int rc = pread_full(r->fd, r->buf + keep, want, end, &got);
 	r->win_len += got;
 	if (rc == DLREG_OK && (got < want || want == 0))
-		rc = shrank();
+		rc = short_read(r->fd);
 	return rc;
 }
 
@@ -290,7 +318,7 @@ static int read_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t 
 		return DLREG_OK;
 	}
 	int rc = pread_full(r->fd, dst, n, off, &got);
-	return rc == DLREG_OK && got < n ? shrank() : rc;
+	return rc == DLREG_OK && got < n ? short_read(r->fd) : rc;
 }
 
 /* Searches [pos, de) window by window, carrying m-1 bytes across windows. */

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -371,6 +372,25 @@ static void check_special_files(void)
 	alarm(0);
 	check_detail_redacted("fifo");
 	CHECK(dlreg_scan_file("/dev/null", NULL, &m) == DLREG_EINVAL, "character device");
+
+	/* A sysfs attribute reports 4096 bytes and reads fewer: not a truncation.
+	 * (The mmap backend cannot map it at all: ENODEV, its own error.) */
+	static const char sysattr[] = "/sys/kernel/mm/transparent_hugepage/enabled";
+	struct statfs sfs;
+	if (statfs(sysattr, &sfs) == 0 && (unsigned long)sfs.f_type == 0x62656572ul) {
+		static const enum dlreg_scan_backend reading[] = {DLREG_SCAN_AUTO, DLREG_SCAN_READ};
+		for (size_t b = 0; b < sizeof reading / sizeof reading[0]; b++) {
+			struct dlreg_scan_options o = {.backend = reading[b]};
+			int prc = dlreg_scan_file(sysattr, &o, &m);
+			CHECK(prc == DLREG_EINVAL && strstr(dlreg_errdetail(), "sysfs pseudo-file"),
+			      "sysfs attribute, %s: %s (%s)", dlreg_scan_backend_name(o.backend),
+			      dlreg_strerror(prc), dlreg_errdetail());
+			dlreg_metadata_free(m);
+			m = NULL;
+		}
+	} else {
+		printf("note: %s is not on sysfs here; pseudo-file case not run\n", sysattr);
+	}
 
 	/* open() of a socket fails (ENXIO): still not a regular file. */
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
