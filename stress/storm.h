@@ -273,10 +273,10 @@ void storm_watchdog_stop(void);
 int storm_leaks_snapshot(struct storm *s);
 void storm_leaks_check(struct storm *s, struct storm_thread *main_thread);
 
-/* storm_report.c: the run is over, its verdict is about to be taken; a
- * SIGINT/SIGTERM from now on no longer counts as an interruption (so the
- * exit code, the SUMMARY and the JSON all agree).  Returns the signal that
- * interrupted the run, or 0. */
+/* storm_report.c: the run is over (its time is up, its operations are done
+ * or it was stopped); a SIGINT/SIGTERM from now on no longer counts as an
+ * interruption (so the exit code, the SUMMARY and the JSON all agree).
+ * Returns the signal that interrupted the run, or 0.  Idempotent. */
 int storm_report_close_interrupts(struct storm *s);
 
 /* storm_fatal.c */

@@ -255,6 +255,12 @@ static void run(struct storm *s)
 		                          memory_order_relaxed);
 	else
 		wait_run(s);
+	/*
+	 * The run is over here: a signal from now on (during the join, the
+	 * unpinning or the leak check, which all finish anyway) does not make
+	 * a complete run "interrupted".
+	 */
+	storm_report_close_interrupts(s);
 	atomic_store_explicit(&s->stop, true, memory_order_relaxed);
 	phase(s, "join");
 	storm_threads_join(s);
@@ -299,7 +305,6 @@ int main(int argc, char **argv)
 	}
 	run(s);
 	storm_churn_cleanup(s);
-	storm_report_close_interrupts(s);
 	storm_report_counters(s);
 	rc = storm_report_verdict(s);
 	err = storm_report_final(s, true);

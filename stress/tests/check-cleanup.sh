@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check-cleanup.sh STORM FIXTURE_DIR - dlreg-storm removes what it created
+# check-cleanup.sh STORM FIXTURE_DIR LATE_DIR - dlreg-storm removes what it created
 # and nothing else:
 #   - when writing a churn copy fails during setup (exit 2), the partly
 #     written copy and the churn directory go, and no other file is touched
@@ -8,10 +8,14 @@
 #   - when SIGINT or SIGTERM stops a run, it still ends with its SUMMARY
 #     (detector=interrupted verdict=FAILURE), exits 128 + the signal and
 #     removes its churn directory;
+#   - a signal once the run is over (LATE_DIR's plugin raises SIGINT when
+#     it is unloaded, after the workers stopped) does not count: the run
+#     passes;
 #   - a second signal, SIGINT or SIGTERM, kills it at once.
 set -u
 storm="$1"
 fixtures="$2"
+late="$3"
 failures=0
 pass() { echo "ok   $*"; }
 fail() {
@@ -84,6 +88,22 @@ interrupt() {
 }
 interrupt INT 130
 interrupt TERM 143
+
+# The pinned plugin is unloaded after the join, and its destructor raises
+# SIGINT: a complete run, whose verdict must not be "interrupted".
+rm -rf "$work/tmp"/*
+"$storm" --plugins-dir "$late" --pin signal_at_unload --mix pinned_read=1 --slots 0 \
+	--tmpdir "$work/tmp" --duration 1 --no-progress >"$work/out" 2>"$work/err"
+rc=$?
+summary="$(grep '^SUMMARY ' "$work/out")"
+if grep -q "SIGINT: the run is over, not counted" "$work/err"; then
+	pass "signal after the run: seen and not counted"
+else
+	fail "signal after the run: no 'the run is over, not counted' on stderr: $(tail -n 3 "$work/err")"
+fi
+[ "$rc" -eq 0 ] && [[ "$summary" == *" detector=none verdict=SUCCESS" ]] &&
+	pass "signal after the run: exit 0, SUCCESS" ||
+	fail "signal after the run: exit $rc, SUMMARY '$summary'"
 
 # A second signal kills at once, also when it is the other one: SIGINT,
 # then SIGTERM while a slow constructor (4 s inside dlopen) holds up the
