@@ -368,6 +368,28 @@ class TestCounter(CliCase):
         self.assertEqual(code, 0)
         self.assertEqual({r["counter_change_pct"] for r in doc["benchmarks"]}, {0.0})
 
+    def test_tied_counter_gets_the_exact_test(self):
+        # An integer counter, 4 vs 4 with one value in both samples: ranks
+        # 1 2 3 4.5 | 4.5 6 7.5 7.5, exact p = 4/70 = 0.057, so no verdict at
+        # alpha 0.05 (the normal approximation, p = 0.041, said slower).
+        def report(values):
+            doc = make_report({"BM_a": 100.0}, reps=4, seed=1)
+            for e in doc["benchmarks"]:
+                if e["run_type"] == "iteration":
+                    e["faults"] = values[e["repetition_index"]]
+            return doc
+        a = self.write("a.json", report([1, 2, 3, 4]))
+        b = self.write("b.json", report([4, 5, 6, 6]))
+        code, doc, err = self.json_compare("--counter", "faults", a, b)
+        self.assertEqual(code, 0, err)
+        r = doc["benchmarks"][0]
+        self.assertEqual((r["test"], r["verdict"], r["regression"]), ("exact", "same", False))
+        self.assertAlmostEqual(r["p_value"], 4 / 70, places=12)
+        self.assertAlmostEqual(r["min_p"], 2 / 70, places=12)
+        code, doc, err = self.json_compare("--counter", "faults", "--alpha", "0.06", a, b)
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["benchmarks"][0]["verdict"], "slower")
+
     def test_change_from_zero(self):
         self.assertEqual(lb.change_pct(0.0, 5.0), float("inf"))
         self.assertEqual(lb.change_pct(0.0, 0.0), 0.0)
@@ -573,15 +595,142 @@ class TestMannWhitney(unittest.TestCase):
         u, _ = lb.mann_whitney_u(x, y)
         self.assertLess(abs(p - lb.exact_p(u, 30, 30)), 0.01)
 
-    def test_ties_use_corrected_normal(self):
+    def test_normal_approximation_with_ties(self):
         # x = 1 2 3 3, y = 3 4 5 6: ranks 1 2 4 4 | 4 6 7 8, R1 = 11, U = 1.
         # One tie group of 3: sum(t^3 - t) = 24; N = 8;
         # var = 4*4/12 * (9 - 24/56) = 11.4286, z = (7 - 0.5)/3.3806 = 1.9227,
         # p = erfc(1.9227 / sqrt 2) = 0.05451.
-        p, method = lb.mann_whitney_p([1, 2, 3, 3], [3, 4, 5, 6])
+        u, ties = lb.mann_whitney_u([1, 2, 3, 3], [3, 4, 5, 6])
+        self.assertEqual((u, ties), (1.0, [3]))
+        self.assertAlmostEqual(lb.normal_p(u, 4, 4, ties), 0.054514, places=5)
+        self.assertEqual(lb.normal_p(0.0, 3, 3, [6]), 1.0)  # all equal: no variance
+        # Ties beyond EXACT_MAX still use it.
+        x = [float(v // 3) for v in range(30)]
+        p, method = lb.mann_whitney_p(x, [v + 4.0 for v in x])
         self.assertEqual(method, "normal")
-        self.assertAlmostEqual(p, 0.054514, places=5)
-        self.assertEqual(lb.mann_whitney_p([5, 5, 5], [5, 5, 5])[0], 1.0)
+        u, ties = lb.mann_whitney_u(x, [v + 4.0 for v in x])
+        self.assertEqual(p, lb.normal_p(u, 30, 30, ties))
+
+    def test_ties_exact_hand_computed(self):
+        # x = 1 2 3 3, y = 3 4 5 6: ranks 1 2 4 4 | 4 6 7 8, R1 = 11.  Of the
+        # C(8,4) = 70 subsets of four ranks, only 1 2 4 4 (the 4s chosen 2
+        # of 3 ways) sums to 11 or less: P(R1 <= 11) = 3/70, p = 6/70 (the
+        # normal approximation says 0.0545).
+        self.assertEqual(lb.mann_whitney_p([1, 2, 3, 3], [3, 4, 5, 6]), (6 / 70, "exact"))
+        # x = 1 1 2, y = 2 3 3: ranks 1.5 1.5 3.5 | 3.5 5.5 5.5, R1 = 6.5, the
+        # smallest sum: both 1.5s and one of the two 3.5s, 2 of C(6,3) = 20
+        # subsets; p = 4/20 (normal: 0.110).
+        self.assertEqual(lb.mann_whitney_p([1, 1, 2], [2, 3, 3]), (4 / 20, "exact"))
+        # x = 1 2 3 4, y = 4 5 6 6: ranks 1 2 3 4.5 | 4.5 6 7.5 7.5, R1 = 10.5,
+        # the smallest sum, reached 2 ways: p = 4/70 = 0.057, not below 0.05
+        # (normal: 0.041).
+        self.assertEqual(lb.mann_whitney_p([1, 2, 3, 4], [4, 5, 6, 6]), (4 / 70, "exact"))
+        # x = 1, y = 2 2: ranks 1 | 2.5 2.5.  R1 = 1 has P(R1 <= 1) = 1/3 and
+        # P(R1 >= 1) = 1; twice the smaller tail: p = 2/3, as without ties.
+        # (P(|R1 - 2| >= 1) would be 1/3, below min_p(1, 2).)
+        self.assertEqual(lb.mann_whitney_p([1], [2, 2]), (2 / 3, "exact"))
+        self.assertEqual(lb.mann_whitney_p([2, 2], [1]), (2 / 3, "exact"))
+
+    def test_ties_exact_counts(self):
+        # Runs 2 2 2 (doubled mid-ranks 3 7 11), three values chosen, taking
+        # (a, b, c) of the runs in C(2,a) C(2,b) C(2,c) ways: doubled sums 13
+        # (2 1 0: 2 ways), 17 (2 0 1 and 1 2 0: 2 + 2), 21 (1 1 1: 8), 25
+        # (0 2 1 and 1 0 2: 2 + 2), 29 (0 1 2: 2); C(6,3) = 20.
+        self.assertEqual(lb.exact_rank_sum_counts(3, (2, 2, 2)),
+                         (13, [2, 0, 0, 0, 4, 0, 0, 0, 8, 0, 0, 0, 4, 0, 0, 0, 2]))
+        # One run: every subset has the same sum.
+        self.assertEqual(lb.exact_rank_sum_counts(2, (4,)), (10, [6]))
+        # No ties: the rank-sum counts are the U counts, shifted.
+        for n1, n2 in ((1, 1), (3, 4), (5, 5), (2, 7)):
+            lo, counts = lb.exact_rank_sum_counts(n1, (1,) * (n1 + n2))
+            self.assertEqual(lo, n1 * (n1 + 1))
+            self.assertEqual(counts[::2], lb.exact_u_counts(n1, n2), (n1, n2))
+            self.assertEqual(set(counts[1::2]), {0} if n1 * n2 else set())
+
+    @staticmethod
+    def brute_p(x, y):
+        """The two-sided exact p by enumerating every subset of the pooled
+        values that could be x, with doubled mid-ranks counted here:
+        2 * (number of smaller values) + (number of equal values) + 1."""
+        pooled = list(x) + list(y)
+        doubled = [2 * sum(w < v for w in pooled) + sum(w == v for w in pooled) + 1
+                   for v in pooled]
+        obs = sum(doubled[: len(x)])
+        sums = [sum(doubled[i] for i in c)
+                for c in itertools.combinations(range(len(pooled)), len(x))]
+        below = sum(s <= obs for s in sums)
+        above = sum(s >= obs for s in sums)
+        return min(1.0, 2 * min(below, above) / len(sums))
+
+    def test_ties_exact_match_enumeration(self):
+        rnd = random.Random(11)
+        for _ in range(400):
+            n1, n2 = rnd.randint(1, 6), rnd.randint(1, 6)
+            top = rnd.randint(0, 5)
+            x = [rnd.randint(0, top) for _ in range(n1)]
+            y = [rnd.randint(0, top) for _ in range(n2)]
+            p, method = lb.mann_whitney_p(x, y)
+            self.assertEqual(method, "exact")
+            self.assertAlmostEqual(p, self.brute_p(x, y), places=12, msg=(x, y))
+            # No tie pattern goes below the smallest p of the sizes.
+            self.assertGreaterEqual(p, lb.min_p(n1, n2) * (1 - 1e-12), (x, y))
+
+    def test_ties_exact_symmetry(self):
+        # Swapping the samples or mirroring the values (which reverses the
+        # tie pattern) swaps the two tails: the same p.
+        rnd = random.Random(12)
+        for _ in range(200):
+            n1, n2 = rnd.randint(1, 12), rnd.randint(1, 12)
+            x = [rnd.randint(0, 6) for _ in range(n1)]
+            y = [rnd.randint(2, 8) for _ in range(n2)]
+            p = lb.mann_whitney_p(x, y)
+            self.assertEqual(lb.mann_whitney_p(y, x), p, (x, y))
+            self.assertEqual(lb.mann_whitney_p([-v for v in x], [-v for v in y]), p, (x, y))
+            self.assertEqual(lb.mann_whitney_p(list(reversed(x)), y), p, (x, y))
+
+    def test_all_equal_samples(self):
+        for n1, n2 in ((1, 1), (3, 3), (4, 9), (20, 20)):
+            self.assertEqual(lb.mann_whitney_p([5.0] * n1, [5.0] * n2), (1.0, "exact"))
+        self.assertEqual(lb.mann_whitney_p([5] * 21, [5] * 21), (1.0, "normal"))
+        # Equal within each sample, apart from each other: as separated as
+        # without ties, 2 / C(6,3).
+        self.assertEqual(lb.mann_whitney_p([1, 1, 1], [2, 2, 2]), (0.1, "exact"))
+        self.assertEqual(lb.mann_whitney_p([0] * 9, [1] * 9), (2 / 48620, "exact"))
+
+    def test_without_ties_values_unchanged(self):
+        # Samples without ties keep the U-count path: every arrangement of
+        # 4 vs 5 distinct values gives the p it gave before (2 P(U <= min(u,
+        # n1 n2 - u)), at most 1), and the tie-aware counts agree.
+        n1, n2 = 4, 5
+        counts = lb.exact_u_counts(n1, n2)
+        for xs in itertools.combinations(range(n1 + n2), n1):
+            ys = [v for v in range(n1 + n2) if v not in xs]
+            u = sum(1 for a in xs for b in ys if a > b)
+            before = min(1.0, 2.0 * sum(counts[: min(u, n1 * n2 - u) + 1]) / 126)
+            self.assertEqual(lb.mann_whitney_p(list(xs), ys), (before, "exact"), xs)
+
+    def test_tie_aware_p_without_ties(self):
+        # Given runs of size 1 the tie-aware p is the U-count p, exactly.
+        n1, n2 = 4, 5
+        for xs in itertools.combinations(range(n1 + n2), n1):
+            ys = [v for v in range(n1 + n2) if v not in xs]
+            s2 = 2 * (sum(xs) + n1)  # the values are 0 .. 8: ranks 1 .. 9
+            self.assertEqual(lb.exact_tied_p(s2, n1, [1] * (n1 + n2)),
+                             lb.mann_whitney_p(list(xs), ys)[0], xs)
+
+    def test_ties_exact_at_exact_max(self):
+        # 20 vs 20 with one pair tied: exact and quick enough to run per
+        # benchmark; close to the normal approximation at this size.
+        x = [float(v) for v in range(20)]
+        y = [v + 0.5 for v in range(20)]
+        y[0] = x[3]
+        p, method = lb.mann_whitney_p(x, y)
+        self.assertEqual(method, "exact")
+        u, ties = lb.mann_whitney_u(x, y)
+        self.assertEqual(ties, [2])
+        self.assertLess(abs(p - lb.normal_p(u, 20, 20, ties)), 0.01)
+        lo, counts = lb.exact_rank_sum_counts(20, tuple([1] * 3 + [2] + [1] * 35))
+        self.assertEqual(sum(counts), 137846528820)  # C(40, 20)
 
     def test_min_p(self):
         self.assertAlmostEqual(lb.min_p(3, 3), 0.1)
