@@ -12,12 +12,12 @@
  * (written by the same thread, ordered with signal fences; an initial-exec
  * thread-local, so reading it allocates nothing and takes no lock even in a
  * thread that never scanned, in a dlopen'ed libdlreg too), the saved
- * previous actions (written once before our handler goes live) and an
- * atomic flag, and calls only siglongjmp, sigaction, pthread_sigmask and
- * raise.  The jump can only interrupt our own plain loads from the mapping
- * (memcpy and the search), never code holding a lock or inside malloc, so
- * leaving those frames is safe; the scan's heap state lives in its job and
- * is released by the caller after the jump.
+ * previous actions (see prev_act: published so that no handler can see one
+ * half written) and atomic flags, and calls only siglongjmp, sigaction,
+ * pthread_sigmask and raise.  The jump can only interrupt our own plain
+ * loads from the mapping (memcpy and the search), never code holding a
+ * lock or inside malloc, so leaving those frames is safe; the scan's heap
+ * state lives in its job and is released by the caller after the jump.
  * The scope's buffer is taken with sigsetjmp(env, 1): the jump restores the
  * signal mask from before the fault, whatever the kernel or a sanitizer's
  * wrapper blocked while running the handler (otherwise SIGBUS would stay
@@ -33,8 +33,31 @@
 #include "internal.h"
 #include "scan_internal.h"
 
-static struct sigaction prev_bus;
-static struct sigaction prev_segv;
+/*
+ * The action each signal had before ours, which chain() runs for a fault
+ * that is not a scan's.  install() reads it first and then swaps ours in;
+ * between the two calls another thread may install a handler, which the
+ * swap then reports and which becomes the action to chain to.  Our handler
+ * may already be running (in any thread) when that report comes back, so
+ * the action is not rewritten in place: each signal has two slots and an
+ * index naming the current one.  Slot 0 holds what the first read saw and
+ * is written before the system call that makes on_fault live; slot 1 holds
+ * what the swap replaced, written before the release store that makes the
+ * index name it.  Neither is written again, so a handler that loads the
+ * index (acquire) reads a complete action: the one from the read, or the
+ * one the swap found.  The index is a lock-free atomic, a plain load in the
+ * handler: async-signal-safe.  A fault landing between the swap and the
+ * store still runs the action of slot 0, a valid one: no system call both
+ * installs a handler and hands what it replaced to that handler before it
+ * can run.
+ */
+struct prev_action {
+	struct sigaction sa;
+	_Atomic int spent; /* installed with SA_RESETHAND and already run once */
+};
+static struct prev_action prev_act[2][2]; /* [0 SIGBUS, 1 SIGSEGV][slot] */
+static _Atomic int prev_slot[2];
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the handler's atomics must be lock-free");
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static int installed;
 static _Atomic uint64_t faults_caught;
@@ -46,9 +69,6 @@ static _Atomic uint64_t faults_caught;
  * hang instead of dying) and take the loader's TLS lock.
  */
 static _Thread_local struct dlreg__fault_scope *volatile scope_top DLREG_TLS_IE;
-
-/* SA_RESETHAND of a previous handler already called once (0 SIGBUS, 1 SIGSEGV). */
-static _Atomic int prev_spent[2];
 
 /*
  * Runs the action that was installed before ours, as the kernel would have
@@ -62,14 +82,18 @@ static _Atomic int prev_spent[2];
  */
 static void chain(int sig, siginfo_t *si, void *uc)
 {
-	const struct sigaction *p = sig == SIGBUS ? &prev_bus : &prev_segv;
+	int i = sig == SIGBUS ? 0 : 1;
+	/* Acquire: pairs with take_over()'s release, the slot it names is whole. */
+	int slot = atomic_load_explicit(&prev_slot[i], memory_order_acquire);
+	struct prev_action *pa = &prev_act[i][slot];
+	const struct sigaction *p = &pa->sa;
 	void (*h)(int) = p->sa_handler; /* SIG_DFL and SIG_IGN whatever sa_flags says */
 	/* A sent signal, or a memory error the kernel reports ahead of use
 	 * (BUS_MCEERR_AO), is not a fault the thread would meet again. */
 	if (h == SIG_IGN && (si->si_code <= 0 || (sig == SIGBUS && si->si_code == BUS_MCEERR_AO)))
 		return;
 	if (h != SIG_DFL && h != SIG_IGN && (p->sa_flags & SA_RESETHAND) &&
-	    atomic_exchange(&prev_spent[sig == SIGBUS ? 0 : 1], 1))
+	    atomic_exchange(&pa->spent, 1))
 		h = SIG_DFL;
 	if (h == SIG_DFL || h == SIG_IGN) {
 		struct sigaction dfl;
@@ -128,6 +152,58 @@ static void pin_self(void)
 		dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
 }
 
+static int is_ours(const struct sigaction *a)
+{
+	return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == on_fault;
+}
+
+/* Same handler, flags and mask (sa_restorer aside: chain() never uses it). */
+static int same_action(const struct sigaction *a, const struct sigaction *b)
+{
+	if (a->sa_handler != b->sa_handler || a->sa_flags != b->sa_flags)
+		return 0;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&a->sa_mask, sig) != sigismember(&b->sa_mask, sig))
+			return 0;
+	return 1;
+}
+
+/*
+ * Installs sa for signal i (0 SIGBUS, 1 SIGSEGV) in one call that also
+ * returns what it replaced.  Where that is not what the first read saw,
+ * another thread installed it in between: it becomes the action to chain
+ * to.  An unchanged action keeps slot 0, and with it its SA_RESETHAND state
+ * (a fault in the window may already have run it once).
+ */
+static int take_over(int i, const struct sigaction *sa)
+{
+	struct sigaction old;
+	memset(&old, 0, sizeof old);
+	if (sigaction(i ? SIGSEGV : SIGBUS, sa, &old) != 0)
+		return -1;
+	if (!same_action(&old, &prev_act[i][0].sa)) {
+		prev_act[i][1].sa = old;
+		atomic_store_explicit(&prev_slot[i], 1, memory_order_release);
+	}
+	return 0;
+}
+
+/*
+ * Puts back the action signal i had before ours.  The swap returns what
+ * was current: where it is not ours, someone replaced ours since, and that
+ * handler is theirs to keep.
+ */
+static void give_back(int i)
+{
+	int sig = i ? SIGSEGV : SIGBUS;
+	/* Relaxed: stored by this thread, in take_over(). */
+	int slot = atomic_load_explicit(&prev_slot[i], memory_order_relaxed);
+	struct sigaction cur;
+	memset(&cur, 0, sizeof cur);
+	if (sigaction(sig, &prev_act[i][slot].sa, &cur) == 0 && !is_ours(&cur))
+		sigaction(sig, &cur, NULL);
+}
+
 static void install(void)
 {
 	struct sigaction sa;
@@ -135,14 +211,19 @@ static void install(void)
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	/* Save the previous actions before ours can run and read them. */
-	if (sigaction(SIGBUS, NULL, &prev_bus) != 0 || sigaction(SIGSEGV, NULL, &prev_segv) != 0)
+	/*
+	 * Read the previous actions before ours can run: a single
+	 * sigaction(sig, &sa, &old) makes on_fault live before `old` is stored,
+	 * and a fault in another thread then would find no action to chain to.
+	 */
+	if (sigaction(SIGBUS, NULL, &prev_act[0][0].sa) != 0 ||
+	    sigaction(SIGSEGV, NULL, &prev_act[1][0].sa) != 0)
 		return;
 	pin_self();
-	if (sigaction(SIGBUS, &sa, NULL) != 0)
+	if (take_over(0, &sa) != 0)
 		return;
-	if (sigaction(SIGSEGV, &sa, NULL) != 0) {
-		sigaction(SIGBUS, &prev_bus, NULL);
+	if (take_over(1, &sa) != 0) {
+		give_back(0);
 		return;
 	}
 	installed = 1;
@@ -156,7 +237,7 @@ int dlreg__fault_ready(void)
 	/* An application may have replaced our handler since; then mapping is unsafe. */
 	if (sigaction(SIGBUS, NULL, &cur) != 0)
 		return 0;
-	return (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fault;
+	return is_ours(&cur);
 }
 
 void dlreg__fault_arm(struct dlreg__fault_scope *scope, const void *base, size_t len)

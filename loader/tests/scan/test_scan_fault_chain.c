@@ -13,8 +13,15 @@
  *   - a thread that blocks every signal (as one that leaves them to a
  *     sigwait thread does) still gets DLREG_ETRUNCATED from a mapped scan
  *     of a file truncated under it, not a SIGBUS that kills the process (a
- *     fault the thread blocks is fatal), and its mask is as it was after.
+ *     fault the thread blocks is fatal), and its mask is as it was after;
+ *   - a handler another thread installs between the scanner's read of the
+ *     previous action and the installation of its own is the one faults
+ *     are passed to, for SIGBUS and for SIGSEGV, not the one the read saw;
+ *     where installing for SIGSEGV fails, SIGBUS is given back that
+ *     handler.  The other thread is simulated by sigaction, interposed
+ *     below.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -40,8 +47,69 @@ static volatile sig_atomic_t calls;
 static volatile sig_atomic_t usr1_blocked;
 static sigjmp_buf back;
 
-/* A mapped scan of a file with a marker: installs the scanner's handler. */
-static int mapped_scan(void)
+/*
+ * sigaction, interposed: linked to libdlreg.so, the library's calls find
+ * this executable's definition first (linked statically, it replaces
+ * libc's).  It forwards to the real one.  While a window case arms it, it
+ * installs a handler of its own (through the real sigaction) right after
+ * the first read of a signal's action, as another thread could between the
+ * scanner's read and its own installation, or makes a change of SIGSEGV's
+ * action fail.  It only reads flags and forwards: safe in a handler, where
+ * the scanner calls sigaction too.
+ */
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static sigaction_fn real_sigaction;
+/* [0] SIGBUS, [1] SIGSEGV: install window_handler after the next read. */
+static volatile sig_atomic_t window_after_read[2];
+static volatile sig_atomic_t fail_segv_change;
+
+static void window_handler(int sig, siginfo_t *si, void *uc);
+
+static sigaction_fn find_real_sigaction(void)
+{
+	/*
+	 * A sanitizer runtime linked into the executable (clang's) defines
+	 * sigaction weakly, as its interceptor, and this definition replaces
+	 * it: call the interceptor by its own name where there is one, so the
+	 * sanitizer still sees every action.  Else the next definition.
+	 */
+	void *sym = dlsym(RTLD_DEFAULT, "__interceptor_sigaction");
+	if (!sym)
+		sym = dlsym(RTLD_NEXT, "sigaction");
+	sigaction_fn fn = NULL;
+	if (sym)
+		memcpy(&fn, &sym, sizeof fn);
+	return fn;
+}
+
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (!real_sigaction) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int i = sig == SIGBUS ? 0 : sig == SIGSEGV ? 1 : -1;
+	if (i == 1 && act && fail_segv_change) {
+		fail_segv_change = 0;
+		errno = EINVAL;
+		return -1;
+	}
+	int rc = real_sigaction(sig, act, old);
+	if (rc == 0 && i >= 0 && !act && window_after_read[i]) {
+		struct sigaction w;
+		memset(&w, 0, sizeof w);
+		w.sa_sigaction = window_handler;
+		w.sa_flags = SA_SIGINFO;
+		sigemptyset(&w.sa_mask);
+		window_after_read[i] = 0;
+		if (real_sigaction(sig, &w, NULL) != 0)
+			window_after_read[i] = -1; /* reported by the child */
+	}
+	return rc;
+}
+
+/* A scan of a file with a marker: 0 if it found it with backend `want`. */
+static int marker_scan(enum dlreg_scan_backend want)
 {
 	static const char text[] = "{\"a\":1}";
 	unsigned char rec[DLREG_METADATA_HEADER_LEN + sizeof text - 1];
@@ -60,9 +128,15 @@ static int mapped_scan(void)
 	struct dlreg_scan_options o = {.backend = DLREG_SCAN_MMAP};
 	struct dlreg_metadata *m = NULL;
 	int rc = dlreg_scan_file(path, &o, &m);
-	int ok = rc == DLREG_OK && m && m->backend == DLREG_SCAN_MMAP;
+	int ok = rc == DLREG_OK && m && m->backend == want;
 	dlreg_metadata_free(m);
 	return ok ? 0 : -1;
+}
+
+/* A mapped scan of a file with a marker: installs the scanner's handler. */
+static int mapped_scan(void)
+{
+	return marker_scan(DLREG_SCAN_MMAP);
 }
 
 /* A page nobody may touch: every access is a real SIGSEGV (si_code > 0). */
@@ -123,6 +197,37 @@ static void note_mask_and_leave(int sig)
 	siglongjmp(back, 1);
 }
 
+/* Calls of the action the window cases set first and of the one set in the window. */
+static volatile sig_atomic_t stale_calls;
+static volatile sig_atomic_t window_bus_calls;
+static volatile sig_atomic_t window_segv_calls;
+
+static void stale_handler(int sig)
+{
+	(void)sig;
+	stale_calls++;
+	siglongjmp(back, 1);
+}
+
+static void window_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	if (sig == SIGBUS)
+		window_bus_calls++;
+	else
+		window_segv_calls++;
+	siglongjmp(back, 1);
+}
+
+static int is_window_handler(int sig)
+{
+	struct sigaction cur;
+	memset(&cur, 0, sizeof cur);
+	return sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+	       cur.sa_sigaction == window_handler;
+}
+
 /* Child bodies: the exit status or the signal that ended them is the result. */
 
 static int child_resethand(void)
@@ -162,6 +267,61 @@ static int child_ignored(int flags, int real_fault)
 	}
 	(void)b[0];
 	return 6;
+}
+
+/*
+ * Another thread's handler lands between the scanner's read of one
+ * signal's action (i: 0 SIGBUS, 1 SIGSEGV) and its own installation: faults
+ * that are not a scan's, a real one and a sent one, must reach that
+ * handler, not the stale one the read saw.  The other signal's action did
+ * not change: its faults still reach the one read.
+ */
+static int child_window(int i)
+{
+	set_action(SIGBUS, stale_handler, NULL, 0, NULL);
+	set_action(SIGSEGV, stale_handler, NULL, 0, NULL);
+	volatile char *b = bus_page();
+	volatile char *g = guard_page();
+	if (!b || !g)
+		return 2;
+	window_after_read[i] = 1;
+	if (mapped_scan() != 0 || window_after_read[i] != 0)
+		return 2; /* not installed, or the window was never reached */
+	if (sigsetjmp(back, 1) == 0)
+		(void)(i ? g : b)[0];
+	if (sigsetjmp(back, 1) == 0)
+		raise(i ? SIGSEGV : SIGBUS);
+	if (sigsetjmp(back, 1) == 0)
+		(void)(i ? b : g)[0];
+	if ((i ? window_segv_calls : window_bus_calls) != 2)
+		return 8; /* the stale handler ran instead */
+	return (i ? window_bus_calls : window_segv_calls) == 0 && stale_calls == 1 ? 0 : 9;
+}
+
+/*
+ * The same window for SIGBUS, then installing for SIGSEGV fails: the
+ * scanner gives SIGBUS back, and must give back the handler that was
+ * current (the window's), not the stale one; scans read instead of mapping.
+ */
+static int child_window_restore(void)
+{
+	set_action(SIGBUS, stale_handler, NULL, 0, NULL);
+	set_action(SIGSEGV, stale_handler, NULL, 0, NULL);
+	volatile char *b = bus_page();
+	if (!b)
+		return 2;
+	window_after_read[0] = 1;
+	fail_segv_change = 1;
+	if (marker_scan(DLREG_SCAN_READ) != 0 || window_after_read[0] != 0 || fail_segv_change)
+		return 2;
+	struct sigaction segv;
+	memset(&segv, 0, sizeof segv);
+	if (!is_window_handler(SIGBUS) || sigaction(SIGSEGV, NULL, &segv) != 0 ||
+	    (segv.sa_flags & SA_SIGINFO) || segv.sa_handler != stale_handler)
+		return 10;
+	if (sigsetjmp(back, 1) == 0)
+		(void)b[0];
+	return window_bus_calls == 1 && stale_calls == 0 ? 0 : 8;
 }
 
 /* Truncates the storm file some time (0-2 ms) after each scan starts. */
@@ -245,6 +405,11 @@ static const char *describe(int status, char *buf, size_t n)
 
 int main(int argc, char **argv)
 {
+	real_sigaction = find_real_sigaction();
+	if (!real_sigaction) {
+		fprintf(stderr, "no sigaction to forward to\n");
+		return 1;
+	}
 	self = argv[0];
 	const char *t = getenv("TMPDIR");
 	if (argc == 3) {
@@ -263,6 +428,12 @@ int main(int argc, char **argv)
 			return child_ignored(SA_SIGINFO, 1);
 		if (!strcmp(argv[1], "blocked"))
 			return child_blocked();
+		if (!strcmp(argv[1], "window-bus"))
+			return child_window(0);
+		if (!strcmp(argv[1], "window-segv"))
+			return child_window(1);
+		if (!strcmp(argv[1], "window-restore"))
+			return child_window_restore();
 		return 2;
 	}
 	snprintf(tmpdir, sizeof tmpdir, "%s/dlreg-fault-chain-XXXXXX", t && *t ? t : "/tmp");
@@ -272,8 +443,9 @@ int main(int argc, char **argv)
 	}
 	static const char *const names[] = {"resethand", "mask", "ignored-sent",
 	                                    "ignored-siginfo-sent", "ignored-fault",
-	                                    "ignored-siginfo-fault", "blocked"};
-	static const int sigs[] = {SIGSEGV, 0, 0, 0, SIGBUS, SIGBUS, 0};
+	                                    "ignored-siginfo-fault", "blocked",
+	                                    "window-bus", "window-segv", "window-restore"};
+	static const int sigs[] = {SIGSEGV, 0, 0, 0, SIGBUS, SIGBUS, 0, 0, 0, 0};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		pid_t pid = fork();
 		if (pid == 0) {
