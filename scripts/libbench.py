@@ -28,8 +28,9 @@ TIME_UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 # Aggregates of a Complexity() fit: a coefficient and an RMS error, no times.
 COMPLEXITY_AGGREGATES = ("BigO", "RMS")
 
-# Both samples at most this large: exact p-value, with or without ties (see
-# "rank statistics" below); larger samples use the normal approximation.
+# At most this many pairs (n1 n2 <= EXACT_MAX^2, e.g. 20 against 20 or 5
+# against 80): exact p-value, with or without ties (see "rank statistics"
+# below); more use the normal approximation.
 EXACT_MAX = 20
 
 
@@ -248,14 +249,15 @@ def collect(doc):
 # form and n1 != n2, ties can reach 1 / C(N, n1): 1 vs 2 values with y tied
 # would give p = 1/3.)
 #
-# Both samples at most EXACT_MAX: exact p.  Without ties the distribution of
-# U depends on n1 and n2 only and is counted once per pair of sizes
+# At most EXACT_MAX^2 pairs (use_exact): exact p.  Without ties the
+# distribution of U depends on n1 and n2 only and is counted once per pair
+# of sizes
 # (exact_u_counts).  With ties it depends on the sizes of the runs of equal
 # values and is counted per call (exact_rank_sum_counts), on integers: twice
 # a mid-rank is an integer, so the observed sum is compared exactly, with no
-# floating-point tolerance.  The work grows about as N^2 n1^2: at 20 vs 20
-# with one tie (the slowest case there) it is about 10 ms of CPython, cheap
-# next to running the benchmarks.  Larger samples: normal approximation, tie
+# floating-point tolerance; the smaller side is counted.  The work grows
+# about as N^2 n1^2: at 20 vs 20 with one tie (the slowest case there) it
+# is about 10 ms of CPython, cheap next to running the benchmarks.  Larger samples: normal approximation, tie
 # and continuity corrected.
 
 
@@ -395,8 +397,10 @@ def normal_p(u, n1, n2, ties=()):
 
 
 def use_exact(n1, n2):
-    """True when samples of these sizes get the exact p-value."""
-    return n1 <= EXACT_MAX and n2 <= EXACT_MAX
+    """True when samples of these sizes get the exact p-value: as many pairs
+    as EXACT_MAX a side at most.  Sizes far apart (3 against 40) stay exact:
+    there the normal approximation is worst, and the counting cheap."""
+    return n1 * n2 <= EXACT_MAX * EXACT_MAX
 
 
 def mann_whitney_p(x, y):
@@ -410,6 +414,9 @@ def mann_whitney_p(x, y):
         return normal_p(u, n1, n2, ties), "normal"
     if not ties:
         return exact_p(u, n1, n2), "exact"
+    # The p of y's rank sum is the same; counting the smaller side is cheaper.
+    if n1 > n2:
+        x, y, n1 = y, x, n2
     doubled, runs = _doubled_ranks(list(x) + list(y))
     return exact_tied_p(sum(doubled[:n1]), n1, runs), "exact"
 
@@ -418,8 +425,8 @@ def min_p(n1, n2):
     """The smallest p-value samples of these sizes can give: that of fully
     separated samples without ties.  Ties do not go below it where the p is
     exact (see the notes above), so whether a significant result is possible
-    at all depends on the sizes alone.  Beyond EXACT_MAX the tie correction
-    can take the normal approximation below it."""
+    at all depends on the sizes alone.  Beyond use_exact's sizes the tie
+    correction can take the normal approximation below it."""
     if n1 == 0 or n2 == 0:
         return 1.0
     if use_exact(n1, n2):

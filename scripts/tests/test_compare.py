@@ -631,6 +631,19 @@ class TestMannWhitney(unittest.TestCase):
         self.assertEqual(lb.mann_whitney_p([1], [2, 2]), (2 / 3, "exact"))
         self.assertEqual(lb.mann_whitney_p([2, 2], [1]), (2 / 3, "exact"))
 
+    def test_unequal_sizes_stay_exact(self):
+        # 1 against 21, y all tied and above x: the exact p is 2/22 (x is the
+        # smallest of 22 values, twice that tail), the smallest p of these
+        # sizes; the tie-corrected normal approximation said 1.3e-5.
+        self.assertEqual(lb.mann_whitney_p([1], [2] * 21), (2 / 22, "exact"))
+        self.assertEqual(lb.mann_whitney_p([2] * 21, [1]), (2 / 22, "exact"))
+        # 3 against 25 fully apart, y tied: 2 / C(28, 3) = 6.1e-4 (normal: 2.9e-7).
+        self.assertEqual(lb.mann_whitney_p([1, 1, 1], [2] * 25), (2 / 3276, "exact"))
+        # Without ties too: 5 against 80 is exact, 21 against 21 is not.
+        self.assertEqual(lb.mann_whitney_p(list(range(5)), list(range(5, 85)))[1], "exact")
+        self.assertEqual(lb.min_p(5, 80), lb.exact_p(0, 5, 80))
+        self.assertEqual(lb.mann_whitney_p(list(range(21)), list(range(21, 42)))[1], "normal")
+
     def test_ties_exact_counts(self):
         # Runs 2 2 2 (doubled mid-ranks 3 7 11), three values chosen, taking
         # (a, b, c) of the runs in C(2,a) C(2,b) C(2,c) ways: doubled sums 13
