@@ -216,7 +216,12 @@ struct hmemo_set {
 struct dlreg_reader {
 	ck_epoch_record_t rec; /* first member */
 	dlreg_t *reg;
-	pthread_t owner;
+	/*
+	 * The thread that registered or recycled the record last.  Written when
+	 * a thread takes the record, read by other threads' exit destructors
+	 * (reader_key_destructor), hence atomic; never read on the read path.
+	 */
+	_Atomic(pthread_t) owner;
 	bool is_reclaimer;
 	struct memo_set memo[1 << MEMO_SET_BITS];   /* owner thread only */
 	struct hmemo_set hmemo[1 << MEMO_SET_BITS]; /* owner thread only */
@@ -550,23 +555,67 @@ static bool reclaim_round(struct dlreg *reg)
 	return true;
 }
 
-/* Waits until no other thread is releasing a batch it took earlier. */
-static void wait_for_releasers(struct dlreg *reg)
+/* Waits until no other thread is releasing a batch it took earlier; true if
+ * one was. */
+static bool wait_for_releasers(struct dlreg *reg)
 {
 	struct timespec ts = { 0, 100 * 1000 };
-	while (atomic_load_explicit(&reg->releasing, memory_order_acquire) != 0)
+	bool waited = false;
+	while (atomic_load_explicit(&reg->releasing, memory_order_acquire) != 0) {
+		waited = true;
 		nanosleep(&ts, NULL);
+	}
+	return waited;
 }
 
-static void quiesce_rounds(struct dlreg *reg)
+/* glibc references the registry holds: the entries not released yet. */
+static int64_t held_dl_refs(struct dlreg *reg)
 {
-	/* Releasing can retire more (a destructor closing a handle), and a
-	 * concurrent poller may hold a batch: repeat until both settle. */
-	for (int round = 0; round < 64; round++) {
-		reclaim_round(reg);
-		wait_for_releasers(reg);
+	/* Closes first: a dlclose is counted after its dlopen, so calls made
+	 * between the two loads make the result too high, not negative.  It
+	 * is exact when nothing else runs (destroy). */
+	uint64_t closed = atomic_load_explicit(&reg->st.dlclose_calls, memory_order_relaxed);
+	uint64_t opened = atomic_load_explicit(&reg->st.dlopen_calls, memory_order_relaxed);
+	return (int64_t)(opened - closed);
+}
+
+/* Stalled rounds (see quiesce_rounds) after which quiesce and destroy give up. */
+enum { STALLED_ROUNDS_MAX = 64 };
+
+/*
+ * Releasing can retire more: a destructor closing a handle, or a chain of
+ * libraries each closing the next, one link per round.  And a concurrent
+ * poller may hold a batch whose destructors retire more.  So: rounds until
+ * one finds nothing to take while no other thread is releasing.
+ *
+ * Closing alone always ends: every retirement uses up a loaded entry.  Only
+ * destructors that load what they close can go on forever (A's destructor
+ * opens and closes B, B's opens and closes A), so progress is measured in
+ * glibc references: a round that brings them below their lowest count so
+ * far made progress, which can happen only as many times as there were
+ * references at the start.  Any other round is stalled, and after
+ * STALLED_ROUNDS_MAX of those the rest is left where it is: returns false.
+ * A chain of any length whose destructors load a library now and then
+ * still gets through.
+ */
+static bool quiesce_rounds(struct dlreg *reg)
+{
+	int64_t lowest = held_dl_refs(reg);
+	unsigned stalled = 0;
+	for (;;) {
+		bool took = reclaim_round(reg);
+		bool others = wait_for_releasers(reg);
 		if (atomic_load_explicit(&reg->pending, memory_order_relaxed) == 0)
-			return;
+			return true;
+		/* What is still pending was retired after our take (by another
+		 * thread), or is lost with the threads a fork left behind. */
+		if (!took && !others)
+			return true;
+		int64_t held = held_dl_refs(reg);
+		if (held < lowest)
+			lowest = held;
+		else if (++stalled == STALLED_ROUNDS_MAX)
+			return false;
 	}
 }
 
@@ -581,7 +630,8 @@ int dlreg_quiesce(dlreg_t *reg)
 				  "by dlreg");
 		return DLREG_EDEADLK;
 	}
-	quiesce_rounds(reg);
+	/* Stalled rounds leave the rest to a later call (dlreg.h says so). */
+	(void)quiesce_rounds(reg);
 	return DLREG_OK;
 }
 
@@ -671,6 +721,26 @@ static bool reg_owns_record(struct dlreg *reg, const struct dlreg_reader *r)
 }
 
 /*
+ * Is `r`, just found by reg_owns_record, the calling thread's record?
+ * Another thread may be recycling it at this moment (a stale address, see
+ * below), hence the atomic `owner`.  Its stores can be relaxed: the only
+ * value equal to pthread_self() is one this thread stored itself, which
+ * program order makes visible.  What must not be read is this thread's own
+ * store from the memory's earlier life as another record (freed by a
+ * destroy and allocated again since).  Records are only ever pushed, each
+ * after a store fence, and ck's acquire fence here pairs with the push by
+ * which the new owner's ck_epoch_register published the record (the walk
+ * read that push or a later one): the load returns that owner's store or a
+ * later one.  ck's fence, not C11's, which TSan builds reject; a compiler
+ * barrier on x86.  Thread exit only.
+ */
+static bool owned_by_self(const struct dlreg_reader *r)
+{
+	ck_pr_fence_acquire();
+	return pthread_equal(atomic_load_explicit(&r->owner, memory_order_relaxed), pthread_self());
+}
+
+/*
  * A thread that used dlreg_reader_self exits, maybe while another thread
  * destroys the registry (a detached thread cannot be joined first).  The
  * record is unregistered only while its registry is on the global list,
@@ -690,8 +760,7 @@ static void reader_key_destructor(void *p)
 		 * at the same address since.  A record this thread owns is its
 		 * own (the owner is set by whoever registers or recycles it).
 		 */
-		if (reg_owns_record(reg, p) &&
-		    pthread_equal(((const struct dlreg_reader *)p)->owner, pthread_self())) {
+		if (reg_owns_record(reg, p) && owned_by_self(p)) {
 			dlreg_reader_unregister(p);
 			break;
 		}
@@ -720,7 +789,7 @@ static struct dlreg_reader *reader_alloc(dlreg_t *reg)
 		return NULL;
 	memset(r, 0, sizeof *r);
 	r->reg = reg;
-	r->owner = pthread_self();
+	atomic_store_explicit(&r->owner, pthread_self(), memory_order_relaxed);
 	return r;
 }
 
@@ -815,10 +884,10 @@ static uint32_t user_refs(const struct dlreg_lib *lib)
 }
 
 /*
- * Destroy, first: a warning per entry still referenced, while the registry
- * is whole.  The messages are collected before any is sent: the sink may
- * open or close libraries, which changes the index under a walk.  (It may
- * not destroy: tl_in_sink.)
+ * Destroy, once the releases are done: a warning per entry still
+ * referenced, while the registry is whole.  The messages are collected
+ * before any is sent: the sink may open or close libraries, which changes
+ * the index under a walk.  (It may not destroy: tl_in_sink.)
  */
 static void report_referenced(struct dlreg *reg)
 {
@@ -880,6 +949,34 @@ static size_t destroy_entries(struct dlreg *reg)
 	return leaked;
 }
 
+/*
+ * Destroy, last: whatever is still retired is never released.  That is only
+ * anything when destructors kept loading libraries (quiesce_rounds gave up).
+ * A retired library keeps its glibc reference and stays loaded: its
+ * dlclose would run a destructor that calls into the registry being freed.
+ * Its entry is freed, as nothing can reach a retired entry once readers are
+ * gone.  Retired memory is freed.  Returns the number of libraries left.
+ */
+static size_t abandon_retired(struct dlreg *reg)
+{
+	pthread_mutex_lock(&reg->reclaim_lock);
+	struct retire *r = take_all_locked(reg);
+	pthread_mutex_unlock(&reg->reclaim_lock);
+	size_t left = 0;
+	while (r) {
+		struct retire *next = r->next;
+		if (r->release == release_lib) {
+			poison_and_free_lib(
+				(struct dlreg_lib *)((char *)r - offsetof(struct dlreg_lib, retire)));
+			left++;
+		} else {
+			r->release(reg, r);
+		}
+		r = next;
+	}
+	return left;
+}
+
 static void free_readers(struct dlreg *reg)
 {
 	ck_stack_entry_t *cursor, *next;
@@ -910,11 +1007,24 @@ int dlreg_destroy(dlreg_t *reg, size_t *still_referenced)
 		return DLREG_EDEADLK;
 	}
 	stop_reclaim_thread(reg);
+	/*
+	 * Every release, and what the destructors it runs retire in turn, is
+	 * done before anything is torn down (a destructor may call back into
+	 * the registry), and before the warnings, which then name only what
+	 * really stays loaded.
+	 */
+	bool settled = quiesce_rounds(reg);
+	if (!settled)
+		reg_log(reg, DLREG_LOG_WARN,
+			"destroy: library destructors keep loading libraries; the ones still "
+			"retired are left loaded");
 	report_referenced(reg);
-	quiesce_rounds(reg);
+	/* The log sink may have closed libraries. */
+	if (settled)
+		(void)quiesce_rounds(reg);
 	reg_unlink(reg);
 	size_t leaked = destroy_entries(reg);
-	quiesce_rounds(reg); /* the maps' deferred frees */
+	leaked += abandon_retired(reg);
 	pthread_key_delete(reg->self_key);
 	tl_hs_owner = NULL;
 	ck_hs_destroy(&reg->by_handle);
@@ -941,7 +1051,8 @@ dlreg_reader_t *dlreg_reader_register(dlreg_t *reg)
 		/* TSan: ck's recycle CAS hands the record over from its last owner. */
 		dlreg_ann_acquire(rec);
 		struct dlreg_reader *r = (struct dlreg_reader *)rec;
-		r->owner = pthread_self();
+		/* An exiting thread may be reading it (owned_by_self). */
+		atomic_store_explicit(&r->owner, pthread_self(), memory_order_relaxed);
 		/* A way its last owner left half filled (a fork child) must not match. */
 		memset(r->memo, 0, sizeof r->memo);
 		memset(r->hmemo, 0, sizeof r->hmemo);
@@ -1843,7 +1954,8 @@ static void child_reset_records(struct dlreg *reg)
 	{
 		struct dlreg_reader *r = (struct dlreg_reader *)((char *)cursor -
 					 offsetof(ck_epoch_record_t, record_next));
-		if (r->is_reclaimer || pthread_equal(r->owner, self))
+		if (r->is_reclaimer ||
+		    pthread_equal(atomic_load_explicit(&r->owner, memory_order_relaxed), self))
 			continue;
 		if (r->rec.state == EPOCH_RECORD_USED) {
 			r->rec.active = 0;

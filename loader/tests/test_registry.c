@@ -1175,6 +1175,217 @@ static void test_fork_in_destructor(void)
 	done_reg(reg);
 }
 
+/* How many mapped objects have a path that starts with `prefix`. */
+struct prefix_probe {
+	const char *prefix;
+	int n;
+};
+
+static int prefix_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct prefix_probe *p = data;
+	p->n += strncmp(info->dlpi_name, p->prefix, strlen(p->prefix)) == 0;
+	return 0;
+}
+
+static int mapped_under(const char *dir)
+{
+	char prefix[256];
+	snprintf(prefix, sizeof prefix, "%s/", dir);
+	struct prefix_probe p = { prefix, 0 };
+	dl_iterate_phdr(prefix_cb, &p);
+	return p.n;
+}
+
+/* Links of the chain below: a round each, well over the 64 stalled rounds
+ * after which quiesce gives up, which a chain must not count as stalled. */
+enum { CHAIN_LINKS = 100 };
+
+/*
+ * Opens every path of `paths` and gives each library the handle of the one
+ * before it (libchain.so's destructor closes it), so that closing the
+ * returned handle unloads them all, last to first, one per grace period.
+ */
+static dlreg_lib_t *open_chain(dlreg_t *reg, char (*paths)[64], int n)
+{
+	dlreg_lib_t *prev = NULL;
+	for (int i = 0; i < n; i++) {
+		dlreg_lib_t *h;
+		void *hold;
+		if (dlreg_open(reg, paths[i], 0, &h) != DLREG_OK ||
+		    dlreg_sym(h, DLREG_FIXTURE_SYM_CHAIN_HOLD, &hold) != DLREG_OK) {
+			fprintf(stderr, "chain link %d: %s\n", i, dlreg_errdetail());
+			return NULL;
+		}
+		if (prev)
+			dlreg_fixture_chain_hold_sym(hold)(prev);
+		prev = h;
+	}
+	return prev;
+}
+
+/*
+ * A chain of libraries whose destructors each close the next through the
+ * registry: every release retires the next link.  dlreg_quiesce releases
+ * the whole chain; so does dlreg_destroy, which must not tear the registry
+ * down under the destructors still due (they would close their handles in
+ * a half-destroyed registry, or find them orphaned and fail).
+ */
+static void test_long_destructor_chain(void)
+{
+	static char paths[CHAIN_LINKS][64];
+	char dir[] = "/tmp/dlreg-chain-XXXXXX";
+	CHECK(mkdtemp(dir));
+	for (int i = 0; i < CHAIN_LINKS; i++) {
+		snprintf(paths[i], sizeof paths[i], "%s/libchain%03d.so", dir, i);
+		CHECK(copy_file(fixture("chain"), paths[i], NULL, NULL));
+	}
+	unsigned long dtor0 = dlreg_fixture_host_instance.dtor_runs;
+	unsigned long err0 = dlreg_fixture_host_instance.callback_errors;
+
+	dlreg_t *reg = new_reg();
+	dlreg_lib_t *last = open_chain(reg, paths, CHAIN_LINKS);
+	int loaded = mapped_under(dir);
+	int closed = last ? dlreg_close(reg, last) : -1;
+	int quiesced = dlreg_quiesce(reg);
+	size_t q_pending = dlreg_pending(reg);
+	int q_left = mapped_under(dir);
+	struct dlreg_stats st;
+	dlreg_stats(reg, &st);
+	done_reg(reg);
+
+	reg = new_reg();
+	last = open_chain(reg, paths, CHAIN_LINKS);
+	int closed2 = last ? dlreg_close(reg, last) : -1;
+	size_t still = 12345;
+	int destroyed = dlreg_destroy(reg, &still);
+	host_reg = NULL;
+	int d_left = mapped_under(dir);
+	unsigned long dtors = dlreg_fixture_host_instance.dtor_runs - dtor0;
+	unsigned long errors = dlreg_fixture_host_instance.callback_errors - err0;
+
+	for (int i = 0; i < CHAIN_LINKS; i++)
+		unlink(paths[i]);
+	rmdir(dir);
+	if (q_pending || q_left || destroyed != DLREG_OK || still || d_left || errors)
+		fprintf(stderr,
+			"quiesce left %zu pending, %d links mapped; destroy: %s, %zu still "
+			"referenced, %d links mapped; %lu callback errors\n",
+			q_pending, q_left, dlreg_strerror(destroyed), still, d_left, errors);
+	CHECK(loaded == CHAIN_LINKS);
+	CHECK_ERR(closed, DLREG_OK);
+	CHECK_ERR(quiesced, DLREG_OK);
+	CHECK(q_pending == 0 && q_left == 0);
+	CHECK(st.live == 0 && st.released == CHAIN_LINKS && st.dlopen_calls == st.dlclose_calls);
+	CHECK_ERR(closed2, DLREG_OK);
+	CHECK_ERR(destroyed, DLREG_OK);
+	CHECK(still == 0 && d_left == 0);
+	CHECK(dtors == 2 * CHAIN_LINKS && errors == 0);
+}
+
+/* Two copies of libdtor_cb.so whose destructors load and close each other. */
+static char cycle_paths[2][64];
+static atomic_bool cycle_on;
+static atomic_uint cycle_turn;
+
+static int cycle_open(void *ctx, const char *path, void **handle)
+{
+	if (!atomic_load(&cycle_on))
+		return host_open(ctx, path, handle); /* plain01, as the fixture asks */
+	unsigned turn = atomic_fetch_add(&cycle_turn, 1);
+	return dlreg_open(host_reg, cycle_paths[(turn + 1) % 2], 0, (dlreg_lib_t **)handle);
+}
+
+static int refuse_open(void *ctx, const char *path, void **handle)
+{
+	(void)ctx;
+	(void)path;
+	(void)handle;
+	return 1;
+}
+
+/*
+ * Destructors that load and close each other never run out of work: each
+ * release loads and retires the other library.  dlreg_quiesce gives up
+ * after its stalled rounds and leaves the rest for later; dlreg_destroy
+ * gives up too, and leaves the library still retired loaded (its
+ * destructor would call into the freed registry), counted in
+ * still_referenced.
+ */
+static void test_destructor_cycle_is_bounded(void)
+{
+	char dir[] = "/tmp/dlreg-cycle-XXXXXX";
+	CHECK(mkdtemp(dir));
+	for (int i = 0; i < 2; i++) {
+		snprintf(cycle_paths[i], sizeof cycle_paths[i], "%s/libcycle%d.so", dir, i);
+		CHECK(copy_file(fixture("dtor_cb"), cycle_paths[i], NULL, NULL));
+	}
+	int (*saved_open)(void *, const char *, void **) = dlreg_fixture_host_instance.open;
+	unsigned long err0 = dlreg_fixture_host_instance.callback_errors;
+	dlreg_fixture_host_instance.open = cycle_open;
+
+	dlreg_t *reg = new_reg();
+	dlreg_lib_t *h;
+	struct dlreg_stats s0, s1;
+	/* The first destructor to run is libcycle0's: it loads libcycle1. */
+	atomic_store(&cycle_turn, 0);
+	atomic_store(&cycle_on, true);
+	int opened = dlreg_open(reg, cycle_paths[0], 0, &h);
+	int closed = opened == DLREG_OK ? dlreg_close(reg, h) : -1;
+	dlreg_stats(reg, &s0);
+	int quiesced = dlreg_quiesce(reg);
+	dlreg_stats(reg, &s1);
+	size_t gave_up_with = dlreg_pending(reg);
+	/* Ended: the next destructor opens and closes plain01 and stops. */
+	atomic_store(&cycle_on, false);
+	int quiesced2 = dlreg_quiesce(reg);
+	size_t pending = dlreg_pending(reg);
+	int q_left = mapped_under(dir);
+	done_reg(reg);
+
+	reg = new_reg();
+	atomic_store(&cycle_turn, 0);
+	atomic_store(&cycle_on, true);
+	int opened2 = dlreg_open(reg, cycle_paths[0], 0, &h);
+	int closed2 = opened2 == DLREG_OK ? dlreg_close(reg, h) : -1;
+	size_t still = 0;
+	int destroyed = dlreg_destroy(reg, &still);
+	host_reg = NULL;
+	atomic_store(&cycle_on, false);
+	int d_left = mapped_under(dir);
+
+	/* The registry left one library loaded with its reference: drop it here. */
+	dlreg_fixture_host_instance.open = refuse_open;
+	for (int i = 0; i < 2; i++) {
+		void *dl = dlopen(cycle_paths[i], RTLD_NOW | RTLD_NOLOAD);
+		if (dl) {
+			dlclose(dl);
+			dlclose(dl);
+		}
+		unlink(cycle_paths[i]);
+	}
+	rmdir(dir);
+	int cleaned = mapped_under(dir);
+	dlreg_fixture_host_instance.open = saved_open;
+	dlreg_fixture_host_instance.callback_errors = err0;
+
+	CHECK_ERR(opened, DLREG_OK);
+	CHECK_ERR(closed, DLREG_OK);
+	CHECK_ERR(quiesced, DLREG_OK);
+	uint64_t loads = s1.dlopen_calls - s0.dlopen_calls;
+	if (gave_up_with == 0 || loads < 64 || loads > 128)
+		fprintf(stderr, "quiesce: %zu pending after %llu loads\n", gave_up_with,
+			(unsigned long long)loads);
+	CHECK(gave_up_with > 0 && loads >= 64 && loads <= 128);
+	CHECK_ERR(quiesced2, DLREG_OK);
+	CHECK(pending == 0 && q_left == 0 && !mapped("plain01"));
+	CHECK_ERR(opened2, DLREG_OK);
+	CHECK_ERR(closed2, DLREG_OK);
+	CHECK_ERR(destroyed, DLREG_EBUSY);
+	CHECK(still == 1 && d_left == 1 && cleaned == 0);
+}
+
 /*
  * An entry never holds more than DLREG_REFS_MAX references: opens and
  * acquires beyond fail with DLREG_EOVERFLOW and change nothing.  Run by
@@ -1248,6 +1459,8 @@ static const struct test tests[] = {
 	{ "destroy_while_readers_exit", test_destroy_while_readers_exit },
 	{ "quiesce_with_busy_readers", test_quiesce_with_busy_readers },
 	{ "fork_in_destructor", test_fork_in_destructor },
+	{ "long_destructor_chain", test_long_destructor_chain },
+	{ "destructor_cycle_is_bounded", test_destructor_cycle_is_bounded },
 #ifdef DLREG_REFS_MAX
 	{ "refs_limit", test_refs_limit },
 #endif

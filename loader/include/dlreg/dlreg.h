@@ -119,12 +119,18 @@ DLREG_API int dlreg_create(const struct dlreg_config *config, dlreg_t **out);
  * Destroys a registry.  Must not run concurrently with any other call on it
  * (threads that used it may still be exiting: their reader records are safe);
  * DLREG_EDEADLK (nothing done) from inside a read section, the dynamic
- * loader or the log sink.  Waits for a grace period and releases retired entries.  Entries
- * still referenced are reported (log, WARN) and left loaded and allocated,
- * never unloaded under their users, so their handles keep working with
- * dlreg_sym: then returns DLREG_EBUSY and sets *still_referenced (if
- * non-NULL) to their number.  Entries held only by DLREG_HINT_NODELETE are
- * not reported.  Everything else the registry owns is released.
+ * loader or the log sink.  First releases retired entries as dlreg_quiesce
+ * does, with what their destructors retire in turn, however long the chain.
+ * Entries still referenced after that are reported (log, WARN) and left
+ * loaded and allocated, never unloaded under their users, so their handles
+ * keep working with dlreg_sym: then returns DLREG_EBUSY and sets
+ * *still_referenced (if non-NULL) to their number.  Entries held only by
+ * DLREG_HINT_NODELETE are not reported.  If destructors keep loading the
+ * libraries they close (see dlreg_quiesce), destroy gives up the same way,
+ * and the entries still retired then stay loaded, their destructors not run
+ * (they would call into the registry being destroyed): a WARN says so, and
+ * they count in *still_referenced and DLREG_EBUSY too.  Everything else the
+ * registry owns is released.
  */
 DLREG_API int dlreg_destroy(dlreg_t *reg, size_t *still_referenced);
 
@@ -185,7 +191,16 @@ DLREG_API unsigned dlreg_lib_hints(const dlreg_lib_t *lib);
 /*
  * Waits for a grace period and releases every entry retired before the call
  * (and waits for releases other threads have in progress), running
- * dlclose() on the calling thread; holds no lock while it waits.
+ * dlclose() on the calling thread; holds no lock while it waits.  What the
+ * released libraries' destructors retire (closing a handle they hold) is
+ * released too, round after round, for a chain of any length.  Only
+ * destructors that keep loading the libraries they close (A's loads and
+ * closes B, B's loads and closes A) could keep that going forever: after 64
+ * rounds that did not bring the libraries the registry holds loaded
+ * (dlopen_calls - dlclose_calls) below their lowest count so far,
+ * dlreg_quiesce returns DLREG_OK and leaves the rest to a later call
+ * (dlreg_pending() is then not 0).  Rounds stall that way too while other
+ * threads keep opening and closing libraries.
  * DLREG_EDEADLK if called inside a read section or from inside a dlopen() or
  * dlclose() that dlreg made (a constructor or destructor of a library it is
  * loading or unloading): the work is then left to a later call.  dlreg
