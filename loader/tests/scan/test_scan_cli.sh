@@ -122,7 +122,23 @@ mkdir "$tmp/dir.so"
 mkfifo "$tmp/fifo.so"
 expect_error directory "$tmp/dir.so"
 expect_error fifo "$tmp/fifo.so"
+check "fifo: named as such" grep -q "not a regular file: a FIFO, not opened" "$tmp/err"
 expect_error missing "$tmp/missing.so"
+expect_error device /dev/null
+check "device: named as such" grep -q "not a regular file: a character device, not opened" "$tmp/err"
+# ... and never opened: a writer blocked opening the FIFO would be released
+# by any reader's open, even a non-blocking one closed at once.
+rm -f "$tmp/fifo-opened"
+(exec 3>"$tmp/fifo.so" && : >"$tmp/fifo-opened") &
+writer=$!
+sleep 0.2 # the writer is blocked in its open by now, as a rule
+run "$tmp/fifo.so"
+sleep 0.5
+check "fifo: not opened" [ ! -e "$tmp/fifo-opened" ]
+kill "$writer" 2>/dev/null
+# (Unblock it if the kill came first: a reader opens the FIFO here.)
+exec 4<>"$tmp/fifo.so" && exec 4<&-
+wait "$writer" 2>/dev/null
 
 # Several files: the good ones print, the status says some failed.
 run "$tmp/copy.so" "$tmp/missing.so" "$plugin_b"
