@@ -54,14 +54,23 @@
 
 #define DLREG__LE_BYTE(v, n) ((unsigned char)(((uint32_t)(v) >> (8 * (n))) & 0xffu))
 
-/* C++ gives the (const, unnamed-type) note internal linkage: no visibility needed. */
+/*
+ * The note is one hidden object with external linkage and one unmangled
+ * name, so a second declaration anywhere in the same object clashes at link
+ * time.  C++ would give a const object internal linkage: every translation
+ * unit would keep its own note without a word, and a scan would see only
+ * the first of them.  extern "C" keeps the linkage external (an unnamed
+ * type is allowed there) and the name the one C uses, so C and C++
+ * declarations clash with each other too.
+ */
 #if defined(__cplusplus)
 #define DLREG__STATIC_ASSERT static_assert
-#define DLREG__NOTE_VISIBILITY
+#define DLREG__NOTE_LINKAGE extern "C"
 #else
 #define DLREG__STATIC_ASSERT _Static_assert
-#define DLREG__NOTE_VISIBILITY __attribute__((visibility("hidden")))
+#define DLREG__NOTE_LINKAGE
 #endif
+#define DLREG__NOTE_VISIBILITY __attribute__((visibility("hidden")))
 
 /*
  * AddressSanitizer would pad the note with a redzone and raise its alignment
@@ -82,6 +91,7 @@
 #define DLREG_PLUGIN_METADATA(json)                                                                \
 	DLREG__STATIC_ASSERT(sizeof("" json "") - 1 <= DLREG_METADATA_MAX,                         \
 	                     "dlreg plugin metadata is larger than DLREG_METADATA_MAX");           \
+	DLREG__NOTE_LINKAGE                                                                        \
 	DLREG__NOTE_NO_SANITIZE                                                                    \
 	DLREG__NOTE_VISIBILITY __attribute__((section(".note.dlreg.metadata"), used, aligned(4)))  \
 	const struct {                                                                             \

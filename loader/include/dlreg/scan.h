@@ -4,7 +4,8 @@
  * The scanner never runs code from the file and cannot be crashed by it:
  * every offset, size and count is checked with overflow-safe arithmetic
  * before use, the mapping size is capped, and a file truncated while mapped
- * yields DLREG_ETRUNCATED instead of SIGBUS.  All functions are thread-safe;
+ * yields DLREG_ETRUNCATED instead of SIGBUS (a mapped page the kernel cannot
+ * read, DLREG_EIO, as through read()).  All functions are thread-safe;
  * results are private copies (nothing points into a mapping or buffer after a
  * call returns).
  *
@@ -29,19 +30,23 @@
  *   ELF magic with a truncated header, tables or notes past the end of file,
  *   bad class/byte order, header entry sizes too small, a note area at an
  *   offset its alignment (2, or 4 for 4 and 8) does not divide, or
- *   a note alignment other than 0, 1, 2, 4 or 8 (as binutils' readelf),
+ *   a note alignment other than 0, 1, 2, 4 or 8 (gABI alignments are powers
+ *   of two; binutils' readelf refuses the same, but reads 3 as 4),
  *   note sizes running past their segment or section, e_shstrndx >= e_shnum
  *   (also via SHN_XINDEX), section names running off their string table,
  *   extended numbering (PN_XNUM, SHN_XINDEX) without a section 0   DLREG_EMALFORMED
  *   more than DLREG_SCAN_MAX_HEADERS program or section headers, more
  *   than DLREG_SCAN_MAX_NOTES notes walked (areas may overlap),
- *   metadata above max_meta_size, file above max_map_size (mmap backend)
+ *   a note's metadata above max_meta_size (a longer marker only does not
+ *   count, above), file above max_map_size (mmap backend)
  *                                                   DLREG_ETOOBIG
  *   directory                                        DLREG_EISDIR
  *   FIFO, device, socket (never opened for blocking) DLREG_EINVAL
  *   a kernel pseudo-file (sysfs, procfs, debugfs, ...) that reads shorter
  *   than the size it reports                          DLREG_EINVAL
  *   file shrank or changed while read                DLREG_ETRUNCATED
+ *   a read error (bad sector, lost network server), mapped or read
+ *                                                    DLREG_EIO
  *   missing / unreadable                             DLREG_ENOENT / DLREG_EACCES
  * Each failure also sets dlreg_errdetail(); paths in it are redacted
  * (basename#hash) unless DLREG_SCAN_FULL_PATHS is given.
@@ -105,7 +110,8 @@ enum dlreg_scan_backend {
 	/*
 	 * Map the whole file (up to max_map_size) under a per-thread fault
 	 * scope.  Falls back to read (reported in dlreg_metadata.backend) for
-	 * empty files and when the application has replaced the SIGBUS handler
+	 * empty files, files on a file system that maps none (sysfs, procfs:
+	 * ENODEV) and when the application has replaced the SIGBUS handler
 	 * the scope relies on.  The handler is installed on first use, chains
 	 * to the one it replaced for every fault that is not a scan's, and pins
 	 * libdlreg in memory (a dlclose could otherwise leave it dangling).
@@ -286,7 +292,14 @@ struct dlreg_metadata {
 	unsigned elf_class;          /* 32 or 64; 0 for a non-ELF file */
 	int elf_big_endian;          /* 1 for ELFDATA2MSB */
 	char section[64];            /* SHT_NOTE section name, "" unless NOTE_SECTION */
-	size_t build_id_len;         /* 0: the file has no GNU build-id note */
+	/*
+	 * 0: no GNU build-id note found.  The first one in PT_NOTE segments
+	 * counts; SHT_NOTE sections are walked only when the metadata is not in
+	 * a segment, so a build-id in a section alone goes unseen next to a
+	 * segment's metadata (as it does for dlreg_open_verified, which reads
+	 * the loaded object's PT_NOTE).
+	 */
+	size_t build_id_len;
 	unsigned char build_id[DLREG_BUILD_ID_MAX];
 	int has_identity; /* 0 for dlreg_scan_buffer() results */
 	struct dlreg_file_identity identity;
@@ -304,7 +317,8 @@ DLREG_API int dlreg_scan_file(const char *path, const struct dlreg_scan_options 
 
 /*
  * Pure parser over `len` bytes at `buf` (same rules as a file; no I/O, no
- * signal handling).  The backend option is ignored; has_identity is 0.
+ * signal handling).  The backend option is not used (an unknown value is
+ * DLREG_EINVAL all the same, as for a file); has_identity is 0.
  */
 DLREG_API int dlreg_scan_buffer(const void *buf, size_t len, const struct dlreg_scan_options *opt,
                                 struct dlreg_metadata **out);

@@ -131,6 +131,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	uintptr_t addr = (uintptr_t)si->si_addr;
 	/* si_code <= 0: sent by kill() or raise(), si_addr means nothing; not ours. */
 	if (s && si->si_code > 0 && addr >= s->lo && addr < s->hi) {
+		s->fault_addr = addr;
 		scope_top = s->prev;
 		siglongjmp(s->env, 1);
 	}

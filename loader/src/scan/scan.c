@@ -444,17 +444,41 @@ static int run_header_pass(struct dlreg__scan_job *job, int fd, uint64_t size)
 }
 
 /*
- * The only function that sigsetjmps.  Nothing it reads after a jump was
- * changed after the sigsetjmp: the job lives in the caller's frame.  The
- * jump restores the mask saved here, before arming unblocked the faults.
+ * What a fault on the mapping of fd at file offset `off` means.  The file
+ * shrank under the mapping, or the kernel could not read the page (a media
+ * or network error, which read() reports as EIO, and so does the read
+ * backend).  The faulting byte is read once more through the descriptor:
+ * only an error there is EIO; a file that now ends before it, or holds it
+ * again (cut and regrown), changed while it was scanned.
  */
-static int run_guarded(struct dlreg__scan_job *job, const void *base, size_t span)
+static int fault_verdict(int fd, uint64_t off)
+{
+	unsigned char byte;
+	ssize_t r;
+	do
+		r = pread(fd, &byte, 1, (off_t)off);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		dlreg__set_detail("read failed at offset %llu of the mapped file: %s",
+		                  (unsigned long long)off, strerror(errno));
+		return DLREG_EIO;
+	}
+	dlreg__set_detail("file shrank while it was mapped");
+	return DLREG_ETRUNCATED;
+}
+
+/*
+ * The only function that sigsetjmps.  Nothing it reads after a jump was
+ * changed after the sigsetjmp, but for the handler's volatile fault_addr:
+ * the job lives in the caller's frame.  The jump restores the mask saved
+ * here, before arming unblocked the faults.
+ */
+static int run_guarded(struct dlreg__scan_job *job, int fd, const void *base, size_t span)
 {
 	struct dlreg__fault_scope scope;
 	if (sigsetjmp(scope.env, 1)) {
 		dlreg__fault_note_caught();
-		dlreg__set_detail("file shrank while it was mapped");
-		return DLREG_ETRUNCATED;
+		return fault_verdict(fd, (uint64_t)(scope.fault_addr - (uintptr_t)base));
 	}
 	dlreg__fault_arm(&scope, base, span);
 	int rc = dlreg__scan_run(job);
@@ -465,6 +489,7 @@ static int run_guarded(struct dlreg__scan_job *job, const void *base, size_t spa
 struct mapping {
 	void *p;
 	size_t span; /* whole pages */
+	int err;     /* errno of a failed mmap, else 0 */
 };
 
 /*
@@ -533,6 +558,7 @@ static int map_file(int fd, struct fs_traits *ft, uint64_t size, struct mapping 
 	size_t len = (size_t)size; /* size <= max_map_size, a size_t */
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t span;
+	mp->err = 0;
 	if (__builtin_add_overflow(len, page - 1, &span)) {
 		dlreg__set_detail("file too large to map");
 		return DLREG_ETOOBIG;
@@ -552,8 +578,9 @@ static int map_file(int fd, struct fs_traits *ft, uint64_t size, struct mapping 
 	if (p == MAP_FAILED)
 		p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED) {
-		dlreg__set_detail("mmap of %zu bytes failed: %s", len, strerror(errno));
-		return errno == ENOMEM ? DLREG_ENOMEM : DLREG_EIO;
+		mp->err = errno;
+		dlreg__set_detail("mmap of %zu bytes failed: %s", len, strerror(mp->err));
+		return mp->err == ENOMEM ? DLREG_ENOMEM : DLREG_EIO;
 	}
 	if (want_pmd && !aligned_first && (uintptr_t)p % PMD_FOLIO != 0) {
 		void *q = map_pmd_aligned(fd, len, span);
@@ -584,16 +611,28 @@ static int scan_mapping(struct dlreg__scan_job *job, const struct mapping *mp, i
 	struct mem_src m;
 	mem_src_init(&m, mp->p, size, fd);
 	job->src = &m.base;
-	int rc = run_guarded(job, mp->p, mp->span);
+	int rc = run_guarded(job, fd, mp->p, mp->span);
 	munmap(mp->p, mp->span); /* the whole pages: TSan clears its shadow for exactly this range */
 	return rc;
 }
 
-static int run_mapped(struct dlreg__scan_job *job, int fd, struct fs_traits *ft, uint64_t size)
+/*
+ * DLREG_SCAN_MMAP.  A file system that maps no files (sysfs, procfs,
+ * debugfs: mmap fails with ENODEV) gets the read backend instead, as an
+ * empty file does: what such a file holds must not depend on the backend.
+ */
+static int run_mapped(struct dlreg__scan_job *job, int fd, struct fs_traits *ft, uint64_t size,
+                      size_t buf_size, enum dlreg_scan_backend *used)
 {
 	struct mapping mp;
 	int rc = map_file(fd, ft, size, &mp);
-	return rc ? rc : scan_mapping(job, &mp, fd, size);
+	if (rc == DLREG_OK)
+		return scan_mapping(job, &mp, fd, size);
+	if (mp.err != ENODEV)
+		return rc;
+	dlreg__clear_detail();
+	*used = DLREG_SCAN_READ;
+	return run_read(job, fd, size, buf_size);
 }
 
 /* First page of residency sample i of a file of `pages` pages, samples `run` long. */
@@ -909,7 +948,7 @@ static int scan_fd(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	} else {
 		struct fs_traits ft = {fd, st->st_dev, 0, 0};
 		*used = pick_backend(o, size);
-		rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, &ft, size)
+		rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, &ft, size, o->buf_size, used)
 		                              : run_read(job, fd, size, o->buf_size);
 	}
 	/* Whatever the verdict, it is void if the file changed meanwhile. */

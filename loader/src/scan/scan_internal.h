@@ -56,12 +56,12 @@ int dlreg__json_valid(const char *text, size_t len);
 
 /*
  * Per-thread fault scope.  While armed, a SIGBUS or SIGSEGV whose address is
- * inside [lo, hi) jumps back to `env`, which must be sigsetjmp'd with
- * savemask 1 before arming (the jump then restores the caller's signal
- * mask).  Arming unblocks SIGBUS and SIGSEGV in the thread (a fault the
- * thread blocks kills the process, handler or not); disarming blocks again
- * what was blocked.  Scopes nest per thread.  Faults anywhere else go to
- * the handler that was installed before ours.
+ * inside [lo, hi) is stored in fault_addr and jumps back to `env`, which
+ * must be sigsetjmp'd with savemask 1 before arming (the jump then restores
+ * the caller's signal mask).  Arming unblocks SIGBUS and SIGSEGV in the
+ * thread (a fault the thread blocks kills the process, handler or not);
+ * disarming blocks again what was blocked.  Scopes nest per thread.  Faults
+ * anywhere else go to the handler that was installed before ours.
  */
 struct dlreg__fault_scope {
 	sigjmp_buf env;
@@ -70,6 +70,7 @@ struct dlreg__fault_scope {
 	struct dlreg__fault_scope *prev;
 	sigset_t mask; /* the thread's signal mask when armed */
 	int reblock;   /* 1: SIGBUS or SIGSEGV was blocked, mask is restored on disarm */
+	volatile uintptr_t fault_addr; /* volatile: read after the jump */
 };
 
 /* Installs the handler once; 1 if it is (still) the active SIGBUS handler. */

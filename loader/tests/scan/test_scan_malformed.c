@@ -374,13 +374,17 @@ static void check_special_files(void)
 	CHECK(dlreg_scan_file("/dev/null", NULL, &m) == DLREG_EINVAL, "character device");
 
 	/* A sysfs attribute reports 4096 bytes and reads fewer: not a truncation.
-	 * (The mmap backend cannot map it at all: ENODEV, its own error.) */
+	 * sysfs maps no files (mmap: ENODEV), so the mmap backend reads it too and
+	 * gives the same answer; so for /sys/kernel/notes, whose size is true
+	 * (the kernel's own ELF notes, no dlreg one). */
 	static const char sysattr[] = "/sys/kernel/mm/transparent_hugepage/enabled";
+	static const char sysnotes[] = "/sys/kernel/notes";
+	static const enum dlreg_scan_backend all[] = {DLREG_SCAN_AUTO, DLREG_SCAN_READ,
+	                                              DLREG_SCAN_MMAP};
 	struct statfs sfs;
 	if (statfs(sysattr, &sfs) == 0 && (unsigned long)sfs.f_type == 0x62656572ul) {
-		static const enum dlreg_scan_backend reading[] = {DLREG_SCAN_AUTO, DLREG_SCAN_READ};
-		for (size_t b = 0; b < sizeof reading / sizeof reading[0]; b++) {
-			struct dlreg_scan_options o = {.backend = reading[b]};
+		for (size_t b = 0; b < sizeof all / sizeof all[0]; b++) {
+			struct dlreg_scan_options o = {.backend = all[b]};
 			int prc = dlreg_scan_file(sysattr, &o, &m);
 			CHECK(prc == DLREG_EINVAL && strstr(dlreg_errdetail(), "sysfs pseudo-file"),
 			      "sysfs attribute, %s: %s (%s)", dlreg_scan_backend_name(o.backend),
@@ -390,6 +394,19 @@ static void check_special_files(void)
 		}
 	} else {
 		printf("note: %s is not on sysfs here; pseudo-file case not run\n", sysattr);
+	}
+	if (statfs(sysnotes, &sfs) == 0 && (unsigned long)sfs.f_type == 0x62656572ul) {
+		for (size_t b = 0; b < sizeof all / sizeof all[0]; b++) {
+			struct dlreg_scan_options o = {.backend = all[b]};
+			int prc = dlreg_scan_file(sysnotes, &o, &m);
+			CHECK(prc == DLREG_ENOMETA, "%s, %s: %s (%s), want ENOMETA", sysnotes,
+			      dlreg_scan_backend_name(o.backend), dlreg_strerror(prc),
+			      dlreg_errdetail());
+			dlreg_metadata_free(m);
+			m = NULL;
+		}
+	} else {
+		printf("note: no %s on sysfs here; unmappable-file case not run\n", sysnotes);
 	}
 
 	/* open() of a socket fails (ENXIO): still not a regular file. */
