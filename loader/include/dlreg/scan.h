@@ -43,7 +43,8 @@
  *   directory                                        DLREG_EISDIR
  *   FIFO, device, socket (never opened for blocking) DLREG_EINVAL
  *   a kernel pseudo-file (sysfs, procfs, debugfs, ...) that reads shorter
- *   than the size it reports                          DLREG_EINVAL
+ *   than the size it reports, or of 64 GiB or more (/proc/kcore)
+ *                                                    DLREG_EINVAL
  *   file shrank or changed while read                DLREG_ETRUNCATED
  *   a read error (bad sector, lost network server), mapped or read
  *                                                    DLREG_EIO
@@ -110,8 +111,9 @@ enum dlreg_scan_backend {
 	/*
 	 * Map the whole file (up to max_map_size) under a per-thread fault
 	 * scope.  Falls back to read (reported in dlreg_metadata.backend) for
-	 * empty files, files on a file system that maps none (sysfs, procfs:
-	 * ENODEV) and when the application has replaced the SIGBUS handler
+	 * empty files, kernel pseudo-files (sysfs, procfs, ...: never mapped,
+	 * as a mapping of device memory can act on the device) and when the
+	 * application has replaced the SIGBUS handler
 	 * the scope relies on.  The handler is installed on first use, chains
 	 * to the one it replaced for every fault that is not a scan's, and pins
 	 * libdlreg in memory (a dlclose could otherwise leave it dangling).

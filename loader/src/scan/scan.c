@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -41,6 +42,10 @@ _Static_assert(BUFCACHE_KEEP_MAX >= DLREG_SCAN_READ_BUF_MAX, "every read window 
  * ordinary shared object (its first LOAD segment); 16 KiB cost 0.5 us more
  * per note lookup. */
 #define HEADER_PASS_WINDOW ((size_t)4 * 1024)
+
+/* Files from this size on are checked for a kernel pseudo file system
+ * (pseudo_fs): no plugin is this big, and /proc/kcore is 128 TiB. */
+#define PSEUDO_HUGE_MIN ((uint64_t)64 << 30)
 
 /* Page-cache residency probe of DLREG_SCAN_AUTO: samples of this many pages. */
 #define RESIDENCY_SAMPLES 4
@@ -196,12 +201,13 @@ static int shrank(void)
 }
 
 /*
- * A read came up short.  A kernel pseudo-file (sysfs, procfs, ...) reports a
- * size that is not its content (4096 for every sysfs attribute): that is no
- * truncation, and no file a scan can use.  Asked (fstatfs) only on this
- * error path, so a scan pays nothing for it.
+ * The kernel pseudo file system (sysfs, procfs, ...) the file open on fd is
+ * on, or NULL.  One fstatfs(); asked only where it cannot cost a scan that
+ * matters: after a short read, before mapping a file on an anonymous device
+ * (map_file) and for files of PSEUDO_HUGE_MIN and more (scan_fd).  Every
+ * such file system is on an anonymous device (major 0).
  */
-static int short_read(int fd)
+static const char *pseudo_fs(int fd)
 {
 	static const struct {
 		unsigned long magic;
@@ -214,11 +220,23 @@ static int short_read(int fd)
 	struct statfs sfs;
 	if (fstatfs(fd, &sfs) == 0)
 		for (size_t i = 0; i < sizeof pseudo / sizeof pseudo[0]; i++)
-			if ((unsigned long)sfs.f_type == pseudo[i].magic) {
-				dlreg__set_detail("a %s pseudo-file: the size it reports is not its content",
-				                  pseudo[i].name);
-				return DLREG_EINVAL;
-			}
+			if ((unsigned long)sfs.f_type == pseudo[i].magic)
+				return pseudo[i].name;
+	return NULL;
+}
+
+/*
+ * A read came up short.  A kernel pseudo-file reports a size that is not its
+ * content (4096 for every sysfs attribute): that is no truncation, and no
+ * file a scan can use.
+ */
+static int short_read(int fd)
+{
+	const char *fs = pseudo_fs(fd);
+	if (fs) {
+		dlreg__set_detail("a %s pseudo-file: the size it reports is not its content", fs);
+		return DLREG_EINVAL;
+	}
 	return shrank();
 }
 
@@ -559,6 +577,19 @@ static int map_file(int fd, struct fs_traits *ft, uint64_t size, struct mapping 
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t span;
 	mp->err = 0;
+	/*
+	 * A kernel pseudo-file is never mapped (the callers read it instead):
+	 * sysfs maps a PCI device's memory (resourceN), and a load from a
+	 * device register can act on the device (a status register that clears
+	 * when read).  Such files are on anonymous devices: a file on a disk
+	 * pays nothing, one on tmpfs, overlayfs or btrfs one fstatfs().
+	 */
+	const char *fs = major(ft->dev) == 0 ? pseudo_fs(ft->fd) : NULL;
+	if (fs) {
+		mp->err = ENODEV;
+		dlreg__set_detail("a %s pseudo-file is not mapped", fs);
+		return DLREG_EINVAL;
+	}
 	if (__builtin_add_overflow(len, page - 1, &span)) {
 		dlreg__set_detail("file too large to map");
 		return DLREG_ETOOBIG;
@@ -937,6 +968,15 @@ static int scan_fd(struct dlreg__scan_job *job, int fd, const struct stat *st,
 {
 	uint64_t size = (uint64_t)st->st_size;
 	struct stat after;
+	/* /proc/kcore: the kernel's memory, 128 TiB of it as a file, no plugin. */
+	if (size >= PSEUDO_HUGE_MIN && major(st->st_dev) == 0) {
+		const char *fs = pseudo_fs(fd);
+		if (fs) {
+			dlreg__set_detail("a %s pseudo-file of %llu bytes: not searched", fs,
+			                  (unsigned long long)size);
+			return DLREG_EINVAL;
+		}
+	}
 	if (o->backend == DLREG_SCAN_MMAP && size > o->max_map) {
 		dlreg__set_detail("file of %llu bytes above the mapping cap of %zu",
 		                  (unsigned long long)size, o->max_map);

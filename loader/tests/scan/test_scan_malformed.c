@@ -809,6 +809,20 @@ static void check_auto_marker_mincore(void)
  * seccomp filter in a child makes every mmap of a file fail so (anonymous
  * mappings, malloc's, still work).
  */
+#if defined(SECCOMP_MODE_FILTER) && defined(AUDIT_ARCH_NATIVE) && defined(SYS_mmap)
+/* mmap with a descriptor (args[4], low word; both arches are little-endian)
+ * fails with ENOMEM; anonymous mappings (malloc's) still work. */
+static const struct sock_filter file_mmap_enomem[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[4])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOMEM & SECCOMP_RET_DATA)),
+};
+#endif
+
 struct map_fails_files {
 	const uint64_t *sizes;
 	int fds[3];
@@ -842,16 +856,6 @@ static void check_auto_map_fails(void)
 	static const uint64_t sizes[] = {DLREG_SCAN_AUTO_COLD_SMALL_MIN + 32 * 1024,
 	                                 DLREG_SCAN_AUTO_MMAP_MIN / 4 * 3,
 	                                 DLREG_SCAN_AUTO_MMAP_MIN * 2};
-	/* mmap with a descriptor (args[4], low word; both arches are little-endian). */
-	static const struct sock_filter file_mmap_enomem[] = {
-	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 1, 0),
-	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[4])),
-	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 0, 1),
-	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOMEM & SECCOMP_RET_DATA)),
-	};
 	struct map_fails_files f = {.sizes = sizes};
 	unsigned char rec[22];
 	marker_record(rec);
@@ -872,6 +876,46 @@ static void check_auto_map_fails(void)
 	}
 #else
 	printf("note: no seccomp filter on this system; failing-mmap case not run\n");
+#endif
+}
+
+/*
+ * A kernel pseudo-file is never mapped, whatever the backend: sysfs maps
+ * some (a PCI device's registers as resourceN; BTF, which this uses, as it
+ * is safe to map), and loads from device registers can act on the device.
+ * With every file mapping failing (the filter above), the mmap backend and
+ * auto must still find that /sys/kernel/btf/vmlinux holds no metadata: they
+ * read it, never trying to map it.
+ */
+static void pseudo_never_mapped_child(void *arg)
+{
+	const char *path = arg;
+	static const enum dlreg_scan_backend backends[] = {DLREG_SCAN_MMAP, DLREG_SCAN_AUTO};
+	for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
+		struct dlreg_scan_options o = {.backend = backends[b]};
+		struct dlreg_metadata *m = NULL;
+		int rc = dlreg_scan_file(path, &o, &m);
+		CHECK(rc == DLREG_ENOMETA, "%s, %s, mmap failing: %s (%s), want ENOMETA (read, not mapped)",
+		      path, dlreg_scan_backend_name(o.backend), dlreg_strerror(rc), dlreg_errdetail());
+		dlreg_metadata_free(m);
+	}
+}
+
+static void check_pseudo_never_mapped(void)
+{
+	static const char btf[] = "/sys/kernel/btf/vmlinux";
+	struct statfs sfs;
+	struct stat st;
+	if (statfs(btf, &sfs) != 0 || (unsigned long)sfs.f_type != 0x62656572ul ||
+	    stat(btf, &st) != 0 || st.st_size <= 0) {
+		printf("note: no %s on sysfs here; never-mapped pseudo-file case not run\n", btf);
+		return;
+	}
+#if defined(SECCOMP_MODE_FILTER) && defined(AUDIT_ARCH_NATIVE) && defined(SYS_mmap)
+	in_seccomp_child(file_mmap_enomem, sizeof file_mmap_enomem / sizeof file_mmap_enomem[0],
+	                 "pseudo-file with mmap failing", pseudo_never_mapped_child, (void *)btf);
+#else
+	printf("note: no seccomp filter on this system; never-mapped pseudo-file case not run\n");
 #endif
 }
 
@@ -1042,6 +1086,7 @@ static void check_auto(const char *plugin)
 	check_auto_marker("");
 	check_auto_marker_mincore();
 	check_auto_map_fails();
+	check_pseudo_never_mapped();
 	check_auto_cold_big();
 	check_auto_cold_leaves_large_folios();
 }
