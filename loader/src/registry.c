@@ -404,7 +404,8 @@ static void lib_dlclose(struct dlreg *reg, void *dl)
 	dlclose(dl);
 	tl_in_loader--;
 	dl_leave();
-	atomic_fetch_add_explicit(&reg->st.dlclose_calls, 1, memory_order_relaxed);
+	/* Release: held_dl_refs() must see the dlopen this dlclose follows. */
+	atomic_fetch_add_explicit(&reg->st.dlclose_calls, 1, memory_order_release);
 }
 
 static void release_lib(struct dlreg *reg, struct retire *r)
@@ -535,14 +536,24 @@ static struct retire *take_all_locked(struct dlreg *reg)
  * only the buckets two and one epochs back, and while readers keep starting
  * sections a round's grace period and polls can move the epoch by a
  * multiple of the bucket count, so one bucket is never dispatched.
+ *
+ * `others`, if given, tells whether another thread's batch was in flight
+ * when this round took: its destructors may retire more after the take,
+ * and the batch may be over before anyone looks at `releasing` again.
+ * Read under reclaim_lock, before the take: a batch taken earlier is
+ * counted from its take on, so it is either seen here or done, and then
+ * what it retired (pushed before its release decrement, which this acquire
+ * load reads) is in limbo for this take.
  */
-static bool reclaim_round(struct dlreg *reg)
+static bool reclaim_round(struct dlreg *reg, bool *others)
 {
 	/* Counted in flight before it leaves limbo or the record, so that a
 	 * concurrent quiesce never sees it nowhere. */
 	atomic_fetch_add_explicit(&reg->releasing, 1, memory_order_relaxed);
 	tl_releasing = reg;
 	pthread_mutex_lock(&reg->reclaim_lock);
+	if (others) /* 1 is this round's own count */
+		*others = atomic_load_explicit(&reg->releasing, memory_order_acquire) > 1;
 	struct retire *mine = take_all_locked(reg);
 	pthread_mutex_unlock(&reg->reclaim_lock);
 	if (!mine) {
@@ -571,10 +582,12 @@ static bool wait_for_releasers(struct dlreg *reg)
 /* glibc references the registry holds: the entries not released yet. */
 static int64_t held_dl_refs(struct dlreg *reg)
 {
-	/* Closes first: a dlclose is counted after its dlopen, so calls made
+	/* Closes first: a dlclose is counted after its dlopen was, and this
+	 * acquire load pairs with lib_dlclose's release increment, so every
+	 * dlopen counted before a dlclose seen here is seen below; calls made
 	 * between the two loads make the result too high, not negative.  It
 	 * is exact when nothing else runs (destroy). */
-	uint64_t closed = atomic_load_explicit(&reg->st.dlclose_calls, memory_order_relaxed);
+	uint64_t closed = atomic_load_explicit(&reg->st.dlclose_calls, memory_order_acquire);
 	uint64_t opened = atomic_load_explicit(&reg->st.dlopen_calls, memory_order_relaxed);
 	return (int64_t)(opened - closed);
 }
@@ -603,8 +616,11 @@ static bool quiesce_rounds(struct dlreg *reg)
 	int64_t lowest = held_dl_refs(reg);
 	unsigned stalled = 0;
 	for (;;) {
-		bool took = reclaim_round(reg);
-		bool others = wait_for_releasers(reg);
+		bool busy;
+		bool took = reclaim_round(reg, &busy);
+		/* busy: a batch in flight at our take, maybe over before the wait
+		 * looks, whose destructors may have retired more since. */
+		bool others = wait_for_releasers(reg) || busy;
 		if (atomic_load_explicit(&reg->pending, memory_order_relaxed) == 0)
 			return true;
 		/* What is still pending was retired after our take (by another
@@ -647,7 +663,7 @@ static void *reclaim_thread_main(void *arg)
 	while (!reg->thread_stop) {
 		if (atomic_load_explicit(&reg->pending, memory_order_relaxed) != 0) {
 			pthread_mutex_unlock(&reg->thread_lock);
-			bool worked = reclaim_round(reg);
+			bool worked = reclaim_round(reg, NULL);
 			pthread_mutex_lock(&reg->thread_lock);
 			/* Nothing to take: what is pending is another thread's batch
 			 * in flight; sleep instead of spinning on it. */

@@ -9,6 +9,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -1386,6 +1387,102 @@ static void test_destructor_cycle_is_bounded(void)
 	CHECK(still == 1 && d_left == 1 && cleaned == 0);
 }
 
+#ifdef DLREG_TEST_UNLOCK_HOOK
+/*
+ * Built with the registry's objects and -Wl,--wrap=pthread_mutex_unlock
+ * (meson.build): after_unlock, when set, runs once on its thread right
+ * after that thread's next unlock, to stop it at a chosen point.
+ */
+int __real_pthread_mutex_unlock(pthread_mutex_t *m);
+int __wrap_pthread_mutex_unlock(pthread_mutex_t *m);
+static _Thread_local void (*after_unlock)(void);
+
+int __wrap_pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	int rc = __real_pthread_mutex_unlock(m);
+	void (*fn)(void) = after_unlock;
+	if (fn) {
+		after_unlock = NULL;
+		fn();
+	}
+	return rc;
+}
+
+static struct {
+	sem_t in_dtor;      /* the closer's batch is being released */
+	sem_t quiesce_took; /* dlreg_quiesce has taken (nothing) */
+	sem_t closer_done;  /* the closer's dlreg_close has returned */
+} inflight;
+
+/* libchain.so's destructor drops its handle only once quiesce has taken. */
+static int inflight_close(void *ctx, void *handle)
+{
+	sem_post(&inflight.in_dtor);
+	sem_wait(&inflight.quiesce_took);
+	return host_close(ctx, handle);
+}
+
+/* Retires libchain.so; with no reader in a section, this close's poll
+ * releases it at once, on this thread, as one batch. */
+static void *inflight_closer(void *lib)
+{
+	dlreg_close(host_reg, lib);
+	sem_post(&inflight.closer_done);
+	return NULL;
+}
+
+/* Quiesce, right after its take: the other batch ends before it goes on. */
+static void inflight_after_take(void)
+{
+	sem_post(&inflight.quiesce_took);
+	sem_wait(&inflight.closer_done);
+}
+
+/*
+ * Another thread's batch is in flight when dlreg_quiesce takes, and is
+ * over, its destructor having retired another library, before quiesce
+ * looks at who is releasing: quiesce must still release that library (a
+ * destructor's retirement, which dlreg.h says it follows), not return
+ * because it took nothing and then saw nobody releasing.
+ */
+static void test_quiesce_waits_for_batch_in_flight(void)
+{
+	dlreg_t *reg = new_reg();
+	dlreg_lib_t *chain, *plain;
+	void *hold;
+	CHECK_ERR(dlreg_open(reg, fixture("chain"), 0, &chain), DLREG_OK);
+	CHECK_ERR(dlreg_open(reg, fixture("plain04"), 0, &plain), DLREG_OK);
+	CHECK_ERR(dlreg_sym(chain, DLREG_FIXTURE_SYM_CHAIN_HOLD, &hold), DLREG_OK);
+	dlreg_fixture_chain_hold_sym(hold)(plain);
+	sem_init(&inflight.in_dtor, 0, 0);
+	sem_init(&inflight.quiesce_took, 0, 0);
+	sem_init(&inflight.closer_done, 0, 0);
+	int (*saved_close)(void *, void *) = dlreg_fixture_host_instance.close;
+	dlreg_fixture_host_instance.close = inflight_close;
+
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, inflight_closer, chain) == 0);
+	sem_wait(&inflight.in_dtor);
+	after_unlock = inflight_after_take; /* quiesce's first unlock ends its take */
+	int quiesced = dlreg_quiesce(reg);
+	after_unlock = NULL;
+	size_t pending = dlreg_pending(reg);
+	bool left = mapped("plain04");
+	pthread_join(t, NULL);
+	dlreg_fixture_host_instance.close = saved_close;
+	done_reg(reg);
+	sem_destroy(&inflight.in_dtor);
+	sem_destroy(&inflight.quiesce_took);
+	sem_destroy(&inflight.closer_done);
+
+	CHECK_ERR(quiesced, DLREG_OK);
+	if (pending || left)
+		fprintf(stderr, "quiesce returned with %zu pending; plain04 %s\n", pending,
+			left ? "still loaded" : "unloaded");
+	CHECK(pending == 0 && !left);
+}
+#endif
+
 /*
  * An entry never holds more than DLREG_REFS_MAX references: opens and
  * acquires beyond fail with DLREG_EOVERFLOW and change nothing.  Run by
@@ -1463,6 +1560,9 @@ static const struct test tests[] = {
 	{ "destructor_cycle_is_bounded", test_destructor_cycle_is_bounded },
 #ifdef DLREG_REFS_MAX
 	{ "refs_limit", test_refs_limit },
+#endif
+#ifdef DLREG_TEST_UNLOCK_HOOK
+	{ "quiesce_waits_for_batch_in_flight", test_quiesce_waits_for_batch_in_flight },
 #endif
 };
 

@@ -126,10 +126,12 @@ DLREG_API int dlreg_create(const struct dlreg_config *config, dlreg_t **out);
  * keep working with dlreg_sym: then returns DLREG_EBUSY and sets
  * *still_referenced (if non-NULL) to their number.  Entries held only by
  * DLREG_HINT_NODELETE are not reported.  If destructors keep loading the
- * libraries they close (see dlreg_quiesce), destroy gives up the same way,
- * and the entries still retired then stay loaded, their destructors not run
- * (they would call into the registry being destroyed): a WARN says so, and
- * they count in *still_referenced and DLREG_EBUSY too.  Everything else the
+ * libraries they close (see dlreg_quiesce), destroy gives up the same way:
+ * a WARN says so, and the entries still retired then stay loaded and count
+ * in *still_referenced and DLREG_EBUSY too.  dlreg never unloads them, as
+ * their destructors would call into the registry being destroyed; but like
+ * those of any library still loaded, they run when the process exits, when
+ * this registry is gone: they must not use it then.  Everything else the
  * registry owns is released.
  */
 DLREG_API int dlreg_destroy(dlreg_t *reg, size_t *still_referenced);
