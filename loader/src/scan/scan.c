@@ -203,9 +203,9 @@ static int shrank(void)
 /*
  * The kernel pseudo file system (sysfs, procfs, ...) the file open on fd is
  * on, or NULL.  One fstatfs(); asked only where it cannot cost a scan that
- * matters: after a short read, before mapping a file on an anonymous device
- * (map_file) and for files of PSEUDO_HUGE_MIN and more (scan_fd).  Every
- * such file system is on an anonymous device (major 0).
+ * matters: after a short read, before mapping a file without blocks on an
+ * anonymous device (map_file) and for files of PSEUDO_HUGE_MIN and more
+ * (scan_fd).  Every such file system is on an anonymous device (major 0).
  */
 static const char *pseudo_fs(int fd)
 {
@@ -520,6 +520,7 @@ struct mapping {
 struct fs_traits {
 	int fd;
 	dev_t dev;
+	blkcnt_t blocks; /* st_blocks: no kernel pseudo-file has any (map_file) */
 	int known; /* 1: bits asked, 2: asked with a recheck */
 	unsigned bits;
 };
@@ -581,10 +582,13 @@ static int map_file(int fd, struct fs_traits *ft, uint64_t size, struct mapping 
 	 * A kernel pseudo-file is never mapped (the callers read it instead):
 	 * sysfs maps a PCI device's memory (resourceN), and a load from a
 	 * device register can act on the device (a status register that clears
-	 * when read).  Such files are on anonymous devices: a file on a disk
-	 * pays nothing, one on tmpfs, overlayfs or btrfs one fstatfs().
+	 * when read).  Such files are on anonymous devices and own no blocks
+	 * (their inodes never account any): a file on a disk pays nothing, nor
+	 * does one holding data on tmpfs, overlayfs, btrfs or NFS, where an
+	 * fstatfs() per scan would cost a warm mapped scan of a small file
+	 * about 5% (tmpfs) or a round trip to the server (NFS, FUSE).
 	 */
-	const char *fs = major(ft->dev) == 0 ? pseudo_fs(ft->fd) : NULL;
+	const char *fs = major(ft->dev) == 0 && ft->blocks == 0 ? pseudo_fs(ft->fd) : NULL;
 	if (fs) {
 		mp->err = ENODEV;
 		dlreg__set_detail("a %s pseudo-file is not mapped", fs);
@@ -832,7 +836,7 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
                     const struct scan_opts *o, enum dlreg_scan_backend *used)
 {
 	uint64_t size = (uint64_t)st->st_size;
-	struct fs_traits ft = {fd, st->st_dev, 0, 0};
+	struct fs_traits ft = {fd, st->st_dev, st->st_blocks, 0, 0};
 	*used = DLREG_SCAN_READ;
 	if (size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN && size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX &&
 	    size <= o->max_map && (traits_of(&ft) & DLREG__LARGE_FOLIOS)) {
@@ -986,7 +990,7 @@ static int scan_fd(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	if (o->backend == DLREG_SCAN_AUTO) {
 		rc = run_auto(job, fd, st, o, used);
 	} else {
-		struct fs_traits ft = {fd, st->st_dev, 0, 0};
+		struct fs_traits ft = {fd, st->st_dev, st->st_blocks, 0, 0};
 		*used = pick_backend(o, size);
 		rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, &ft, size, o->buf_size, used)
 		                              : run_read(job, fd, size, o->buf_size);

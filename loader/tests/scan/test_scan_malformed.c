@@ -920,6 +920,67 @@ static void check_pseudo_never_mapped(void)
 }
 
 /*
+ * The pseudo-file check costs a mapped scan of a file that holds data no
+ * system call, on an anonymous device too: tmpfs here, overlayfs, btrfs or
+ * NFS elsewhere (where an fstatfs() is a round trip to the server).  In a
+ * child whose seccomp filter kills it at the first fstatfs(), a mapped scan
+ * of a small marker file on tmpfs (/dev/shm) must find the marker.
+ */
+#if defined(SECCOMP_MODE_FILTER) && defined(AUDIT_ARCH_NATIVE) && defined(SYS_fstatfs)
+#ifndef SECCOMP_RET_KILL_PROCESS
+#define SECCOMP_RET_KILL_PROCESS 0x80000000U /* Linux 4.14 */
+#endif
+static const struct sock_filter fstatfs_kills[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fstatfs, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+
+static void data_file_mapped_child(void *arg)
+{
+	const char *path = arg;
+	struct dlreg_scan_options o = {.backend = DLREG_SCAN_MMAP};
+	struct dlreg_metadata *m = NULL;
+	int rc = dlreg_scan_file(path, &o, &m);
+	CHECK(rc == DLREG_OK && m && m->backend == DLREG_SCAN_MMAP,
+	      "tmpfs marker file via mmap: %s (%s), backend %s", dlreg_strerror(rc),
+	      dlreg_errdetail(), m ? dlreg_scan_backend_name(m->backend) : "-");
+	dlreg_metadata_free(m);
+}
+#endif
+
+static void check_mapped_data_file_no_fstatfs(void)
+{
+	static const char dir[] = "/dev/shm";
+	struct statfs sfs;
+	if (statfs(dir, &sfs) != 0 || (unsigned long)sfs.f_type != 0x01021994ul) {
+		printf("note: %s is not tmpfs here; fstatfs-free mapping case not run\n", dir);
+		return;
+	}
+#if defined(SECCOMP_MODE_FILTER) && defined(AUDIT_ARCH_NATIVE) && defined(SYS_fstatfs)
+	char path[64];
+	snprintf(path, sizeof path, "%s/dlreg-scan-XXXXXX", dir);
+	unsigned char buf[4096 + 22];
+	memset(buf, 'x', sizeof buf);
+	marker_record(buf + 4096);
+	int fd = mkstemp(path);
+	int written = fd >= 0 && write(fd, buf, sizeof buf) == (ssize_t)sizeof buf;
+	CHECK(written, "cannot write a file in %s: %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (written)
+		in_seccomp_child(fstatfs_kills, sizeof fstatfs_kills / sizeof fstatfs_kills[0],
+		                 "mapped scan of a tmpfs file, fstatfs killing",
+		                 data_file_mapped_child, path);
+	if (fd >= 0)
+		unlink(path);
+#else
+	printf("note: no seccomp filter on this system; fstatfs-free mapping case not run\n");
+#endif
+}
+
+/*
  * Where the cache holds large folios, auto's cold scan of a 4 MiB marker
  * file maps it with MADV_HUGEPAGE after dropping the pages its first pread
  * cached, so the file is left in 2 MiB folios: a later mapping gets them
@@ -1087,6 +1148,7 @@ static void check_auto(const char *plugin)
 	check_auto_marker_mincore();
 	check_auto_map_fails();
 	check_pseudo_never_mapped();
+	check_mapped_data_file_no_fstatfs();
 	check_auto_cold_big();
 	check_auto_cold_leaves_large_folios();
 }
