@@ -131,7 +131,27 @@ check "device: named as such" grep -q "not a regular file: a character device, n
 rm -f "$tmp/fifo-opened"
 (exec 3>"$tmp/fifo.so" && : >"$tmp/fifo-opened") &
 writer=$!
-sleep 0.2 # the writer is blocked in its open by now, as a rule
+# Waits until the writer (the subshell, or a child it forked) sleeps in the
+# kernel's FIFO open: before that, no open of ours could release it, and the
+# check below would pass whatever dlreg-scan did.
+in_fifo_open() {
+	for p in "$writer" $(cat /proc/"$writer"/task/*/children 2>/dev/null); do
+		[ "$(cat /proc/"$p"/wchan 2>/dev/null)" = wait_for_partner ] && return 0
+	done
+	return 1
+}
+# A kernel without symbol names shows "0" there: then only a pause.
+if [ "$(cat /proc/"$writer"/wchan 2>/dev/null)" = 0 ]; then
+	echo "# wchan shows no symbols here: the FIFO check can only pause 0.5 s"
+	sleep 0.5
+else
+	tries=0
+	until in_fifo_open || [ "$tries" -ge 100 ]; do
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	check "fifo: writer never seen blocked in its open (/proc/$writer/wchan)" in_fifo_open
+fi
 run "$tmp/fifo.so"
 sleep 0.5
 check "fifo: not opened" [ ! -e "$tmp/fifo-opened" ]
