@@ -28,6 +28,7 @@ struct cli {
 static const char usage_text[] =
         "usage: dlreg-scan [OPTIONS] FILE...\n"
         "Prints each file's dlreg plugin metadata without loading it.\n"
+        "Options may follow the files; after \"--\" every argument is a file.\n"
         "\n"
         "  --backend mmap|read|auto  how to read files (default auto)\n"
         "  --json                    one JSON object per file on stdout\n"
@@ -152,14 +153,25 @@ static int is_valued(const char *a)
 	       strcmp(a, "--max-meta") == 0 || strcmp(a, "--read-buf") == 0;
 }
 
-/* Returns the index of the first file argument, or -1 (exit 0) / -2 (exit 2). */
+/*
+ * Options may come before, between or after the files, as with getopt_long;
+ * "--" ends them.  Moves the files to argv[1..n] in their order; returns n,
+ * or -1 (exit 0) / -2 (exit 2).
+ */
 static int parse_args(int argc, char **argv, struct cli *c)
 {
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+	int files = 0;
+	int options = 1;
+	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "--") == 0)
-			return i + 1;
+		if (!options || a[0] != '-' || !a[1]) {
+			argv[++files] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			options = 0;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			fputs(usage_text, stdout);
 			return -1;
@@ -181,7 +193,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			return -2;
 		}
 	}
-	return i;
+	return files;
 }
 
 /* Length of the valid UTF-8 sequence (RFC 3629) starting at s, 0 if there is none. */
@@ -303,13 +315,35 @@ static void print_ok(const struct cli *c, const char *name, const struct dlreg_m
 	printf("}\n");
 }
 
+static void put_error_line(FILE *f, const char *name, int rc, const char *detail)
+{
+	fputs("dlreg-scan: ", f);
+	put_escaped(f, name);
+	fprintf(f, ": %s (", dlreg_strerror(rc));
+	put_escaped(f, detail);
+	fputs(")\n", f);
+}
+
 static void print_error(const struct cli *c, const char *name, int rc, const char *detail)
 {
-	fputs("dlreg-scan: ", stderr);
-	put_escaped(stderr, name);
-	fprintf(stderr, ": %s (", dlreg_strerror(rc));
-	put_escaped(stderr, detail);
-	fputs(")\n", stderr);
+	/*
+	 * stderr is unbuffered: written piece by piece, the line would take a
+	 * write per escaped byte, and lines of scans running side by side
+	 * (xargs -P) would interleave.  It goes out in one write.
+	 */
+	char *line = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&line, &len);
+	if (mem) {
+		put_error_line(mem, name, rc, detail);
+		if (fclose(mem) == 0)
+			fwrite(line, 1, len, stderr);
+		else
+			put_error_line(stderr, name, rc, detail);
+		free(line);
+	} else {
+		put_error_line(stderr, name, rc, detail);
+	}
 	if (!c->json)
 		return;
 	printf("{\"file\":");
@@ -395,13 +429,13 @@ static int write_failed(int err)
 int main(int argc, char **argv)
 {
 	struct cli c = {.progress = isatty(STDERR_FILENO)};
-	int first = parse_args(argc, argv, &c);
+	int files = parse_args(argc, argv, &c);
 	int err;
-	if (first == -1 && (err = stdout_error()) != 0)
+	if (files == -1 && (err = stdout_error()) != 0)
 		return write_failed(err);
-	if (first < 0)
-		return first == -1 ? 0 : 2;
-	if (first >= argc)
+	if (files < 0)
+		return files == -1 ? 0 : 2;
+	if (files == 0)
 		return usage_error("%s", "no FILE given");
 	if (c.full_paths)
 		c.opt.flags |= DLREG_SCAN_FULL_PATHS;
@@ -410,9 +444,9 @@ int main(int argc, char **argv)
 	if (dlreg_scan_buffer("", 0, &c.opt, &none) == DLREG_EINVAL)
 		return usage_error("%s", dlreg_errdetail());
 	int failed = 0;
-	for (int i = first; i < argc; i++) {
+	for (int i = 1; i <= files; i++) {
 		if (c.progress)
-			fprintf(stderr, "dlreg-scan: [%d/%d]\n", i - first + 1, argc - first);
+			fprintf(stderr, "dlreg-scan: [%d/%d]\n", i, files);
 		failed |= scan_one(&c, argv[i]);
 		if ((err = stdout_error()) != 0)
 			return write_failed(err);

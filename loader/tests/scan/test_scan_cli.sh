@@ -166,6 +166,21 @@ check "mixed: exit $rc" [ "$rc" -eq 1 ]
 check "mixed: two metadata lines" [ "$(lines "$tmp/out")" -eq 2 ]
 check "mixed: one error line" [ "$(lines "$tmp/err")" -eq 1 ]
 
+# Options may follow the files (dlreg-scan *.so --json); after "--" an
+# argument that looks like one is a file.
+run "$plugin_b" --json --backend mmap
+check "options after the file: exit $rc" [ "$rc" -eq 0 ]
+check "options after the file: not JSON: $(cat "$tmp/out")" \
+	grep -q '^{"file":.*"backend":"mmap"' "$tmp/out"
+check "options after the file: stderr not empty" [ ! -s "$tmp/err" ]
+run "$plugin_b" --frobnicate
+check "unknown option after the file: exit $rc" [ "$rc" -eq 2 ]
+check "unknown option after the file: stdout not empty" [ ! -s "$tmp/out" ]
+run -- "$plugin_b" --json
+check "-- then --json: exit $rc" [ "$rc" -eq 1 ]
+check "-- then --json: not text" grep -q "^$(basename "$plugin_b")#.*	" "$tmp/out"
+check "-- then --json: not a file" grep -q "^dlreg-scan: --json#" "$tmp/err"
+
 # --full-paths is the only way to see a path.
 run --full-paths "$tmp/missing.so"
 check "--full-paths: path not shown" grep -q -F "$tmp/missing.so" "$tmp/err"
@@ -243,6 +258,20 @@ if [ -w /dev/full ]; then
 		check "stdout full ($mode): exit $rc" [ "$rc" -eq 1 ]
 		check "stdout full ($mode): no message" grep -q "cannot write to stdout" "$tmp/err"
 	done
+fi
+
+# Each error line goes out in one write(2): lines of scans running side by
+# side (xargs -P) must not interleave.  Names with escapes take the most
+# pieces.
+if command -v strace >/dev/null 2>&1 &&
+	strace -f -o /dev/null true >/dev/null 2>&1; then
+	timeout 20 strace -f -e trace=write -o "$tmp/trace" "$scan" \
+		"$tmp/missing-$bad" "$tmp/$(printf 'tab\tname.so')" >/dev/null 2>"$tmp/err"
+	check "error lines: $(lines "$tmp/err"), want 2" [ "$(lines "$tmp/err")" -eq 2 ]
+	check "error lines: not one write each: $(grep -c 'write(2,' "$tmp/trace")" \
+		[ "$(grep -c 'write(2,' "$tmp/trace")" -eq 2 ]
+else
+	echo "# strace cannot run here: error-line writes not counted"
 fi
 
 echo "scan_cli: $passed passed, $failed failed"
