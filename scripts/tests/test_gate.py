@@ -550,7 +550,8 @@ class TestCli(unittest.TestCase):
         for args in (["--min-time", "nan"], ["--min-time", "inf"], ["--min-ratio", "inf"],
                      ["--min-ratio", "nan"], ["--icount-tolerance", "nan"],
                      ["--icount-tolerance", "inf"], ["--ratio", "a,b,nan"],
-                     ["--ratio", "a,b,inf"], ["--cache-dir", ""]):
+                     ["--ratio", "a,b,inf"], ["--cache-dir", ""], ["--out-dir", ""],
+                     ["--out-dir", os.path.abspath(__file__)]):
             with mock.patch.object(sys, "stderr", io.StringIO()) as err:
                 with self.assertRaises(SystemExit) as e:
                     gate.parse_args(args)
@@ -579,6 +580,19 @@ class TestCli(unittest.TestCase):
                 self.assertEqual(len(err.strip().splitlines()), 1, err)
                 self.assertEqual(out, "")
             self.assertEqual(os.listdir(other), ["keep"])
+
+    def test_out_dir_that_cannot_be_made_is_a_setup_error(self):
+        # Refused before anything is built: --new-build names no build here.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "file")
+            with open(path, "w") as f:
+                f.write("x")
+            code, out, err = self.run_gate("--new-build", os.path.join(tmp, "none"),
+                                           "--out-dir", os.path.join(path, "sub"))
+            self.assertEqual(code, 2, err)
+            self.assertEqual(err.strip(), "gate: error: --out-dir: cannot create %s/sub: "
+                             "Not a directory" % path)
+            self.assertEqual(out, "")
 
     def test_clean_removes_only_a_gate_cache(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -7,12 +7,14 @@ any, the drawing tests are skipped and plot must fail with exit status 2.
 
 import importlib.machinery
 import importlib.util
+import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 PLOT = os.path.join(SCRIPTS, "plot")
@@ -121,7 +123,16 @@ class TestParsing(unittest.TestCase):
         a = self.series(sample_report())
         name = "scan/marker/warm/mmap/size:4096/real_time"
         b = self.series({"benchmarks": [entry(name, 819.2)]})
-        self.assertEqual(plot.before_after_data(a, b), [(name, 409.6, 819.2)])
+        self.assertEqual(plot.before_after_data(a, b), ([(name, 409.6, 819.2)], []))
+
+    def test_before_after_leaves_out_zero_times(self):
+        # A log scale has no 0: such a benchmark is named, not drawn.
+        a = self.series({"benchmarks": [entry("BM_a", 10.0), entry("BM_zero", 0.0),
+                                        entry("BM_was_zero", 0.0), entry("BM_now_zero", 4.0)]})
+        b = self.series({"benchmarks": [entry("BM_a", 11.0), entry("BM_zero", 0.0),
+                                        entry("BM_was_zero", 3.0), entry("BM_now_zero", 0.0)]})
+        self.assertEqual(plot.before_after_data(a, b),
+                         ([("BM_a", 10.0, 11.0)], ["BM_zero", "BM_was_zero", "BM_now_zero"]))
 
 
 class TestCli(unittest.TestCase):
@@ -189,6 +200,36 @@ class TestCli(unittest.TestCase):
         with open(os.path.join(out, "before-after.svg")) as fh:
             svg = fh.read()
         self.assertIn("+10.0%", svg)  # every time is 10% longer in after.json
+
+    def test_before_after_with_a_zero_time(self):
+        if not have_matplotlib():
+            self.skipTest("no Python with matplotlib")
+        before, after = sample_report(), sample_report(scale=1.1)
+        for doc in (before, after):
+            doc["benchmarks"].append(entry("BM_empty", 0.0))
+        a = self.write("before.json", before)
+        b = self.write("after.json", after)
+        out = os.path.join(self.dir, "charts")
+        code, stdout, err = self.run_plot(a, b, "-o", out)
+        self.assertEqual(code, 0, err)
+        self.assertNotIn("Traceback", err)
+        self.assertIn("plot: warning: before-after: 1 benchmark(s) with a median time of 0 "
+                      "left out: BM_empty", err)
+        self.assertIn(os.path.join(out, "before-after.svg"), stdout.split())
+        with open(os.path.join(out, "before-after.svg")) as fh:
+            self.assertNotIn("BM_empty", fh.read())
+
+    def test_unexpected_error_exits_2(self):
+        # Exit status 2 with one line, never a traceback and status 1.
+        def boom(argv):
+            raise ValueError("boom\nsecond line")
+
+        with mock.patch.object(plot, "run", boom), \
+                mock.patch.object(sys, "stderr", io.StringIO()) as err:
+            with self.assertRaises(SystemExit) as e:
+                plot.main()
+        self.assertEqual(e.exception.code, 2)
+        self.assertEqual(err.getvalue(), "plot: error: unexpected ValueError: boom second line\n")
 
     def test_no_matplotlib_is_a_clean_error(self):
         if importlib.util.find_spec("matplotlib") is not None:

@@ -298,8 +298,17 @@ class TestStorm(ShellCase):
         self.assertEqual(json.loads(out), {"verdict": "SUCCESS"})
         self.assertIn("setup: all packages present", err)
 
+    def test_build_dir_with_an_equals_sign(self):
+        """--build-dir=DIR is the wrapper's option, not one for dlreg-storm
+        (which would be run from another, perhaps freshly built, directory)."""
+        build = self.fake_build("thread")
+        code, out, err = self.run_script(self.script, "--no-setup", "--build-dir=" + build)
+        self.assertEqual(code, 0, err)
+        self.assertTrue(os.path.exists(os.path.join(build, "stress", "ran")))
+        self.assertFalse(os.path.exists(os.path.join(self.root, "build-tsan")))
+
     def test_build_dir_needs_a_value(self):
-        for args in (["--build-dir"], ["--build-dir", ""]):
+        for args in (["--build-dir"], ["--build-dir", ""], ["--build-dir="]):
             code, out, err = self.run_script(self.script, "--no-setup", *args)
             self.assertEqual(code, 2, args)
             self.assertIn("--build-dir needs a directory", err)
@@ -418,6 +427,21 @@ class TestBench(ShellCase):
             self.assertEqual(out, "")
         with open(path) as f:
             self.assertEqual(f.read(), "x")
+
+    def test_scan_dir_that_is_not_a_directory(self):
+        """Refused before anything is built or run: the scan benchmarks run
+        after the registry ones, which a bad --scan-dir would not stop."""
+        path = os.path.join(self.dir, "file")
+        with open(path, "w") as f:
+            f.write("x")
+        for scan_dir in (path, os.path.join(self.dir, "missing")):
+            code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), "--quick",
+                                             "--build-dir", os.path.join(self.dir, "build"),
+                                             "--scan-dir", scan_dir)
+            self.assertEqual(code, 2, err)
+            self.assertEqual(err, "bench: --scan-dir %s: not a directory\n" % scan_dir)
+            self.assertEqual(out, "")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "missing")))
 
     def test_quick_report_stays_out_of_results(self):
         """--quick without --out writes into BUILD-DIR/bench-smoke/: here a
