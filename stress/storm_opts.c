@@ -191,8 +191,13 @@ static int parse_seconds(const char *name, const char *text, double lo, double *
 		return opt_error("--%s: '%s' is not a decimal number of seconds", name, text);
 	errno = 0;
 	v = strtod(text, &end);
-	if (errno || end == text || *end || !isfinite(v) || v < lo || v > 1e6)
+	if (errno || end == text || *end || !isfinite(v))
 		return opt_error("--%s: '%s' is not a number of seconds", name, text);
+	if (v < lo || v > 1e6) {
+		char range[96];
+		snprintf(range, sizeof range, "%.40s s is outside %g..1e6 s", text, lo);
+		return opt_error("--%s: %s", name, range);
+	}
 	*out = v;
 	return 0;
 }
@@ -426,9 +431,21 @@ static const char *yes_no(bool b)
 
 static void print_hints(unsigned hints)
 {
-	fprintf(stderr, "dlreg-storm: hints=%s%s%s%s\n", hints ? "" : "none",
-	        hints & DLREG_HINT_LAZY ? "lazy," : "", hints & DLREG_HINT_GLOBAL ? "global," : "",
-	        hints & DLREG_HINT_DEEPBIND ? "deepbind," : "");
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{DLREG_HINT_LAZY, "lazy"},
+	             {DLREG_HINT_GLOBAL, "global"},
+	             {DLREG_HINT_DEEPBIND, "deepbind"}};
+	const char *sep = "";
+	fputs("dlreg-storm: hints=", stderr);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (hints & names[i].bit) {
+			fprintf(stderr, "%s%s", sep, names[i].name);
+			sep = ",";
+		}
+	}
+	fputs(*sep ? "\n" : "none\n", stderr);
 }
 
 static void print_threads(const struct storm *s)

@@ -70,6 +70,8 @@ grep -q '^usage: dlreg-storm' <<<"$LAST_OUT" || { echo "FAIL -h text"; failures=
 check "duplicate mix op" 2 --mix read=1,read=2
 expect "duplicate mix op named" grep -q "'read' appears twice" <<<"$LAST_ERR"
 check "hex duration" 2 --duration 0x10
+check "duration out of range" 2 --duration 1e9
+expect "duration range named" grep -q -- "--duration: 1e9 s is outside 0.001..1e6 s" <<<"$LAST_ERR"
 check "signed count" 2 --ops +10
 check "signed mix weight" 2 --mix open=+1,close=1
 check "missing fixture dir" 2 --fixture-dir /nonexistent/dlreg
@@ -84,6 +86,9 @@ check "--ops below --threads" 2 --ops 1 --threads 2 --no-progress
 expect "--ops below --threads named" grep -q -- "--ops 1 is below --threads 2" <<<"$LAST_ERR"
 check "--ops equal to --threads" 0 --ops 3 --threads 3 --json --no-progress
 expect "--ops 3 --threads 3 ran 3 operations" [ "$(json_field ops)" = 3 ]
+expect "hints listed without a trailing comma" grep -q '^dlreg-storm: hints=lazy,global,deepbind$' <<<"$LAST_ERR"
+check "no hints" 0 --ops 3 --threads 3 --hints none --json --no-progress
+expect "no hints listed as none" grep -q '^dlreg-storm: hints=none$' <<<"$LAST_ERR"
 
 # Numbers are decimal: a leading zero is not octal.
 check "leading-zero ops" 0 --ops 010 --threads 1 --json --no-progress
