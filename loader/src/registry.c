@@ -1053,7 +1053,12 @@ int dlreg_destroy(dlreg_t *reg, size_t *still_referenced)
 	free(reg);
 	if (still_referenced)
 		*still_referenced = leaked;
-	return leaked ? DLREG_EBUSY : DLREG_OK;
+	if (!leaked)
+		return DLREG_OK;
+	/* Not an earlier call's text, nor one a destructor or the log sink left. */
+	dlreg__set_detail("destroy: %zu librar%s still referenced; left loaded", leaked,
+			  leaked == 1 ? "y" : "ies");
+	return DLREG_EBUSY;
 }
 
 /* ----------------------------------------------------------------- readers */
@@ -1187,9 +1192,17 @@ static int sym_cache_fill(struct dlreg_lib *lib, _Atomic uint64_t *misses, uint6
 	const char *err = addr ? NULL : dlerror();
 	atomic_fetch_add_explicit(misses, 1, memory_order_relaxed);
 	if (!addr) {
-		char red[256];
-		dlreg__redact_text_path(err ? err : "symbol has a NULL value", lib->path, red,
-					sizeof red, lib->full_paths);
+		char msg[384], red[256];
+		snprintf(msg, sizeof msg, "%s", err ? err : "symbol has a NULL value");
+		/* dlerror() names the object by the loader's name for it: the path it
+		 * was first loaded by (by anyone), or the file a bare name's search
+		 * found, which may be relative, unlike the entry's path. */
+		struct link_map *lm = NULL;
+		const char *named = lib->path;
+		if (dlinfo(lib->dl, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name &&
+		    strchr(lm->l_name, '/'))
+			named = lm->l_name;
+		dlreg__redact_text_path(msg, named, red, sizeof red, lib->full_paths);
 		dlreg__set_detail("%s", red);
 		return DLREG_ENOSYM;
 	}
@@ -1318,6 +1331,12 @@ static __attribute__((noinline)) int read_sym_slow(dlreg_reader_t *reader, struc
 						   const char *name, void **sym)
 {
 	struct dlreg *reg = reader->reg;
+	/* Here, not on the hit path: no alias or symbol node holds "" (open and
+	 * dlreg_sym refuse it), so an empty string never hits. */
+	if (!*path || !*name) {
+		dlreg__set_detail("read_sym: empty path or name");
+		return DLREG_EINVAL;
+	}
 	size_t name_len;
 	uint64_t h = dlreg__hash_str(path, NULL);
 	uint64_t hn = dlreg__hash_str(name, &name_len);
@@ -1573,11 +1592,33 @@ static int classify_load_error(const char *path, const char *dlerr)
 	/* A message naming another file is about a dependency (missing, or not
 	 * ELF); a bare name's search may name the file it found instead. */
 	bool own = names_path(dlerr, path);
-	if (strstr(dlerr, "invalid ELF header") || strstr(dlerr, "file too short"))
+	/* Not ELF, or ELF but not a shared object (a relocatable object, an
+	 * executable). */
+	if (strstr(dlerr, "invalid ELF header") || strstr(dlerr, "file too short") ||
+	    strstr(dlerr, "only ET_DYN and ET_EXEC can be loaded") ||
+	    strstr(dlerr, "cannot dynamically load"))
 		return own || !strchr(path, '/') ? DLREG_ENOTELF : DLREG_ELOAD;
 	if (strstr(dlerr, "No such file"))
 		return own ? DLREG_ENOENT : DLREG_ELOAD;
 	return DLREG_ELOAD;
+}
+
+/*
+ * The file a bare name's search found, when the loader's message names it
+ * ("<dir>/<name>: ..."; search path entries hold no ':'), into buf; else
+ * `path`.  Its directory may be relative (a relative LD_LIBRARY_PATH
+ * entry), which the scan for absolute paths would miss.
+ */
+static const char *named_file(const char *dlerr, const char *path, char *buf, size_t len)
+{
+	const char *colon = strchr(dlerr, ':');
+	size_t n = strlen(path), m = colon ? (size_t)(colon - dlerr) : 0;
+	if (strchr(path, '/') || m <= n || m >= len || dlerr[m - n - 1] != '/' ||
+	    strncmp(dlerr + m - n, path, n) != 0)
+		return path;
+	memcpy(buf, dlerr, m);
+	buf[m] = '\0';
+	return buf;
 }
 
 static int load_failed(struct dlreg *reg, const char *path)
@@ -1586,8 +1627,9 @@ static int load_failed(struct dlreg *reg, const char *path)
 	char dlerr[384];
 	snprintf(dlerr, sizeof dlerr, "%s", e ? e : "dlopen failed");
 	int err = classify_load_error(path, dlerr);
-	char red[400];
-	dlreg__redact_text_path(dlerr, path, red, sizeof red, full_paths(reg));
+	char red[400], found[384];
+	dlreg__redact_text_path(dlerr, named_file(dlerr, path, found, sizeof found), red,
+				sizeof red, full_paths(reg));
 	dlreg__set_detail("%s", red);
 	char name[128];
 	dlreg__redact_path(path, name, sizeof name, full_paths(reg));

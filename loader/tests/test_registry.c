@@ -6,6 +6,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <sched.h>
@@ -566,6 +567,88 @@ static void test_missing_dependency_and_odd_paths(void)
 	done_reg(reg);
 }
 
+/*
+ * An ELF file that is not a shared object (a relocatable object, an
+ * executable) is DLREG_ENOTELF, as a file that is not ELF at all: copies of
+ * a plugin with another e_type.
+ */
+static void test_elf_not_shared_object(void)
+{
+	dlreg_t *reg = new_reg();
+	char dir[] = "/tmp/dlreg-test-XXXXXX";
+	CHECK(mkdtemp(dir));
+	static const struct {
+		const char *name;
+		unsigned char e_type; /* the low byte of e_type */
+	} kinds[] = { { "librel.so", 1 /* ET_REL */ }, { "libexec.so", 2 /* ET_EXEC */ } };
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		char copy[4200];
+		snprintf(copy, sizeof copy, "%s/%s", dir, kinds[i].name);
+		CHECK(copy_file(fixture("plain22"), copy, NULL, NULL));
+		FILE *f = fopen(copy, "r+b");
+		CHECK(f != NULL);
+		/* e_type follows e_ident, in the byte order its EI_DATA names. */
+		int data = fseek(f, EI_DATA, SEEK_SET) == 0 ? fgetc(f) : EOF;
+		long low = data == ELFDATA2MSB ? EI_NIDENT + 1 : EI_NIDENT;
+		bool patched = data != EOF && fseek(f, low, SEEK_SET) == 0 &&
+			       fputc(kinds[i].e_type, f) != EOF;
+		CHECK(fclose(f) == 0 && patched);
+		dlreg_lib_t *a = (dlreg_lib_t *)1;
+		CHECK_ERR(dlreg_open(reg, copy, 0, &a), DLREG_ENOTELF);
+		CHECK(a == NULL && strstr(dlreg_errdetail(), kinds[i].name) != NULL);
+		unlink(copy);
+	}
+	rmdir(dir);
+	done_reg(reg);
+}
+
+/*
+ * For a bare name the loader names the object by the file its search
+ * found, a search path's directory joined to the name, which may be
+ * relative.  The test runs itself again with a relative LD_LIBRARY_PATH
+ * (read at startup only) naming the fixtures: the detail of a failed open
+ * and of a missing symbol names that file redacted, never its directory.
+ */
+static const char search_env[] = "DLREG_TEST_RELATIVE_SEARCH";
+
+static void test_bare_name_found_file_redacted(void)
+{
+	if (!getenv(search_env)) {
+		char rel[8400] = "";
+		for (int i = 0; i < 64; i++)
+			strcat(rel, "../");
+		strcat(rel, fixdir + 1);
+		pid_t pid = fork();
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY); /* its "ok" line is ours */
+			if (null >= 0)
+				dup2(null, STDOUT_FILENO);
+			setenv("LD_LIBRARY_PATH", rel, 1);
+			setenv(search_env, "1", 1);
+			execl("/proc/self/exe", "test_registry", fixdir, "bare_name_found_file_redacted",
+			      (char *)NULL);
+			_exit(127);
+		}
+		int status = 0;
+		CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		return;
+	}
+	dlreg_t *reg = new_reg();
+	dlreg_lib_t *a;
+	CHECK_ERR(dlreg_open(reg, "libfail.so", 0, &a), DLREG_EUNDEFINED);
+	CHECK(strstr(dlreg_errdetail(), "undefined symbol") != NULL);
+	CHECK(strstr(dlreg_errdetail(), "libfail.so#") != NULL);
+	CHECK(strstr(dlreg_errdetail(), fixdir + 1) == NULL);
+	CHECK_ERR(dlreg_open(reg, "libplain23.so", 0, &a), DLREG_OK);
+	void *sym;
+	CHECK_ERR(dlreg_sym(a, "dlreg_no_such_symbol", &sym), DLREG_ENOSYM);
+	CHECK(strstr(dlreg_errdetail(), "libplain23.so#") != NULL);
+	CHECK(strstr(dlreg_errdetail(), fixdir + 1) == NULL);
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	done_reg(reg);
+}
+
 static void test_bad_arguments(void)
 {
 	dlreg_t *reg = new_reg();
@@ -611,6 +694,21 @@ static void test_bad_arguments(void)
 	struct dlreg_stats st;
 	dlreg_stats(reg, &st);
 	CHECK(st.live == 0 && st.dlopen_calls == 0);
+	/* Empty strings are EINVAL on the read side too, with a loaded library. */
+	CHECK_ERR(dlreg_open(reg, fixture("plain01"), 0, &a), DLREG_OK);
+	struct dlreg_stats s0, s1;
+	dlreg_stats(reg, &s0);
+	CHECK_ERR(read_sym_once(rd, fixture("plain01"), "", &sym), DLREG_EINVAL);
+	CHECK_ERR(read_sym_once(rd, "", DLREG_FIXTURE_SYM_ANSWER, &sym), DLREG_EINVAL);
+	CHECK_ERR(dlreg_read_sym(NULL, fixture("plain01"), DLREG_FIXTURE_SYM_ANSWER, &sym),
+		  DLREG_EINVAL);
+	CHECK_ERR(read_sym_once(rd, fixture("plain01"), DLREG_FIXTURE_SYM_ANSWER, NULL),
+		  DLREG_EINVAL);
+	CHECK_ERR(dlreg_sym(a, "", &sym), DLREG_EINVAL);
+	dlreg_stats(reg, &s1);
+	CHECK(s1.sym_misses == s0.sym_misses); /* no dlsym() for them */
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
 	done_reg(reg);
 }
 
@@ -737,6 +835,8 @@ static void test_log_redacts_paths(void)
 	size_t left;
 	CHECK_ERR(dlreg_destroy(reg, &left), DLREG_EBUSY); /* reports the leak */
 	CHECK(left == 1);
+	/* Its own detail, not the failed open's. */
+	CHECK(strstr(dlreg_errdetail(), "1 library still referenced") != NULL);
 	CHECK(cap.n >= 2);
 	bool saw_hash = false;
 	for (int i = 0; i < cap.n; i++) {
@@ -1542,6 +1642,8 @@ static const struct test tests[] = {
 	{ "load_failure_detail", test_load_failure_detail },
 	{ "missing_dependency_and_odd_paths", test_missing_dependency_and_odd_paths },
 	{ "bad_arguments", test_bad_arguments },
+	{ "elf_not_shared_object", test_elf_not_shared_object },
+	{ "bare_name_found_file_redacted", test_bare_name_found_file_redacted },
 	{ "acquire_other_registry", test_acquire_other_registry },
 	{ "unbalanced_read_end_aborts", test_unbalanced_read_end_aborts },
 	{ "fork_child_opens_and_closes", test_fork_child_opens_and_closes },
