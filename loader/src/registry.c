@@ -783,6 +783,13 @@ static void reader_key_destructor(void *p)
 	pthread_mutex_unlock(&g_regs_lock);
 }
 
+/* DLREG_ENOMEM, with its detail: what could not be allocated. */
+static int out_of_memory(const char *what)
+{
+	dlreg__set_detail("%s: out of memory", what);
+	return DLREG_ENOMEM;
+}
+
 static int reg_init_sets(struct dlreg *reg)
 {
 	unsigned mode = CK_HS_MODE_OBJECT | CK_HS_MODE_SPMC | CK_HS_MODE_DELETE;
@@ -826,7 +833,7 @@ int dlreg_create(const struct dlreg_config *config, dlreg_t **out)
 	size_t size = (sizeof(struct dlreg) + 63) / 64 * 64;
 	struct dlreg *reg = aligned_alloc(64, size);
 	if (!reg)
-		return DLREG_ENOMEM;
+		return out_of_memory("create: the registry");
 	memset(reg, 0, size);
 	/* Memo ways start zeroed, generation 0: a live generation never is. */
 	atomic_init(&reg->gen, 1);
@@ -842,10 +849,14 @@ int dlreg_create(const struct dlreg_config *config, dlreg_t **out)
 	ck_epoch_init(&reg->epoch);
 	int err = reg_init_sets(reg);
 	bool sets_ok = err == DLREG_OK;
+	if (!sets_ok)
+		out_of_memory("create: its hash sets");
 	if (err == DLREG_OK && !(reg->reclaimer = reader_alloc(reg)))
+		err = out_of_memory("create: its reclaimer's reader record");
+	if (err == DLREG_OK && pthread_key_create(&reg->self_key, reader_key_destructor) != 0) {
+		dlreg__set_detail("create: no thread-specific data key left");
 		err = DLREG_ENOMEM;
-	if (err == DLREG_OK && pthread_key_create(&reg->self_key, reader_key_destructor) != 0)
-		err = DLREG_ENOMEM;
+	}
 	if (err != DLREG_OK) {
 		free(reg->reclaimer);
 		if (sets_ok) {
@@ -1724,7 +1735,7 @@ static int open_insert_locked(struct dlreg *reg, void *dl, unsigned hints,
 		dlreg_ann_release(lib);
 		if (!ck_hs_put(&reg->by_handle, handle_hash(reg, dl), lib)) {
 			p->fresh = lib;
-			return DLREG_ENOMEM;
+			return out_of_memory("open: growing the handle set");
 		}
 		atomic_fetch_add_explicit(&reg->st.live, 1, memory_order_relaxed);
 	}
@@ -1803,7 +1814,7 @@ static int open_slow(struct dlreg *reg, const char *path, unsigned hints, dlreg_
 {
 	struct open_prep p = { .alias = alias_new(path) };
 	if (!p.alias)
-		return DLREG_ENOMEM;
+		return out_of_memory("open: the path's alias");
 #ifdef DLREG_SEEDED_BUG_wait_for_load
 	struct loading me;
 	wait_for_other_load(reg, path, &me);
@@ -1825,7 +1836,7 @@ static int open_slow(struct dlreg *reg, const char *path, unsigned hints, dlreg_
 	atomic_fetch_add_explicit(&reg->st.dlopen_calls, 1, memory_order_relaxed);
 	p.fresh = lib_new(reg, dl, hints);
 	struct dlreg_lib *lib = NULL;
-	int err = DLREG_ENOMEM;
+	int err = p.fresh ? DLREG_OK : out_of_memory("open: the entry");
 #ifndef DLREG_SEEDED_BUG_lock_across_dlopen
 	lock_writer(reg);
 #endif

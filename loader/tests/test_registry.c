@@ -1581,6 +1581,210 @@ static void test_quiesce_waits_for_batch_in_flight(void)
 			left ? "still loaded" : "unloaded");
 	CHECK(pending == 0 && !left);
 }
+
+/*
+ * Allocation failures.  The hooked build also wraps malloc, calloc, realloc
+ * and aligned_alloc (meson.build): only references from the registry's
+ * objects and this file are wrapped, so the loader's own allocations never
+ * fail.  alloc_fail_at = k makes the calling thread's k-th allocation from
+ * now fail (0 the first); -1 fails none.
+ */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t a, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_aligned_alloc(size_t a, size_t n);
+static _Thread_local long alloc_fail_at = -1;
+static _Thread_local bool alloc_failed;
+
+static bool alloc_fails(void)
+{
+	if (alloc_fail_at < 0 || alloc_fail_at-- != 0)
+		return false;
+	alloc_failed = true;
+	return true;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return alloc_fails() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t k, size_t n)
+{
+	return alloc_fails() ? NULL : __real_calloc(k, n);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+
+void *__wrap_aligned_alloc(size_t a, size_t n)
+{
+	return alloc_fails() ? NULL : __real_aligned_alloc(a, n);
+}
+
+static void fail_alloc(long k)
+{
+	alloc_fail_at = k;
+	alloc_failed = false;
+}
+
+/* Whether the call since fail_alloc() met its failure; disarms. */
+static bool alloc_was_failed(void)
+{
+	alloc_fail_at = -1;
+	return alloc_failed;
+}
+
+/* References the registry holds on the loader. */
+static uint64_t held_refs(dlreg_t *reg)
+{
+	struct dlreg_stats st;
+	dlreg_stats(reg, &st);
+	return st.dlopen_calls - st.dlclose_calls;
+}
+
+/* An ENOMEM is reported with its own detail, and only for a failed allocation. */
+static void check_enomem(const char *what, long k, int err, bool failed)
+{
+	if (err == DLREG_ENOMEM && failed && dlreg_errdetail()[0])
+		return;
+	fprintf(stderr, "%s, allocation %ld %s: %s (detail '%s')\n", what, k,
+		failed ? "failed" : "not failed", dlreg_strerror(err), dlreg_errdetail());
+	CHECK(!"ENOMEM with a detail, only after a failed allocation");
+}
+
+/* A loaded library is usable through every path: by handle, by path, by symbol. */
+static void check_usable(dlreg_t *reg, dlreg_reader_t *rd, const char *path)
+{
+	void *sym = NULL;
+	CHECK_ERR(read_sym_once(rd, path, DLREG_FIXTURE_SYM_ANSWER, &sym), DLREG_OK);
+	CHECK(sym && call_answer(sym, 1) != 0);
+	dlreg_lib_t *again;
+	CHECK_ERR(dlreg_open(reg, path, 0, &again), DLREG_OK);
+	CHECK_ERR(dlreg_close(reg, again), DLREG_OK);
+}
+
+/*
+ * dlreg.h: DLREG_ENOMEM means "allocation failed; nothing changed".  Each
+ * call that allocates is run with its first, second, ... allocation
+ * failing, until one run needs no more.  A failed run must return ENOMEM
+ * with a detail (or succeed, where the failed allocation was a cache's)
+ * and leave the registry as it was: no entry, no reference on the loader,
+ * the library unloaded; a run that succeeds must leave a usable entry.
+ */
+static void test_allocation_failures(void)
+{
+	long k;
+	bool failed;
+	int err;
+
+	/* dlreg_create */
+	for (k = 0;; k++) {
+		dlreg_t *reg = (dlreg_t *)1;
+		fail_alloc(k);
+		err = dlreg_create(NULL, &reg);
+		failed = alloc_was_failed();
+		if (!failed) {
+			CHECK_ERR(err, DLREG_OK);
+			done_reg(reg);
+			break;
+		}
+		check_enomem("create", k, err, failed);
+		CHECK(reg == NULL);
+	}
+	CHECK(k > 0);
+
+	dlreg_t *reg = new_reg();
+	dlreg_reader_t *rd = dlreg_reader_self(reg);
+	CHECK(rd != NULL);
+
+	/* dlreg_open of a library not loaded */
+	const char *fresh = fixture("plain10");
+	for (k = 0;; k++) {
+		dlreg_lib_t *a = (dlreg_lib_t *)1;
+		fail_alloc(k);
+		err = dlreg_open(reg, fresh, 0, &a);
+		failed = alloc_was_failed();
+		if (err == DLREG_OK) {
+			check_usable(reg, rd, fresh);
+			CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+			CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+			if (!failed)
+				break;
+			continue;
+		}
+		check_enomem("open", k, err, failed);
+		CHECK(a == NULL && held_refs(reg) == 0 && !mapped("plain10"));
+		CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	}
+	CHECK(k > 0);
+	CHECK(!mapped("plain10"));
+
+	/* dlreg_open of a loaded library by a second path (a new alias) */
+	char dir[] = "/tmp/dlreg-enomem-XXXXXX";
+	CHECK(mkdtemp(dir));
+	char link[4200];
+	snprintf(link, sizeof link, "%s/libalias.so", dir);
+	CHECK(symlink(fixture("plain11"), link) == 0);
+	dlreg_lib_t *base;
+	CHECK_ERR(dlreg_open(reg, fixture("plain11"), 0, &base), DLREG_OK);
+	for (k = 0;; k++) {
+		dlreg_lib_t *a = (dlreg_lib_t *)1;
+		fail_alloc(k);
+		err = dlreg_open(reg, link, 0, &a);
+		failed = alloc_was_failed();
+		if (err == DLREG_OK) {
+			CHECK(a == base);
+			check_usable(reg, rd, link);
+			CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+			if (!failed)
+				break;
+			continue;
+		}
+		check_enomem("open by a second path", k, err, failed);
+		CHECK(a == NULL && dlreg_lib_refs(base) == 1 && held_refs(reg) == 1);
+	}
+
+	/* dlreg_sym and dlreg_read_sym: the symbol cache */
+	for (k = 0;; k++) {
+		void *sym = NULL;
+		fail_alloc(k);
+		err = dlreg_sym(base, DLREG_FIXTURE_SYM_ANSWER, &sym);
+		failed = alloc_was_failed();
+		if (err == DLREG_OK) {
+			CHECK(sym && call_answer(sym, 1) != 0);
+			if (!failed)
+				break;
+			continue;
+		}
+		check_enomem("sym", k, err, failed);
+	}
+	CHECK_ERR(dlreg_close(reg, base), DLREG_OK);
+	CHECK_ERR(dlreg_open(reg, fixture("plain12"), 0, &base), DLREG_OK);
+	for (k = 0;; k++) {
+		void *sym = NULL;
+		fail_alloc(k);
+		err = read_sym_once(rd, fixture("plain12"), DLREG_FIXTURE_SYM_ANSWER, &sym);
+		failed = alloc_was_failed();
+		if (err == DLREG_OK) {
+			CHECK(sym && call_answer(sym, 1) != 0);
+			if (!failed)
+				break;
+			continue;
+		}
+		check_enomem("read_sym", k, err, failed);
+	}
+	CHECK_ERR(dlreg_close(reg, base), DLREG_OK);
+	unlink(link);
+	rmdir(dir);
+	done_reg(reg);
+}
 #endif
 
 /*
@@ -1665,6 +1869,7 @@ static const struct test tests[] = {
 #endif
 #ifdef DLREG_TEST_UNLOCK_HOOK
 	{ "quiesce_waits_for_batch_in_flight", test_quiesce_waits_for_batch_in_flight },
+	{ "allocation_failures", test_allocation_failures },
 #endif
 };
 
