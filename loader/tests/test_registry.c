@@ -203,9 +203,11 @@ static void test_nodelete_stays_mapped(void)
 	dlreg_lib_t *a;
 	CHECK_ERR(dlreg_open(reg, fixture("plain05"), DLREG_HINT_NODELETE, &a), DLREG_OK);
 	CHECK(dlreg_lib_hints(a) & DLREG_HINT_NODELETE);
+	CHECK(dlreg_lib_refs(a) == 2); /* ours and the entry's own (dlreg.h) */
 	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
 	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
 	CHECK(mapped("plain05"));
+	CHECK(dlreg_lib_refs(a) == 1); /* an entry that stays is never freed */
 	dlreg_reader_t *rd = dlreg_reader_self(reg);
 	dlreg_read_begin(rd);
 	bool still = dlreg_read_lookup(rd, fixture("plain05")) != NULL;

@@ -180,7 +180,10 @@ DLREG_API int dlreg_sym(dlreg_lib_t *lib, const char *name, void **sym);
 DLREG_API const char *dlreg_lib_path(const dlreg_lib_t *lib);
 /* The dlopen() handle; valid while a reference or a read section covers lib. */
 DLREG_API void *dlreg_lib_dlhandle(const dlreg_lib_t *lib);
-/* Current reference count (a snapshot; 0 once retired). */
+/*
+ * Current reference count (a snapshot; 0 once retired).  It counts the
+ * reference a NODELETE entry holds on itself: one NODELETE open shows 2.
+ */
 DLREG_API uint32_t dlreg_lib_refs(const dlreg_lib_t *lib);
 /*
  * Effective hints: the hints of the open that created the entry, plus GLOBAL
