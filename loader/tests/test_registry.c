@@ -469,6 +469,66 @@ static void test_ctor_opens_itself(void)
 	done_reg(reg);
 }
 
+/*
+ * dlreg_quiesce and dlreg_destroy called from a plugin's constructor (its
+ * dlopen() holds the loader's lock) and from its destructor (dlclose()
+ * does): DLREG_EDEADLK, nothing done, and the registry goes on working.
+ * The host's open and close callbacks, which libcb_self.so's constructor
+ * and libdtor_cb.so's destructor make, try both first.
+ */
+static struct {
+	int quiesce_rc, destroy_rc, calls;
+} in_loader;
+
+static void in_loader_try(void)
+{
+	in_loader.calls++;
+	in_loader.quiesce_rc = dlreg_quiesce(host_reg);
+	in_loader.destroy_rc = dlreg_destroy(host_reg, NULL);
+}
+
+static int in_loader_open(void *ctx, const char *path, void **handle)
+{
+	in_loader_try();
+	return host_open(ctx, path, handle);
+}
+
+static int in_loader_close(void *ctx, void *handle)
+{
+	in_loader_try();
+	return host_close(ctx, handle);
+}
+
+static void test_quiesce_destroy_inside_loader(void)
+{
+	dlreg_t *reg = new_reg();
+	struct dlreg_fixture_host saved = dlreg_fixture_host_instance;
+	dlreg_fixture_host_instance.open = in_loader_open;
+	dlreg_fixture_host_instance.close = in_loader_close;
+	dlreg_lib_t *a;
+	for (int round = 0; round < 2; round++) {
+		in_loader.quiesce_rc = in_loader.destroy_rc = -1;
+		in_loader.calls = 0;
+		if (round == 0) { /* the constructor's open, then its close */
+			CHECK_ERR(dlreg_open(reg, fixture("cb_self"), 0, &a), DLREG_OK);
+		} else { /* the destructor's open and close, in the quiesce below */
+			CHECK_ERR(dlreg_open(reg, fixture("dtor_cb"), 0, &a), DLREG_OK);
+			CHECK(in_loader.calls == 0);
+		}
+		CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+		CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+		CHECK(in_loader.calls == 2);
+		CHECK_ERR(in_loader.quiesce_rc, DLREG_EDEADLK);
+		CHECK_ERR(in_loader.destroy_rc, DLREG_EDEADLK);
+		CHECK(!mapped(round == 0 ? "cb_self" : "dtor_cb"));
+	}
+	dlreg_fixture_host_instance = saved;
+	/* Still a working registry. */
+	CHECK_ERR(dlreg_open(reg, fixture("plain09"), 0, &a), DLREG_OK);
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	done_reg(reg);
+}
+
 static void test_ctor_opens_other(void)
 {
 	dlreg_t *reg = new_reg();
@@ -1848,6 +1908,7 @@ static const struct test tests[] = {
 	{ "load_failure_detail", test_load_failure_detail },
 	{ "missing_dependency_and_odd_paths", test_missing_dependency_and_odd_paths },
 	{ "bad_arguments", test_bad_arguments },
+	{ "quiesce_destroy_inside_loader", test_quiesce_destroy_inside_loader },
 	{ "elf_not_shared_object", test_elf_not_shared_object },
 	{ "bare_name_found_file_redacted", test_bare_name_found_file_redacted },
 	{ "acquire_other_registry", test_acquire_other_registry },
