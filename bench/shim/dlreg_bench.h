@@ -147,7 +147,9 @@ dlreg_bench_t *dlreg_bench_register(const char *name, dlreg_bench_fn *fn, void *
  * dense_range) has the same length, and arg_name/arg_names name that many;
  * iterations excludes min_time and min_warmup_time (of 0 s: only an
  * earlier iterations call), and use_real_time excludes use_manual_time.
- * range and ranges take negative bounds.
+ * range and ranges take negative bounds.  ranges takes n {lo, hi} pairs:
+ * declare the array const (before C2x, gcc's -Wpedantic refuses passing a
+ * non-const int64_t[][2] here without a cast).
  */
 dlreg_bench_t *dlreg_bench_arg(dlreg_bench_t *b, int64_t x);
 dlreg_bench_t *dlreg_bench_args(dlreg_bench_t *b, const int64_t *args, size_t n);
@@ -181,7 +183,9 @@ bool dlreg_bench_keep_running(dlreg_bench_state_t *st);
 bool dlreg_bench_keep_running_batch(dlreg_bench_state_t *st, size_t *n);
 /*
  * Pausing stops the run's timer until resume; after skip_with_error both
- * do nothing (the run is discarded).
+ * do nothing (the run is discarded).  Only inside the loop: pausing before
+ * the first keep_running, or leaving the loop paused, breaks Google
+ * Benchmark's contract (Debian's library checks it and aborts).
  */
 void dlreg_bench_pause_timing(dlreg_bench_state_t *st);
 void dlreg_bench_resume_timing(dlreg_bench_state_t *st);
@@ -211,7 +215,10 @@ int dlreg_bench_thread_count(const dlreg_bench_state_t *st);
  * (State::iterations() then reports the whole plan).
  */
 int64_t dlreg_bench_iterations_done(const dlreg_bench_state_t *st);
-/* Iterations planned for this run on this thread. */
+/*
+ * Iterations planned for this run on this thread (1 in setup and teardown
+ * hooks: Google Benchmark hands them a state planned for one).
+ */
 int64_t dlreg_bench_max_iterations(const dlreg_bench_state_t *st);
 
 /*

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <mutex>
 #include <new>
 #include <regex>
@@ -65,7 +66,8 @@ dlreg_bench_t *handle_of(Benchmark *b)
 // argument names that length; MinTime and MinWarmUpTime exclude
 // Iterations (a warm-up of 0 s excludes only later ones), and UseRealTime
 // excludes UseManualTime.  The shim keeps what it needs to refuse such a call with
-// NULL instead.  Families live until exit, like Google's.
+// NULL instead.  Families live until exit, like Google's, and are freed
+// then: a leak checker must not report them.
 
 struct family {
 	std::string name;
@@ -86,6 +88,9 @@ struct family {
 };
 
 std::mutex family_lock;
+// Owns every family; a list, so that adding one moves none (bodies and
+// hooks hold pointers to them).
+std::list<family> family_store;
 std::unordered_map<Benchmark *, family *> families;
 
 family *family_of(dlreg_bench_t *b)
@@ -424,6 +429,18 @@ bool help_wanted(int argc, char **argv)
 	return false;
 }
 
+// The value a C caller passed for an enum parameter.  C lets an enum hold
+// any value of its integer type; in C++ one outside the enumerators' range
+// is undefined (UBSan reports loading it, and -fstrict-enums folds range
+// checks away), so a check of the caller's value reads its bytes.
+template <class E> int enum_value(const E &e)
+{
+	static_assert(sizeof(E) == sizeof(int), "C enums are int-sized");
+	int v;
+	std::memcpy(&v, &e, sizeof(v));
+	return v;
+}
+
 benchmark::Counter::Flags counter_flags(unsigned flags)
 {
 	int f = benchmark::Counter::kDefaults;
@@ -575,8 +592,10 @@ dlreg_bench_t *dlreg_bench_register(const char *name, dlreg_bench_fn *fn, void *
 {
 	if (!name || !*name || !fn)
 		return nullptr;
+	std::list<family> one;
 	try {
-		family *fam = new family;
+		one.emplace_back();
+		family *fam = &one.back();
 		fam->name = name;
 		auto body = [fn, data, fam](State &st) {
 			run_scope scope(st, fam);
@@ -584,6 +603,10 @@ dlreg_bench_t *dlreg_bench_register(const char *name, dlreg_bench_fn *fn, void *
 		};
 		Benchmark *g = benchmark::RegisterBenchmark(name, body);
 		std::lock_guard<std::mutex> guard(family_lock);
+		// Google now holds the body, which points to fam: the family
+		// joins the store before anything else can throw (splice
+		// neither throws nor moves it).
+		family_store.splice(family_store.end(), one);
 		families[g] = fam;
 		return handle_of(g);
 	} catch (...) {
@@ -764,8 +787,9 @@ dlreg_bench_t *dlreg_bench_unit(dlreg_bench_t *b, enum dlreg_bench_unit unit)
 {
 	static const benchmark::TimeUnit units[] = {benchmark::kNanosecond, benchmark::kMicrosecond,
 	                                            benchmark::kMillisecond, benchmark::kSecond};
-	bool valid = unit >= DLREG_BENCH_NS && unit <= DLREG_BENCH_S;
-	return build(b, valid, [&](Benchmark *g) { g->Unit(units[unit]); });
+	int u = enum_value(unit);
+	bool valid = u >= DLREG_BENCH_NS && u <= DLREG_BENCH_S;
+	return build(b, valid, [&](Benchmark *g) { g->Unit(units[u]); });
 }
 
 int dlreg_bench_setup(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data)
@@ -797,13 +821,14 @@ int dlreg_bench_compute_statistics(dlreg_bench_t *b, const char *name, dlreg_ben
 {
 	if (!family_of(b) || !name || !*name || !fn)
 		return DLREG_BENCH_EINVAL;
-	if (unit != DLREG_BENCH_STAT_TIME && unit != DLREG_BENCH_STAT_PERCENTAGE)
+	int su = enum_value(unit);
+	if (su != DLREG_BENCH_STAT_TIME && su != DLREG_BENCH_STAT_PERCENTAGE)
 		return DLREG_BENCH_EINVAL;
 	size_t i = slot_claim(&stat_used);
 	if (i == kSlots)
 		return DLREG_BENCH_ENOSPC;
 	stat_slots[i] = stat_slot{fn, data};
-	auto u = unit == DLREG_BENCH_STAT_TIME ? benchmark::kTime : benchmark::kPercentage;
+	auto u = su == DLREG_BENCH_STAT_TIME ? benchmark::kTime : benchmark::kPercentage;
 	try {
 		bench_of(b)->ComputeStatistics(name, stat_trampolines[i], u);
 	} catch (...) {

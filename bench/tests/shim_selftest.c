@@ -417,6 +417,15 @@ static int check_contracts(void)
 	if (!d || dlreg_bench_use_real_time(d) || dlreg_bench_arg(d, 1) ||
 	    !dlreg_bench_args(d, pair, 2))
 		return fail("names then args: the wrong call was refused or accepted");
+	/*
+	 * C may pass any int as an enum: one that names no enumerator is
+	 * refused, without the C++ side loading it as its enum (UBSan would
+	 * report that).
+	 */
+	if (dlreg_bench_unit(b, (enum dlreg_bench_unit)7) ||
+	    dlreg_bench_compute_statistics(b, "bad_unit", stat_max, NULL,
+	                                   (enum dlreg_bench_stat_unit)9) != DLREG_BENCH_EINVAL)
+		return fail("a builder accepted an enum value outside the enumerators");
 	/* A handle the shim did not hand out is refused, not dereferenced. */
 	static char not_a_handle[64];
 	if (dlreg_bench_threads((dlreg_bench_t *)not_a_handle, 1) ||
