@@ -29,6 +29,7 @@ static const char usage_text[] =
         "usage: dlreg-scan [OPTIONS] FILE...\n"
         "Prints each file's dlreg plugin metadata without loading it.\n"
         "Options may follow the files; after \"--\" every argument is a file.\n"
+        "A value may also be given as --option=VALUE.\n"
         "\n"
         "  --backend mmap|read|auto  how to read files (default auto)\n"
         "  --json                    one JSON object per file on stdout\n"
@@ -188,6 +189,22 @@ static int parse_args(int argc, char **argv, struct cli *c)
 			if (parse_valued(c, a, i + 1 < argc ? argv[i + 1] : NULL))
 				return -2;
 			i++;
+		} else if (strchr(a, '=') && a[1] == '-') {
+			/* --opt=value */
+			char name[16];
+			size_t n = (size_t)(strchr(a, '=') - a);
+			if (n >= sizeof name) {
+				usage_error("unknown option '%s'", a);
+				return -2;
+			}
+			memcpy(name, a, n);
+			name[n] = '\0';
+			if (!is_valued(name)) {
+				usage_error("unknown option '%s'", a);
+				return -2;
+			}
+			if (parse_valued(c, name, a + n + 1))
+				return -2;
 		} else {
 			usage_error("unknown option '%s'", a);
 			return -2;

@@ -176,6 +176,9 @@ check "options after the file: stderr not empty" [ ! -s "$tmp/err" ]
 run "$plugin_b" --frobnicate
 check "unknown option after the file: exit $rc" [ "$rc" -eq 2 ]
 check "unknown option after the file: stdout not empty" [ ! -s "$tmp/out" ]
+run "$plugin_b" --backend=read --json
+check "--backend=read: exit $rc" [ "$rc" -eq 0 ]
+check "--backend=read: not taken: $(cat "$tmp/out")" grep -q '"backend":"read"' "$tmp/out"
 run -- "$plugin_b" --json
 check "-- then --json: exit $rc" [ "$rc" -eq 1 ]
 check "-- then --json: not text" grep -q "^$(basename "$plugin_b")#.*	" "$tmp/out"
@@ -195,7 +198,8 @@ run --help
 check "--help: exit $rc" [ "$rc" -eq 0 ]
 check "--help: no usage" grep -q "^usage: dlreg-scan" "$tmp/out"
 for args in "--backend" "--backend bogus x" "--read-buf 1000 x" "--max-map -5 x" \
-	"--max-map 12Q x" "--frobnicate x" ""; do
+	"--max-map 12Q x" "--frobnicate x" "--backend= x" "--json=1 x" "--read-buf=1K x" \
+	"--frobnicate=1 x" ""; do
 	# shellcheck disable=SC2086
 	run $args
 	check "usage error '$args': exit $rc" [ "$rc" -eq 2 ]
