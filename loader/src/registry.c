@@ -1210,7 +1210,7 @@ static int sym_cache_fill(struct dlreg_lib *lib, _Atomic uint64_t *misses, uint6
 		 * found, which may be relative, unlike the entry's path. */
 		struct link_map *lm = NULL;
 		const char *named = lib->path;
-		if (dlinfo(lib->dl, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name &&
+		if (lib->dl && dlinfo(lib->dl, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name &&
 		    strchr(lm->l_name, '/'))
 			named = lm->l_name;
 		dlreg__redact_text_path(msg, named, red, sizeof red, lib->full_paths);

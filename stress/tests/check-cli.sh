@@ -86,7 +86,8 @@ check "--ops below --threads" 2 --ops 1 --threads 2 --no-progress
 expect "--ops below --threads named" grep -q -- "--ops 1 is below --threads 2" <<<"$LAST_ERR"
 check "--ops equal to --threads" 0 --ops 3 --threads 3 --json --no-progress
 expect "--ops 3 --threads 3 ran 3 operations" [ "$(json_field ops)" = 3 ]
-expect "hints listed without a trailing comma" grep -q '^dlreg-storm: hints=lazy,global,deepbind$' <<<"$LAST_ERR"
+# (Sanitizer builds leave out deepbind, which ASan cannot run with.)
+expect "hints listed without a trailing comma" grep -Eq '^dlreg-storm: hints=lazy,global(,deepbind)?$' <<<"$LAST_ERR"
 check "no hints" 0 --ops 3 --threads 3 --hints none --json --no-progress
 expect "no hints listed as none" grep -q '^dlreg-storm: hints=none$' <<<"$LAST_ERR"
 
