@@ -10,7 +10,8 @@
  *                      side by side in every iteration; counters compare
  *                      auto with the better of the other two
  *   scan/marker/warm/memchr|memmem|dlreg_find
- *                      the same search over the same bytes already in RAM
+ *                      the same search over the same bytes already in RAM,
+ *                      in huge pages where a file mapping gets PMD entries
  *                      (the limits a warm file scan is measured against)
  *
  * C is the page cache state and B the backend: mmap, read-<buffer size>
@@ -19,9 +20,9 @@
  * the share of it a mapping gets in 2 MiB entries) or cold (evicted with
  * posix_fadvise(POSIX_FADV_DONTNEED) before every iteration, outside the
  * timed region, and checked with mincore; a run whose eviction left more
- * than 1 % of the pages resident fails with an error instead of reporting a
- * warm number as cold).  Times are wall-clock; bytes_per_second is file
- * bytes over wall time.
+ * than 1 % of the pages of the file's data resident fails with an error
+ * instead of reporting a warm number as cold).  Times are wall-clock;
+ * bytes_per_second is file bytes over wall time.
  *
  * The files are written to a fresh directory (--scan-dir, default $TMPDIR
  * or /var/tmp; it must be a disk-backed file system for cold runs) and
@@ -116,7 +117,7 @@ static uint64_t note_min_size; /* the plugin's own size */
 static char work_dir[PATH_MAX];
 static char file_paths[MAX_FILES][PATH_MAX];
 static volatile sig_atomic_t nfiles;
-static unsigned char *mem_buffers[MAX_SIZES];
+static unsigned char *mem_buffers[MAX_SIZES]; /* mem_map()ed, sizes[i] bytes */
 
 /* ------------------------------------------------------------ cleanup --- */
 
@@ -137,11 +138,19 @@ static void cleanup_on_signal(int sig)
 	raise(sig);
 }
 
+static size_t page_round(uint64_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (size_t)((n + page - 1) / page * page);
+}
+
 static void cleanup_at_exit(void)
 {
 	cleanup_files();
-	for (unsigned i = 0; i < MAX_SIZES; i++)
-		free(mem_buffers[i]);
+	for (unsigned i = 0; i < nsizes; i++)
+		if (mem_buffers[i])
+			munmap(mem_buffers[i], page_round(sizes[i]));
 }
 
 static int cleanup_install(void)
@@ -344,8 +353,13 @@ static int work_dir_create(void)
 
 /* --------------------------------------------------------- page cache --- */
 
-/* Pages of the file at fd that are in the page cache now. */
-static int resident_pages(int fd, uint64_t size, size_t *resident, size_t *pages)
+/*
+ * Pages of the file at fd (*pages) and how many of them are in the page
+ * cache now (*resident); with data_only, only the pages of its data
+ * extents (SEEK_DATA), those a cold scan has to read from the device: a
+ * note file is mostly a hole, whose pages a scan never needs.
+ */
+static int resident_pages(int fd, uint64_t size, bool data_only, size_t *resident, size_t *pages)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t n = (size_t)((size + page - 1) / page);
@@ -354,11 +368,23 @@ static int resident_pages(int fd, uint64_t size, size_t *resident, size_t *pages
 	int rc = -1;
 
 	if (map != MAP_FAILED && vec && mincore(map, (size_t)size, vec) == 0) {
-		*resident = 0;
-		for (size_t i = 0; i < n; i++)
-			*resident += vec[i] & 1u;
-		*pages = n;
+		off_t data = 0, hole = data_only ? 0 : (off_t)size;
+
+		*resident = *pages = 0;
 		rc = 0;
+		while ((uint64_t)data < size) {
+			if (data_only && ((data = lseek(fd, data, SEEK_DATA)) < 0 ||
+			                  (hole = lseek(fd, data, SEEK_HOLE)) < 0)) {
+				rc = errno == ENXIO ? 0 : -1; /* ENXIO: no data past `data` */
+				break;
+			}
+			for (size_t i = (size_t)data / page; i < n && (off_t)(i * page) < hole;
+			     i++) {
+				*resident += vec[i] & 1u;
+				++*pages;
+			}
+			data = hole;
+		}
 	}
 	free(vec);
 	if (map != MAP_FAILED)
@@ -366,35 +392,51 @@ static int resident_pages(int fd, uint64_t size, size_t *resident, size_t *pages
 	return rc;
 }
 
+/* Per file slot: made warm by warm_up, and not evicted since. */
+static bool warm_done[MAX_FILES];
+
+static unsigned file_slot(enum file_kind kind, uint64_t size)
+{
+	for (unsigned i = 0; i < nsizes; i++)
+		if (sizes[i] == size)
+			return 2 * i + (kind == KIND_NOTE);
+	return 0;
+}
+
 /*
- * Drops the file from the page cache; 0 only if mincore confirms it.  A
- * folio still locked for a read that was in flight (readahead past what the
- * last scan waited for) cannot be dropped yet: the eviction is tried again,
- * EVICT_TRIES times in all, 1 ms apart, before it counts as failed.
+ * Drops the file in `slot` from the page cache; 0 only if mincore confirms
+ * it for the pages of its data (resident_pages): 1 % of all the pages of
+ * a sparse note file would be thousands of times the few a lookup reads.
+ * A folio still locked for a read that was in flight (readahead past what
+ * the last scan waited for) cannot be dropped yet: the eviction is tried
+ * again, EVICT_TRIES times in all, 1 ms apart, before it counts as failed.
+ * Whatever the outcome, the file is no longer as warm_up left it: the next
+ * warm run puts it back.
  */
 #define EVICT_TRIES 20
-static int evict(const char *path, uint64_t size, char *why, size_t whylen)
+static int evict(unsigned slot, uint64_t size, char *why, size_t whylen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(file_paths[slot], O_RDONLY | O_CLOEXEC);
 	size_t resident = 0, pages = 0;
 	int rc = -1;
 
+	warm_done[slot] = false;
 	if (fd < 0) {
 		snprintf(why, whylen, "cannot open the test file: %s", strerror(errno));
 		return -1;
 	}
 	for (unsigned tries = 1; rc != 0; tries++) {
 		if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0 ||
-		    resident_pages(fd, size, &resident, &pages) != 0) {
-			snprintf(why, whylen, "posix_fadvise or mincore failed");
+		    resident_pages(fd, size, true, &resident, &pages) != 0) {
+			snprintf(why, whylen, "posix_fadvise, lseek or mincore failed");
 			break;
 		}
 		if (resident * 100 <= pages * RESIDENT_TOLERANCE_PCT) {
 			rc = 0;
 		} else if (tries == EVICT_TRIES) {
 			snprintf(why, whylen,
-			         "page cache eviction did not happen: %zu of %zu pages still resident "
-			         "after %u tries (a memory-backed --scan-dir?)",
+			         "page cache eviction did not happen: %zu of %zu data pages still "
+			         "resident after %u tries (a memory-backed --scan-dir?)",
 			         resident, pages, tries);
 			break;
 		} else {
@@ -403,6 +445,36 @@ static int evict(const char *path, uint64_t size, char *why, size_t whylen)
 	}
 	close(fd);
 	return rc;
+}
+
+/*
+ * Share of the `size` bytes mapped at `map` that /proc/self/smaps counts
+ * under `field` (a "... kB" line of that mapping); -1 if it cannot be told.
+ */
+static double smaps_share(const void *map, uint64_t size, const char *field)
+{
+	char head[32], line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	size_t flen = strlen(field);
+	int mine = 0;
+	unsigned long kb;
+	double share = -1;
+
+	snprintf(head, sizeof(head), "%lx-", (unsigned long)(uintptr_t)map);
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+
+		if (dash && space && dash < space) /* a mapping's header line */
+			mine = strncmp(line, head, strlen(head)) == 0;
+		else if (mine && strncmp(line, field, flen) == 0 && line[flen] == ':' &&
+		         sscanf(line + flen + 1, "%lu kB", &kb) == 1) {
+			share = (double)kb * 1024.0 / (double)size;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return share;
 }
 
 /*
@@ -429,38 +501,9 @@ static double pmd_mapped_share(const char *path, uint64_t size)
 	for (uint64_t off = 0; off < size; off += page)
 		sum += p[off];
 	(void)sum;
-	char head[32], line[512];
-	FILE *f = fopen("/proc/self/smaps", "r");
-	int mine = 0;
-	unsigned long kb;
-
-	snprintf(head, sizeof(head), "%lx-", (unsigned long)(uintptr_t)map);
-	while (f && fgets(line, sizeof(line), f)) {
-		const char *dash = strchr(line, '-'), *space = strchr(line, ' ');
-
-		if (dash && space && dash < space) /* a mapping's header line */
-			mine = strncmp(line, head, strlen(head)) == 0;
-		else if (mine && sscanf(line, "FilePmdMapped: %lu kB", &kb) == 1) {
-			share = (double)kb * 1024.0 / (double)size;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
+	share = smaps_share(map, size, "FilePmdMapped");
 	munmap(map, (size_t)size);
 	return share;
-}
-
-/* Per file slot: made warm by warm_up, and its pmd_mapped_share then. */
-static bool warm_done[MAX_FILES];
-static double warm_pmd[MAX_FILES];
-
-static unsigned file_slot(enum file_kind kind, uint64_t size)
-{
-	for (unsigned i = 0; i < nsizes; i++)
-		if (sizes[i] == size)
-			return 2 * i + (kind == KIND_NOTE);
-	return 0;
 }
 
 /*
@@ -477,8 +520,11 @@ static unsigned file_slot(enum file_kind kind, uint64_t size)
  * which a mapping gets one PMD entry each, while one written in 1 MiB
  * write() calls sits in smaller folios mapped page by page, and a warm
  * mmap scan of it takes longer (results/README.md has the figures).  Done
- * once per file and again only if the file lost pages meanwhile.  Returns
- * the file's pmd_mapped_share.
+ * once per file and again only if the file lost pages meanwhile or a cold
+ * run evicted it since (random interleaving runs cold and warm runs of a
+ * file in any order, and a cold read scan leaves it fully cached the way
+ * readahead does, which must not pass for dlreg's own).  Returns the file's
+ * pmd_mapped_share as this run meets it.
  */
 static double warm_up(enum file_kind kind, uint64_t size)
 {
@@ -489,7 +535,7 @@ static double warm_up(enum file_kind kind, uint64_t size)
 	size_t resident = 0, pages = 1;
 
 	if (fd >= 0 && buf &&
-	    (!warm_done[slot] || resident_pages(fd, size, &resident, &pages) != 0 ||
+	    (!warm_done[slot] || resident_pages(fd, size, false, &resident, &pages) != 0 ||
 	     resident < pages)) {
 		if (opt.warm != WARM_WRITTEN)
 			posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
@@ -503,12 +549,11 @@ static double warm_up(enum file_kind kind, uint64_t size)
 				;
 		}
 		warm_done[slot] = true;
-		warm_pmd[slot] = pmd_mapped_share(path, size);
 	}
 	free(buf);
 	if (fd >= 0)
 		close(fd);
-	return warm_pmd[slot];
+	return pmd_mapped_share(path, size);
 }
 
 /* -------------------------------------------------------------- bodies --- */
@@ -539,7 +584,7 @@ static void scan_once(dlreg_bench_state_t *st, const struct scan_family *f, cons
 		char why[160];
 
 		dlreg_bench_pause_timing(st);
-		int rc = evict(path, size, why, sizeof(why));
+		int rc = evict(file_slot(f->kind, size), size, why, sizeof(why));
 
 		dlreg_bench_resume_timing(st);
 		if (rc) {
@@ -703,7 +748,8 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 		struct dlreg_metadata *m = NULL;
 		char why[160];
 
-		if (evict(path, size, why, sizeof(why)) == 0 && dlreg_scan_file(path, &o, &m) == 0)
+		if (evict(file_slot(f->kind, size), size, why, sizeof(why)) == 0 &&
+		    dlreg_scan_file(path, &o, &m) == 0)
 			dlreg_metadata_free(m);
 	}
 	const unsigned rounds = f->cold && f->kind == KIND_MARKER && size >= VS_LARGE_MIN
@@ -721,7 +767,7 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 			struct dlreg_metadata *m = NULL;
 			char why[160];
 
-			if (f->cold && evict(path, size, why, sizeof(why))) {
+			if (f->cold && evict(file_slot(f->kind, size), size, why, sizeof(why))) {
 				dlreg_bench_skip_with_error(st, why);
 				break;
 			}
@@ -798,6 +844,32 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 	}
 }
 
+/*
+ * Anonymous memory for `size` bytes on the terms a warm mmap scan gets:
+ * 2 MiB-aligned and MADV_HUGEPAGE, so that each whole 2 MiB of it can sit
+ * in a huge page as each whole 2 MiB of a file mapping can in a PMD entry.
+ * From malloc it would sit in 4 KiB pages (transparent_hugepage "madvise"),
+ * and a search over it would pay a TLB miss per page that the file scan
+ * does not: not the limit of a warm scan, but a slower target.
+ */
+static unsigned char *mem_map(uint64_t size)
+{
+	const size_t align = 2 * MIB, len = page_round(size);
+	unsigned char *raw =
+	        mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	unsigned char *p =
+	        (unsigned char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+
+	if (p > raw)
+		munmap(raw, (size_t)(p - raw));
+	munmap(p + len, (size_t)(raw + align - p));
+	madvise(p, len, MADV_HUGEPAGE); /* only a hint: pmd_mapped shows what it got */
+	return p;
+}
+
 /* The marker file's bytes in RAM, loaded once per size. */
 static unsigned char *mem_buffer(uint64_t size)
 {
@@ -805,11 +877,19 @@ static unsigned char *mem_buffer(uint64_t size)
 		if (sizes[i] != size)
 			continue;
 		if (!mem_buffers[i]) {
-			size_t len = 0;
-			unsigned char *p = slurp(file_path(KIND_MARKER, size), &len);
+			unsigned char *p = mem_map(size);
+			int fd = open(file_path(KIND_MARKER, size), O_RDONLY | O_CLOEXEC);
+			uint64_t got = 0;
+			ssize_t r = 1;
 
-			if (p && len != size) {
-				free(p);
+			while (p && fd >= 0 && got < size && r > 0) {
+				r = pread(fd, p + got, (size_t)(size - got), (off_t)got);
+				got += r > 0 ? (uint64_t)r : 0;
+			}
+			if (fd >= 0)
+				close(fd);
+			if (p && got != size) {
+				munmap(p, page_round(size));
 				p = NULL;
 			}
 			mem_buffers[i] = p;
@@ -850,6 +930,8 @@ static void bench_mem(dlreg_bench_state_t *st, void *data)
 		dlreg_bench_skip_with_error(st, "cannot load the test file into memory");
 		return;
 	}
+	double pmd = smaps_share(buf, size, "AnonHugePages");
+
 	while (dlreg_bench_keep_running(st)) {
 		size_t at = f->search(buf, (size_t)size);
 
@@ -860,6 +942,9 @@ static void bench_mem(dlreg_bench_state_t *st, void *data)
 			dlreg_bench_skip_with_error(st, "the search found the wrong offset");
 	}
 	dlreg_bench_set_bytes_processed(st, dlreg_bench_iterations_done(st) * (int64_t)size);
+	/* The share of the buffer in huge pages, to hold against the file's. */
+	if (pmd >= 0)
+		dlreg_bench_counter_set(st, "pmd_mapped", pmd, DLREG_BENCH_COUNTER_DEFAULT);
 }
 
 /* -------------------------------------------------------- registration --- */
