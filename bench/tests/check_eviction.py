@@ -10,11 +10,10 @@ the pages a lookup reads are a tiny share of it; a check that tolerated 1 %
 of the file's pages would let such a run report a warm time as cold.
 Exit 77 (skipped) when no writable tmpfs is mounted.
 """
-import json
 import os
-import subprocess
 import sys
-import tempfile
+
+import scan_bench_run
 
 SIZE = "4M"
 FAMILIES = ("scan/marker/cold/auto/", "scan/note/cold/auto/")
@@ -41,21 +40,12 @@ def main():
     if not scan_dir:
         print("SKIP: no writable tmpfs to put the scan files on")
         return 77
-    with tempfile.TemporaryDirectory(prefix="dlreg-eviction-") as tmp:
-        out = os.path.join(tmp, "report.json")
-        p = subprocess.run([sys.argv[1], "--scan-dir=" + scan_dir, "--min-size=" + SIZE,
-                            "--max-size=" + SIZE, "--read-bufs=128K",
-                            "--benchmark_filter=^scan/(marker|note)/cold/auto/",
-                            "--benchmark_min_time=0.002", "--benchmark_repetitions=1",
-                            "--benchmark_out=" + out, "--benchmark_out_format=json"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           timeout=110)
-        sys.stderr.write(p.stderr)
-        if p.returncode != 0:
-            print("FAIL: %s exited %d" % (os.path.basename(sys.argv[1]), p.returncode))
-            return 1
-        with open(out) as f:
-            runs = json.load(f)["benchmarks"]
+    runs = scan_bench_run.run(sys.argv[1], [
+        "--scan-dir=" + scan_dir, "--min-size=" + SIZE, "--max-size=" + SIZE,
+        "--read-bufs=128K", "--benchmark_filter=^scan/(marker|note)/cold/auto/",
+        "--benchmark_repetitions=1"], "dlreg-eviction-")
+    if runs is None:
+        return 1
     bad = 0
     for family in FAMILIES:
         mine = [r for r in runs if r["name"].startswith(family)]

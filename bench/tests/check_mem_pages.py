@@ -11,11 +11,9 @@ the share of the file the mmap run's mapping got in PMD entries: a buffer
 in 4 KiB pages pays a TLB miss per page that the file scan does not, and
 makes the limit slower than what it limits.
 """
-import json
-import os
-import subprocess
 import sys
-import tempfile
+
+import scan_bench_run
 
 SIZE = "4M"
 MEM = ("memchr", "memmem", "dlreg_find")
@@ -24,21 +22,13 @@ MEM = ("memchr", "memmem", "dlreg_find")
 def main():
     if len(sys.argv) != 2:
         raise SystemExit(__doc__.split("\n\n")[1])
-    with tempfile.TemporaryDirectory(prefix="dlreg-mem-pages-") as tmp:
-        out = os.path.join(tmp, "report.json")
-        p = subprocess.run([sys.argv[1], "--no-cold", "--min-size=" + SIZE,
-                            "--max-size=" + SIZE, "--read-bufs=128K",
-                            "--benchmark_filter=^scan/marker/warm/(mmap|%s)/" % "|".join(MEM),
-                            "--benchmark_min_time=0.002", "--benchmark_repetitions=1",
-                            "--benchmark_out=" + out, "--benchmark_out_format=json"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           timeout=110)
-        sys.stderr.write(p.stderr)
-        if p.returncode != 0:
-            print("FAIL: %s exited %d" % (os.path.basename(sys.argv[1]), p.returncode))
-            return 1
-        with open(out) as f:
-            runs = {r["name"].split("/")[3]: r for r in json.load(f)["benchmarks"]}
+    report = scan_bench_run.run(sys.argv[1], [
+        "--no-cold", "--min-size=" + SIZE, "--max-size=" + SIZE, "--read-bufs=128K",
+        "--benchmark_filter=^scan/marker/warm/(mmap|%s)/" % "|".join(MEM),
+        "--benchmark_repetitions=1"], "dlreg-mem-pages-")
+    if report is None:
+        return 1
+    runs = {r["name"].split("/")[3]: r for r in report}
     bad = [name for name in ("mmap",) + MEM
            if name not in runs or runs[name].get("error_occurred")]
     for name in bad:

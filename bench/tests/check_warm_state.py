@@ -13,11 +13,9 @@ must report the same pmd_mapped (the share of the file a mapping of it
 gets in PMD entries at the start of the run).  Where the two ways of
 caching the file leave the same folios this cannot tell, and passes.
 """
-import json
-import os
-import subprocess
 import sys
-import tempfile
+
+import scan_bench_run
 
 REPS = 6
 
@@ -25,22 +23,14 @@ REPS = 6
 def main():
     if len(sys.argv) != 2:
         raise SystemExit(__doc__.split("\n\n")[1])
-    with tempfile.TemporaryDirectory(prefix="dlreg-warm-state-") as tmp:
-        out = os.path.join(tmp, "report.json")
-        p = subprocess.run([sys.argv[1], "--min-size=4M", "--max-size=4M", "--read-bufs=128K",
-                            "--benchmark_filter=^scan/marker/(cold/read-128K|warm/mmap)/",
-                            "--benchmark_enable_random_interleaving=true",
-                            "--benchmark_repetitions=%d" % REPS,
-                            "--benchmark_min_time=0.002",
-                            "--benchmark_out=" + out, "--benchmark_out_format=json"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           timeout=110)
-        sys.stderr.write(p.stderr)
-        if p.returncode != 0:
-            print("FAIL: %s exited %d" % (os.path.basename(sys.argv[1]), p.returncode))
-            return 1
-        with open(out) as f:
-            runs = [r for r in json.load(f)["benchmarks"] if r.get("run_type") == "iteration"]
+    report = scan_bench_run.run(sys.argv[1], [
+        "--min-size=4M", "--max-size=4M", "--read-bufs=128K",
+        "--benchmark_filter=^scan/marker/(cold/read-128K|warm/mmap)/",
+        "--benchmark_enable_random_interleaving=true",
+        "--benchmark_repetitions=%d" % REPS], "dlreg-warm-state-")
+    if report is None:
+        return 1
+    runs = [r for r in report if r.get("run_type") == "iteration"]
     cold = [r for r in runs if "/cold/" in r["name"]]
     if cold and all("page cache eviction did not happen" in r.get("error_message", "")
                     for r in cold):

@@ -1733,6 +1733,30 @@ static void check_usable(dlreg_t *reg, dlreg_reader_t *rd, const char *path)
 }
 
 /*
+ * The symbol of plain fixture `lib` through dlreg_sym (rd NULL) or through
+ * dlreg_read_sym by its path, with the first, second, ... allocation
+ * failing: each call gives the symbol or ENOMEM, until one meets no
+ * failure.
+ */
+static void sym_sweep(const char *what, dlreg_lib_t *lib, dlreg_reader_t *rd)
+{
+	for (long k = 0;; k++) {
+		void *sym = NULL;
+		fail_alloc(k);
+		int err = rd ? read_sym_once(rd, dlreg_lib_path(lib), DLREG_FIXTURE_SYM_ANSWER, &sym)
+			     : dlreg_sym(lib, DLREG_FIXTURE_SYM_ANSWER, &sym);
+		bool failed = alloc_was_failed();
+		if (err == DLREG_OK) {
+			CHECK(sym && call_answer(sym, 1) != 0);
+			if (!failed)
+				return;
+			continue;
+		}
+		check_enomem(what, k, err, failed);
+	}
+}
+
+/*
  * dlreg.h: DLREG_ENOMEM means "allocation failed; nothing changed".  Each
  * call that allocates is run with its first, second, ... allocation
  * failing, until one run needs no more.  A failed run must return ENOMEM
@@ -1814,34 +1838,10 @@ static void test_allocation_failures(void)
 	}
 
 	/* dlreg_sym and dlreg_read_sym: the symbol cache */
-	for (k = 0;; k++) {
-		void *sym = NULL;
-		fail_alloc(k);
-		err = dlreg_sym(base, DLREG_FIXTURE_SYM_ANSWER, &sym);
-		failed = alloc_was_failed();
-		if (err == DLREG_OK) {
-			CHECK(sym && call_answer(sym, 1) != 0);
-			if (!failed)
-				break;
-			continue;
-		}
-		check_enomem("sym", k, err, failed);
-	}
+	sym_sweep("sym", base, NULL);
 	CHECK_ERR(dlreg_close(reg, base), DLREG_OK);
 	CHECK_ERR(dlreg_open(reg, fixture("plain12"), 0, &base), DLREG_OK);
-	for (k = 0;; k++) {
-		void *sym = NULL;
-		fail_alloc(k);
-		err = read_sym_once(rd, fixture("plain12"), DLREG_FIXTURE_SYM_ANSWER, &sym);
-		failed = alloc_was_failed();
-		if (err == DLREG_OK) {
-			CHECK(sym && call_answer(sym, 1) != 0);
-			if (!failed)
-				break;
-			continue;
-		}
-		check_enomem("read_sym", k, err, failed);
-	}
+	sym_sweep("read_sym", base, rd);
 	CHECK_ERR(dlreg_close(reg, base), DLREG_OK);
 	unlink(link);
 	rmdir(dir);
