@@ -1756,6 +1756,33 @@ static void sym_sweep(const char *what, dlreg_lib_t *lib, dlreg_reader_t *rd)
 	}
 }
 
+/* dlreg_reader_self on a thread of its own: NULL while its record cannot
+ * be allocated, then a record that reads. */
+static void reader_self_sweep_on(dlreg_t *reg)
+{
+	for (long k = 0;; k++) {
+		fail_alloc(k);
+		dlreg_reader_t *rd = dlreg_reader_self(reg);
+		bool failed = alloc_was_failed();
+		if (rd) {
+			void *sym = NULL;
+			CHECK_ERR(read_sym_once(rd, fixture("plain10"), DLREG_FIXTURE_SYM_ANSWER, &sym),
+				  DLREG_OK);
+			CHECK(dlreg_reader_self(reg) == rd);
+			if (!failed)
+				return;
+			continue;
+		}
+		CHECK(failed);
+	}
+}
+
+static void *reader_self_sweep(void *reg)
+{
+	reader_self_sweep_on(reg);
+	return NULL;
+}
+
 /*
  * dlreg.h: DLREG_ENOMEM means "allocation failed; nothing changed".  Each
  * call that allocates is run with its first, second, ... allocation
@@ -1811,6 +1838,15 @@ static void test_allocation_failures(void)
 	}
 	CHECK(k > 0);
 	CHECK(!mapped("plain10"));
+
+	/* dlreg_reader_self on a new thread */
+	dlreg_lib_t *held;
+	CHECK_ERR(dlreg_open(reg, fresh, 0, &held), DLREG_OK);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, reader_self_sweep, reg) == 0);
+	pthread_join(t, NULL);
+	CHECK_ERR(dlreg_close(reg, held), DLREG_OK);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
 
 	/* dlreg_open of a loaded library by a second path (a new alias) */
 	char dir[] = "/tmp/dlreg-enomem-XXXXXX";
