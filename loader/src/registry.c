@@ -1342,12 +1342,6 @@ static __attribute__((noinline)) int read_sym_slow(dlreg_reader_t *reader, struc
 						   const char *name, void **sym)
 {
 	struct dlreg *reg = reader->reg;
-	/* Here, not on the hit path: no alias or symbol node holds "" (open and
-	 * dlreg_sym refuse it), so an empty string never hits. */
-	if (!*path || !*name) {
-		dlreg__set_detail("read_sym: empty path or name");
-		return DLREG_EINVAL;
-	}
 	size_t name_len;
 	uint64_t h = dlreg__hash_str(path, NULL);
 	uint64_t hn = dlreg__hash_str(name, &name_len);
@@ -1372,6 +1366,12 @@ static __attribute__((noinline)) int read_sym_slow(dlreg_reader_t *reader, struc
 	if (!a) {
 		struct alias k = { .path = path };
 		struct alias *found = ck_hs_get(&reg->by_path, (unsigned long)h, &k);
+		/* Empty strings are refused only here, where no memo hit: no alias
+		 * or symbol node holds "" (open and dlreg_sym refuse it). */
+		if (!*path || !*name) {
+			dlreg__set_detail("read_sym: empty path or name");
+			return DLREG_EINVAL;
+		}
 		if (!found) {
 			dlreg__set_detail("read_sym: no live entry under that path");
 			return DLREG_ENOTLOADED;
