@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dlreg/scan.h"
@@ -372,43 +371,12 @@ static void print_error(const struct cli *c, const char *name, int rc, const cha
 	printf("}\n");
 }
 
-/*
- * What a path names when it is neither a regular file nor a directory, or
- * NULL.  The library refuses such a file only after opening it (without
- * blocking), which saves a path lookup per scan; but opening a device can
- * act (a watchdog arms, a tape rewinds), and a command line is easily given
- * `/dev/...` by a glob.  So here such a path is never opened.  (A path
- * swapped between this check and the library's open is still refused, after
- * that open.)
- */
-static const char *special_kind(const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
-		return NULL;
-	if (S_ISCHR(st.st_mode))
-		return "a character device";
-	if (S_ISBLK(st.st_mode))
-		return "a block device";
-	if (S_ISFIFO(st.st_mode))
-		return "a FIFO";
-	if (S_ISSOCK(st.st_mode))
-		return "a socket";
-	return "a special file";
-}
-
 static int scan_one(const struct cli *c, const char *path)
 {
 	struct dlreg_metadata *m = NULL;
 	char name[512];
 	char detail[512];
 	dlreg__redact_path(path, name, sizeof name, c->full_paths);
-	const char *kind = special_kind(path);
-	if (kind) {
-		snprintf(detail, sizeof detail, "not a regular file: %s, not opened", kind);
-		print_error(c, name, DLREG_EINVAL, detail);
-		return 1;
-	}
 	int rc = dlreg_scan_file(path, &c->opt, &m);
 	if (rc == DLREG_OK) {
 		print_ok(c, name, m);

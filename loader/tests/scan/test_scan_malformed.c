@@ -434,6 +434,76 @@ static void check_special_files(void)
 	      dlreg_errdetail());
 }
 
+/* The kernel function a process sleeps in, or "" (/proc/PID/wchan). */
+static void wchan_of(pid_t pid, char *buf, size_t n)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
+	buf[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (!fgets(buf, (int)n, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+}
+
+/*
+ * Not even a non-blocking open: a writer blocked opening a FIFO is released
+ * by any reader's open, so a scan of the FIFO must leave it blocked.
+ */
+static void check_fifo_not_opened(void)
+{
+	static const enum dlreg_scan_backend all[] = {DLREG_SCAN_AUTO, DLREG_SCAN_READ,
+	                                              DLREG_SCAN_MMAP};
+	struct dlreg_metadata *m = NULL;
+	char path[512];
+	char wchan[128];
+	path_in(path, sizeof path, "fifo-writer");
+	CHECK(mkfifo(path, 0600) == 0, "mkfifo: %s", strerror(errno));
+	pid_t pid = fork();
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		alarm(30);
+		int fd = open(path, O_WRONLY); /* blocks until some reader opens */
+		_exit(fd >= 0 ? 0 : 1);
+	}
+	/* Until the writer sleeps in the FIFO's open, no open of ours could be seen. */
+	int blocked = 0;
+	for (int i = 0; i < 500 && !blocked; i++) {
+		wchan_of(pid, wchan, sizeof wchan);
+		if (strcmp(wchan, "0") == 0)
+			break; /* no symbol names here */
+		blocked = strcmp(wchan, "wait_for_partner") == 0;
+		if (!blocked)
+			usleep(10000);
+	}
+	if (!blocked) {
+		printf("note: /proc/%d/wchan shows \"%s\"; FIFO check only pauses\n", (int)pid, wchan);
+		usleep(500000);
+	}
+	for (size_t b = 0; b < sizeof all / sizeof all[0]; b++) {
+		struct dlreg_scan_options o = {.backend = all[b]};
+		int rc = dlreg_scan_file(path, &o, &m);
+		CHECK(rc == DLREG_EINVAL && strstr(dlreg_errdetail(), "a FIFO, not opened"),
+		      "fifo with a blocked writer, %s: %s (%s)", dlreg_scan_backend_name(o.backend),
+		      dlreg_strerror(rc), dlreg_errdetail());
+	}
+	usleep(100000); /* a released writer exits at once */
+	int status;
+	pid_t got = waitpid(pid, &status, WNOHANG);
+	CHECK(got == 0, "the scans opened the FIFO: its blocked writer was released");
+	if (blocked) {
+		wchan_of(pid, wchan, sizeof wchan);
+		CHECK(strcmp(wchan, "wait_for_partner") == 0, "writer no longer blocked: %s", wchan);
+	}
+	if (got == 0) {
+		kill(pid, SIGKILL);
+		CHECK(waitpid(pid, &status, 0) == pid, "wait for the writer");
+	}
+	unlink(path);
+}
+
 /*
  * Root reads through mode 000, so as root the check runs in a child that
  * has dropped to uid/gid 65534.  The same child must still read a 0644 file
@@ -1182,6 +1252,7 @@ int main(int argc, char **argv)
 	check_json_depth();
 	check_bad_marker_limit();
 	check_special_files();
+	check_fifo_not_opened();
 	check_unreadable();
 	check_sparse();
 	check_full_paths_flag();
