@@ -1162,6 +1162,53 @@ static void test_log_sink_reentry(void)
 }
 
 /*
+ * A close or failing open made inside the application's own read section
+ * logs inside it: the sink's quiesce is refused there, and only there.
+ */
+struct section_sink {
+	dlreg_t *reg;
+	int quiesce_rc; /* what dlreg_quiesce from the sink returned */
+	int messages;
+};
+
+static void section_log(void *ctx, enum dlreg_log_level lvl, const char *msg)
+{
+	struct section_sink *s = ctx;
+	(void)lvl;
+	(void)msg;
+	s->messages++;
+	s->quiesce_rc = dlreg_quiesce(s->reg);
+}
+
+static void test_log_sink_in_read_section(void)
+{
+	struct section_sink s = { .quiesce_rc = -1 };
+	struct dlreg_config cfg = { .log = section_log, .log_ctx = &s,
+				    .log_level = DLREG_LOG_DEBUG };
+	CHECK_ERR(dlreg_create(&cfg, &s.reg), DLREG_OK);
+	dlreg_reader_t *rd = dlreg_reader_self(s.reg);
+	CHECK(rd != NULL);
+	dlreg_lib_t *a;
+	CHECK_ERR(dlreg_open(s.reg, fixture("plain22"), 0, &a), DLREG_OK);
+	dlreg_read_begin(rd);
+	CHECK_ERR(dlreg_close(s.reg, a), DLREG_OK);
+	CHECK(s.messages == 1);
+	CHECK_ERR(s.quiesce_rc, DLREG_EDEADLK);
+	s.quiesce_rc = -1;
+	CHECK_ERR(dlreg_open(s.reg, "/nonexistent/dir/libnothing.so", 0, &a), DLREG_ENOENT);
+	CHECK(s.messages == 2);
+	CHECK_ERR(s.quiesce_rc, DLREG_EDEADLK);
+	dlreg_read_end(rd);
+	/* Outside the section the same sink's quiesce unloads the entry. */
+	s.quiesce_rc = -1;
+	CHECK_ERR(dlreg_open(s.reg, fixture("plain22"), 0, &a), DLREG_OK);
+	CHECK_ERR(dlreg_close(s.reg, a), DLREG_OK);
+	CHECK_ERR(s.quiesce_rc, DLREG_OK);
+	CHECK(!mapped("plain22"));
+	CHECK_ERR(dlreg_destroy(s.reg, NULL), DLREG_OK);
+}
+
+/*
  * Threads that used dlreg_reader_self may still be exiting (their reader
  * record released by a thread-exit destructor) while the registry is
  * destroyed: a detached thread cannot be joined first.
@@ -1958,6 +2005,7 @@ static const struct test tests[] = {
 	{ "hints_only_what_the_loader_applies", test_hints_only_what_the_loader_applies },
 	{ "sym_misses_and_orphans", test_sym_misses_and_orphans },
 	{ "log_sink_reentry", test_log_sink_reentry },
+	{ "log_sink_in_read_section", test_log_sink_in_read_section },
 	{ "destroy_while_readers_exit", test_destroy_while_readers_exit },
 	{ "quiesce_with_busy_readers", test_quiesce_with_busy_readers },
 	{ "fork_in_destructor", test_fork_in_destructor },

@@ -74,9 +74,13 @@ DLREG_API const char *dlreg_errdetail(void);
 enum dlreg_log_level { DLREG_LOG_DEBUG, DLREG_LOG_INFO, DLREG_LOG_WARN, DLREG_LOG_ERROR };
 
 /*
- * Log sink.  Called without any registry lock held and never from inside a
- * read section; it may call back into the registry, except to destroy it
- * (DLREG_EDEADLK: the call that logs goes on using the registry).  `msg` is
+ * Log sink.  Called without any registry lock held, and never inside a read
+ * section of the registry's own.  A dlreg_close or failing dlreg_open that
+ * the application calls inside its read section logs inside that section:
+ * the sink's dlreg_quiesce gets DLREG_EDEADLK there, and a slow sink holds
+ * back grace periods as long as the section does.  The sink may call back
+ * into the registry, except to destroy it (DLREG_EDEADLK: the call that logs
+ * goes on using the registry).  `msg` is
  * valid for the call only.  Paths in `msg` are redacted (basename#hash) unless
  * DLREG_CONFIG_FULL_PATHS is set.
  */
