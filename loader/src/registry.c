@@ -1288,6 +1288,11 @@ static inline struct memo_set *memo_set_of(struct dlreg_reader *r, const char *p
 	return &r->memo[(k * 0xff51afd7ed558ccdull) >> (64 - MEMO_SET_BITS)];
 }
 
+#ifdef DLREG_TEST_MEMO_FILL_HOOK
+/* Defined by the test that stops a thread with a way half filled. */
+void dlreg__test_memo_fill_hook(void);
+#endif
+
 static void memo_fill(struct memo_set *ms, unsigned w, uint64_t gen, const char *path,
 		      const char *name, const struct alias *a, const struct sym_node *node)
 {
@@ -1296,6 +1301,9 @@ static void memo_fill(struct memo_set *ms, unsigned w, uint64_t gen, const char 
 	ms->path_key[w] = path;
 	ms->name_key[w] = name;
 	ms->gen[w] = gen;
+#ifdef DLREG_TEST_MEMO_FILL_HOOK
+	dlreg__test_memo_fill_hook();
+#endif
 	ms->alias[w] = a;
 	ms->sym[w] = node;
 }

@@ -867,6 +867,92 @@ static void test_fork_during_grace_wait(void)
 	done_reg(reg);
 }
 
+#ifdef DLREG_TEST_MEMO_FILL_HOOK
+/*
+ * A thread that forks while another fills a way of its reader memo leaves
+ * the way half filled in the child: keys and generation set, the alias and
+ * symbol not yet.  The child's next reader record is that thread's, recycled;
+ * a lookup by the same strings must not hit the half-filled way.
+ */
+static atomic_int memo_hook_armed;   /* the next fill stops in the hook */
+static atomic_int memo_hook_stopped; /* a fill is stopped there */
+static atomic_int memo_hook_release;
+
+void dlreg__test_memo_fill_hook(void);
+void dlreg__test_memo_fill_hook(void)
+{
+	if (!atomic_exchange(&memo_hook_armed, 0))
+		return;
+	atomic_store(&memo_hook_stopped, 1);
+	while (!atomic_load(&memo_hook_release))
+		sched_yield();
+}
+
+struct memo_filler {
+	dlreg_t *reg;
+	const char *path;
+	void *sym;
+	int rc;
+};
+
+static void *fill_memo(void *arg)
+{
+	struct memo_filler *f = arg;
+	dlreg_reader_t *rd = dlreg_reader_register(f->reg);
+	f->rc = DLREG_ENOMEM;
+	if (rd) {
+		dlreg_read_begin(rd);
+		f->rc = dlreg_read_sym(rd, f->path, DLREG_FIXTURE_SYM_KIND, &f->sym);
+		dlreg_read_end(rd);
+		dlreg_reader_unregister(rd);
+	}
+	return NULL;
+}
+
+static void test_fork_child_memo_half_filled(void)
+{
+	dlreg_t *reg = new_reg();
+	struct memo_filler f = { .reg = reg, .path = fixture("plain23") };
+	dlreg_lib_t *a;
+	void *want;
+	CHECK_ERR(dlreg_open(reg, f.path, 0, &a), DLREG_OK);
+	CHECK_ERR(dlreg_sym(a, DLREG_FIXTURE_SYM_KIND, &want), DLREG_OK);
+	atomic_store(&memo_hook_armed, 1);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, fill_memo, &f) == 0);
+	while (!atomic_load(&memo_hook_stopped))
+		sched_yield();
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(20);
+		/* The only reader record free here is the stopped thread's. */
+		dlreg_reader_t *rd = dlreg_reader_register(reg);
+		void *sym = NULL;
+		int rc = 1;
+		if (rd) {
+			dlreg_read_begin(rd);
+			rc = dlreg_read_sym(rd, f.path, DLREG_FIXTURE_SYM_KIND, &sym) != DLREG_OK ? 2
+			     : sym != want                                                      ? 3
+												: 0;
+			dlreg_read_end(rd);
+		}
+		_exit(rc);
+	}
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	atomic_store(&memo_hook_release, 1);
+	pthread_join(t, NULL);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fprintf(stderr, "fork child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_ERR(f.rc, DLREG_OK);
+	CHECK(f.sym == want);
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	done_reg(reg);
+}
+#endif
+
 struct log_capture {
 	char lines[32][512];
 	int n;
@@ -2013,6 +2099,9 @@ static const struct test tests[] = {
 	{ "destructor_cycle_is_bounded", test_destructor_cycle_is_bounded },
 #ifdef DLREG_REFS_MAX
 	{ "refs_limit", test_refs_limit },
+#endif
+#ifdef DLREG_TEST_MEMO_FILL_HOOK
+	{ "fork_child_memo_half_filled", test_fork_child_memo_half_filled },
 #endif
 #ifdef DLREG_TEST_UNLOCK_HOOK
 	{ "quiesce_waits_for_batch_in_flight", test_quiesce_waits_for_batch_in_flight },
