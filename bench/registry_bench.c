@@ -832,8 +832,12 @@ int main(int argc, char **argv)
 	int failed = variants_prepare() || register_all();
 	int none = 0;
 
-	if (!failed)
-		none = dlreg_bench_run() == 0;
+	if (!failed) {
+		size_t ran = dlreg_bench_run();
+		/* A failed run has said why on stderr. */
+		failed = ran == DLREG_BENCH_RUN_FAILED;
+		none = ran == 0;
+	}
 	dlreg_bench_shutdown();
 	failed |= variants_release();
 	free(copy_arena);

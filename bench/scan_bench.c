@@ -1376,8 +1376,8 @@ static void usage(void)
 	       "                      with --no-cold)\n"
 	       "  --progress          report file generation on stderr (default: on a TTY)\n"
 	       "  --meta-plugin=PATH  ELF plugin with a metadata note (default: the build's)\n\n"
-	       "Exit status: 0 success, 1 setup failed or stdout could not be written,\n"
-	       "2 usage error, 3 no benchmark matches --benchmark_filter.\n\n");
+	       "Exit status: 0 success, 1 setup or the run failed or stdout could not be\n"
+	       "written, 2 usage error, 3 no benchmark matches --benchmark_filter.\n\n");
 	dlreg_bench_print_default_help();
 }
 
@@ -1394,12 +1394,14 @@ int main(int argc, char **argv)
 		return 2;
 	if (cerr != 0 || files_write() != 0 || register_all() != 0)
 		return 1;
-	int none = dlreg_bench_run() == 0;
+	size_t ran = dlreg_bench_run();
+	int none = ran == 0;
 
 	dlreg_bench_shutdown();
 	if (none)
 		fprintf(stderr, "%s: no benchmark matches --benchmark_filter\n", PROG);
-	if (dlreg_bench_stdout_check(PROG) != 0)
+	/* A failed run has said why on stderr. */
+	if (dlreg_bench_stdout_check(PROG) != 0 || ran == DLREG_BENCH_RUN_FAILED)
 		return 1;
 	return none ? 3 : 0;
 }

@@ -10,7 +10,8 @@
  *     b = dlreg_bench_register("name", body, data);
  *     b = dlreg_bench_threads(b, 2);   -- builders return b, or NULL on failure
  *     if (!b) ...
- *     ran = dlreg_bench_run();    -- 0: nothing matched --benchmark_filter
+ *     ran = dlreg_bench_run();    -- 0: nothing matched --benchmark_filter,
+ *                                 -- DLREG_BENCH_RUN_FAILED: the run failed
  *     dlreg_bench_shutdown();
  *
  * Benchmark loop.  The plain loop costs one out-of-line call per iteration
@@ -38,9 +39,16 @@
  * table of DLREG_BENCH_CALLBACK_SLOTS slots per kind; slot i is served by a
  * distinct function instantiated from a C++ template with i compiled in, so
  * the trampoline finds its (callback, data) pair without looking at the
- * State at all.  Slots are handed out at registration under a mutex and are
- * read-only afterwards; registering more callbacks than slots fails with
- * DLREG_BENCH_ENOSPC.  Slots are never reused (benchmarks live until exit).
+ * State at all.  A family holds at most one setup slot and one teardown
+ * slot: its first dlreg_bench_setup claims one, and a later call replaces
+ * the callback in that same slot (the last call wins, as with Google's
+ * Setup), so replacing never uses up the table.  Each
+ * dlreg_bench_compute_statistics adds a statistic (Google Benchmark reports
+ * them all) and claims a slot of its own.  When a call needs a new slot and
+ * every slot of that kind is taken it fails with DLREG_BENCH_ENOSPC and
+ * leaves the family as it was.  Slots are never freed (benchmarks live
+ * until exit); they are written under a mutex and read during
+ * dlreg_bench_run, so set and replace callbacks before the run.
  *
  * Threads.  With Threads(k) the body runs on k threads at once, each with
  * its own state; counters set on each thread are summed unless flagged
@@ -70,6 +78,14 @@ typedef double dlreg_bench_stat_fn(const double *values, size_t n, void *data);
 
 #define DLREG_BENCH_BATCH_MAX 1024u
 #define DLREG_BENCH_CALLBACK_SLOTS 64u
+/*
+ * The most repetitions, per family (dlreg_bench_repetitions) or for all
+ * (--benchmark_repetitions): Google Benchmark plans every repetition of
+ * every benchmark up front, so a huge count fails on allocation.
+ */
+#define DLREG_BENCH_REPETITIONS_MAX 100000
+/* What dlreg_bench_run returns when the run failed. */
+#define DLREG_BENCH_RUN_FAILED SIZE_MAX
 
 /* Error values of the int-returning calls (0 is success). */
 enum dlreg_bench_err {
@@ -101,11 +117,13 @@ enum dlreg_bench_counter_flag {
  * 0).  Returns 0, or DLREG_BENCH_EINVAL after printing one line to stderr
  * when a flag value is invalid, before Google Benchmark sees it (it would
  * abort, exit 0, or leave the flag in argv): --benchmark_repetitions must
- * be in 1..100000, --benchmark_min_time a number of seconds above 0,
+ * be in 1..DLREG_BENCH_REPETITIONS_MAX, --benchmark_min_time a number of
+ * seconds above 0,
  * --benchmark_filter a valid regular expression, --benchmark_out a writable
  * file, and the time unit, formats, color and context well formed (each
  * --benchmark_context key once, and none of the keys Google Benchmark
- * writes itself, listed at dlreg_bench_context_add).
+ * writes itself, listed at dlreg_bench_context_add).  DLREG_BENCH_ENOMEM
+ * when it cannot allocate (Google Benchmark's own parsing included).
  */
 int dlreg_bench_initialize(int *argc, char **argv, void (*help)(void));
 /* Google Benchmark's own flag summary, for a program's usage text. */
@@ -114,7 +132,15 @@ void dlreg_bench_print_default_help(void);
  * Runs every benchmark that matches --benchmark_filter; returns how many
  * (with --benchmark_list_tests, how many were listed).  0 means nothing
  * matched the filter: Google Benchmark has printed why, and the program
- * should fail.
+ * should fail.  DLREG_BENCH_RUN_FAILED means the run stopped on an error
+ * Google Benchmark raised as a C++ exception (an allocation or the start of
+ * a benchmark thread failed): one line on stderr, "PROG: benchmark run
+ * failed: REASON", names it; the benchmarks after it did not run and the
+ * reports are cut short, so the program should fail.  An error on one of
+ * the extra threads of a Threads(k) run, or on the main thread once one of
+ * them has started, cannot be caught (Google Benchmark runs them without a
+ * handler, and cannot unwind past a running thread): it still ends the
+ * program in std::terminate.
  */
 size_t dlreg_bench_run(void);
 void dlreg_bench_shutdown(void);
@@ -147,6 +173,8 @@ dlreg_bench_t *dlreg_bench_register(const char *name, dlreg_bench_fn *fn, void *
  * dense_range) has the same length, and arg_name/arg_names name that many;
  * iterations excludes min_time and min_warmup_time (of 0 s: only an
  * earlier iterations call), and use_real_time excludes use_manual_time.
+ * repetitions takes 1..DLREG_BENCH_REPETITIONS_MAX, the range of
+ * --benchmark_repetitions.
  * range and ranges take negative bounds.  ranges takes n {lo, hi} pairs:
  * declare the array const (before C2x, gcc's -Wpedantic refuses passing a
  * non-const int64_t[][2] here without a cast).
@@ -172,13 +200,27 @@ dlreg_bench_t *dlreg_bench_report_aggregates_only(dlreg_bench_t *b, bool only);
 dlreg_bench_t *dlreg_bench_display_aggregates_only(dlreg_bench_t *b, bool only);
 dlreg_bench_t *dlreg_bench_unit(dlreg_bench_t *b, enum dlreg_bench_unit unit);
 
-/* Callbacks routed through the slot table described above. */
+/*
+ * Callbacks routed through the slot table described above: 0,
+ * DLREG_BENCH_EINVAL (a NULL or unknown handle, a NULL fn, a NULL or empty
+ * statistic name, an unknown unit), DLREG_BENCH_ENOSPC (no slot left for a
+ * new callback) or, from compute_statistics, DLREG_BENCH_ENOMEM.  A second
+ * setup (or teardown) on a family replaces the first, in the slot the
+ * family already holds.
+ */
 int dlreg_bench_setup(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data);
 int dlreg_bench_teardown(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data);
 int dlreg_bench_compute_statistics(dlreg_bench_t *b, const char *name, dlreg_bench_stat_fn *fn,
                                    void *data, enum dlreg_bench_stat_unit unit);
 
-/* Inside a body. */
+/*
+ * Inside a body.  If Google Benchmark fails inside keep_running,
+ * keep_running_batch, pause_timing or resume_timing (an allocation while
+ * it reads --benchmark_perf_counters, say), the call fails the run with the
+ * error's message, as skip_with_error does, instead of throwing into C:
+ * the keep_running calls then return false, and after a pause or resume
+ * the loop ends at its next check.
+ */
 bool dlreg_bench_keep_running(dlreg_bench_state_t *st);
 bool dlreg_bench_keep_running_batch(dlreg_bench_state_t *st, size_t *n);
 /*

@@ -69,12 +69,18 @@ dlreg_bench_t *handle_of(Benchmark *b)
 // NULL instead.  Families live until exit, like Google's, and are freed
 // then: a leak checker must not report them.
 
+constexpr size_t kNoSlot = DLREG_BENCH_CALLBACK_SLOTS;
+
 struct family {
 	std::string name;
 	int width = -1; // length of the argument lists given so far, -1 none
 	int names = -1; // number of argument names given, -1 none
 	bool min_time = false, iterations = false, real_time = false, manual_time = false;
 	bool warmup = false; // a MinWarmUpTime above 0 is in force
+	// The family's setup and teardown slots (below), claimed by its first
+	// setup or teardown call and reused by later ones; kNoSlot until then.
+	// Written under slot_lock.
+	size_t setup_slot = kNoSlot, teardown_slot = kNoSlot;
 
 	// Benchmark::ArgsCnt() of 1.7.1.
 	int args_count() const
@@ -138,7 +144,10 @@ run_record *record_of(const State *st)
 //
 // Google Benchmark stores Setup/Teardown/statistics as bare function
 // pointers.  Slot i of a table is served by trampoline<i>, a separate
-// function, so the slot index travels inside the pointer itself.
+// function, so the slot index travels inside the pointer itself.  A family
+// owns at most one slot of each hook table: Google keeps only its last
+// Setup (Teardown), so a replacement rewrites the family's slot.  Each
+// statistic is kept, so each one claims a slot.
 
 constexpr size_t kSlots = DLREG_BENCH_CALLBACK_SLOTS;
 
@@ -199,6 +208,23 @@ size_t slot_claim(size_t *used)
 	return (*used)++;
 }
 
+// Points a family's slot of a hook table (*own, the family's setup_slot or
+// teardown_slot) at (fn, data), claiming the table's next free slot if the
+// family has none yet.  Returns the slot, or kSlots when the family has
+// none and none is left; then nothing changes.
+size_t hook_slot_set(hook_slot *table, size_t *used, size_t *own, const family *fam,
+                     dlreg_bench_hook_fn *fn, void *data)
+{
+	std::lock_guard<std::mutex> guard(slot_lock);
+	if (*own == kNoSlot) {
+		if (*used == kSlots)
+			return kSlots;
+		*own = (*used)++;
+	}
+	table[*own] = hook_slot{fn, data, fam};
+	return *own;
+}
+
 // --- flag validation -------------------------------------------------------
 
 // Value of --name=VALUE or -name=VALUE in arg, or nullptr.
@@ -218,9 +244,10 @@ bool format_valid(const char *v)
 	return !std::strcmp(v, "console") || !std::strcmp(v, "json") || !std::strcmp(v, "csv");
 }
 
-// The longest --benchmark_repetitions: Google Benchmark reserves room for
-// every repetition up front, so a huge count aborts on allocation.
-constexpr long kRepetitionsMax = 100000;
+// The most repetitions, for --benchmark_repetitions and Repetitions():
+// Google Benchmark reserves room for every repetition up front, so a huge
+// count aborts on allocation.
+constexpr long kRepetitionsMax = DLREG_BENCH_REPETITIONS_MAX;
 
 bool parse_long(const char *v, long lo, long hi, long *out)
 {
@@ -487,6 +514,42 @@ template <class F> dlreg_bench_t *build(dlreg_bench_t *b, bool valid, F &&step)
 	        [&step](Benchmark *g, family &) { step(g); });
 }
 
+// Short enough for std::string's inline buffer: storing it allocates nothing.
+constexpr const char *kOutOfMemory = "out of memory";
+
+// The message of the exception being handled: call only in a catch block,
+// and use the text only there (it may live in the exception object).
+// Allocates nothing.
+const char *error_text() noexcept
+{
+	try {
+		throw;
+	} catch (const std::bad_alloc &) {
+		return kOutOfMemory;
+	} catch (const std::exception &e) {
+		return e.what();
+	} catch (...) {
+		return "unknown error";
+	}
+}
+
+// Google Benchmark threw inside KeepRunning or KeepRunningBatch (it
+// allocates as the loop stops when it reads --benchmark_perf_counters).
+// The run fails with the error, and one more KeepRunning ends the loop as
+// after any SkipWithError: it grants nothing, stops the run and meets the
+// other threads at the stop barrier.  Returns false, for the loop.
+bool loop_failed(dlreg_bench_state_t *st, const char *why)
+{
+	dlreg_bench_skip_with_error(st, why);
+	try {
+		state_of(st)->KeepRunning();
+	} catch (...) {
+		// With the error set it skips the pause that allocates; should it
+		// throw all the same, the loop still ends here.
+	}
+	return false;
+}
+
 std::mutex context_lock;
 // Keys in the report's context so far: those --benchmark_context gave
 // (context_flag_keys too) and those dlreg_bench_context_add added.
@@ -527,7 +590,12 @@ int dlreg_bench_initialize(int *argc, char **argv, void (*help)(void))
 	} catch (...) {
 		return DLREG_BENCH_ENOMEM;
 	}
-	benchmark::Initialize(argc, argv, help ? help : benchmark::PrintDefaultHelp);
+	try {
+		// Copies the flags into strings and the context into a map.
+		benchmark::Initialize(argc, argv, help ? help : benchmark::PrintDefaultHelp);
+	} catch (...) {
+		return DLREG_BENCH_ENOMEM;
+	}
 	return DLREG_BENCH_OK;
 }
 
@@ -536,9 +604,19 @@ void dlreg_bench_print_default_help(void)
 	benchmark::PrintDefaultHelp();
 }
 
+// Google Benchmark reports its own failures by throwing (std::bad_alloc,
+// std::system_error when it cannot start a benchmark's threads); one that
+// reached C would end the program in std::terminate.
 size_t dlreg_bench_run(void)
 {
-	return benchmark::RunSpecifiedBenchmarks();
+	try {
+		return benchmark::RunSpecifiedBenchmarks();
+	} catch (...) {
+		const char *why = error_text();
+		std::lock_guard<std::mutex> guard(context_lock);
+		std::fprintf(stderr, "%s: benchmark run failed: %s\n", context_prog.c_str(), why);
+		return DLREG_BENCH_RUN_FAILED;
+	}
 }
 
 void dlreg_bench_shutdown(void)
@@ -770,7 +848,7 @@ dlreg_bench_t *dlreg_bench_iterations(dlreg_bench_t *b, int64_t n)
 
 dlreg_bench_t *dlreg_bench_repetitions(dlreg_bench_t *b, int n)
 {
-	return build(b, n > 0, [&](Benchmark *g) { g->Repetitions(n); });
+	return build(b, n > 0 && n <= kRepetitionsMax, [&](Benchmark *g) { g->Repetitions(n); });
 }
 
 dlreg_bench_t *dlreg_bench_report_aggregates_only(dlreg_bench_t *b, bool only)
@@ -794,24 +872,25 @@ dlreg_bench_t *dlreg_bench_unit(dlreg_bench_t *b, enum dlreg_bench_unit unit)
 
 int dlreg_bench_setup(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data)
 {
-	if (!family_of(b) || !fn)
+	family *f = family_of(b);
+	if (!f || !fn)
 		return DLREG_BENCH_EINVAL;
-	size_t i = slot_claim(&setup_used);
+	size_t i = hook_slot_set(setup_slots, &setup_used, &f->setup_slot, f, fn, data);
 	if (i == kSlots)
 		return DLREG_BENCH_ENOSPC;
-	setup_slots[i] = hook_slot{fn, data, family_of(b)};
+	// The same trampoline again on a replacement.
 	bench_of(b)->Setup(setup_trampolines[i]);
 	return DLREG_BENCH_OK;
 }
 
 int dlreg_bench_teardown(dlreg_bench_t *b, dlreg_bench_hook_fn *fn, void *data)
 {
-	if (!family_of(b) || !fn)
+	family *f = family_of(b);
+	if (!f || !fn)
 		return DLREG_BENCH_EINVAL;
-	size_t i = slot_claim(&teardown_used);
+	size_t i = hook_slot_set(teardown_slots, &teardown_used, &f->teardown_slot, f, fn, data);
 	if (i == kSlots)
 		return DLREG_BENCH_ENOSPC;
-	teardown_slots[i] = hook_slot{fn, data, family_of(b)};
 	bench_of(b)->Teardown(teardown_trampolines[i]);
 	return DLREG_BENCH_OK;
 }
@@ -840,8 +919,12 @@ int dlreg_bench_compute_statistics(dlreg_bench_t *b, const char *name, dlreg_ben
 bool dlreg_bench_keep_running(dlreg_bench_state_t *st)
 {
 	State *s = state_of(st);
-	if (!s->KeepRunning())
-		return false;
+	try {
+		if (!s->KeepRunning())
+			return false;
+	} catch (...) {
+		return loop_failed(st, error_text());
+	}
 	if (run_record *r = record_of(s))
 		r->granted++;
 	return true;
@@ -858,8 +941,12 @@ bool dlreg_bench_keep_running_batch(dlreg_bench_state_t *st, size_t *n)
 	// run (stop the timer, meet the other threads) and return false.
 	if (k < 1)
 		k = 1;
-	if (!s->KeepRunningBatch(k))
-		return false;
+	try {
+		if (!s->KeepRunningBatch(k))
+			return false;
+	} catch (...) {
+		return loop_failed(st, error_text());
+	}
 	if (run_record *r = record_of(s))
 		r->granted += k;
 	*n = static_cast<size_t>(k);
@@ -868,22 +955,31 @@ bool dlreg_bench_keep_running_batch(dlreg_bench_state_t *st, size_t *n)
 
 // Google Benchmark aborts on a pause or resume after SkipWithError (which
 // stops the timer itself); the run is discarded anyway, so both do nothing.
+// A pause reads --benchmark_perf_counters into the counters, which
+// allocates: if that throws, the run fails instead.
 void dlreg_bench_pause_timing(dlreg_bench_state_t *st)
 {
 	State *s = state_of(st);
-	if (!s->error_occurred())
+	if (s->error_occurred())
+		return;
+	try {
 		s->PauseTiming();
+	} catch (...) {
+		dlreg_bench_skip_with_error(st, error_text());
+	}
 }
 
 void dlreg_bench_resume_timing(dlreg_bench_state_t *st)
 {
 	State *s = state_of(st);
-	if (!s->error_occurred())
+	if (s->error_occurred())
+		return;
+	try {
 		s->ResumeTiming();
+	} catch (...) {
+		dlreg_bench_skip_with_error(st, error_text());
+	}
 }
-
-// Short enough for std::string's inline buffer: storing it allocates nothing.
-constexpr const char *kOutOfMemory = "out of memory";
 
 void dlreg_bench_skip_with_error(dlreg_bench_state_t *st, const char *msg)
 {

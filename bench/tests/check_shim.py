@@ -128,6 +128,13 @@ def check_hooks(runs):
         for i, r in enumerate(reps):
             expect(r.get("armed") == tag * 100 + 2, f"{name}: setup routed wrong: {r.get('armed')}")
             expect(r.get("setups_seen") == i + 1, f"{name}: setup not run per repetition")
+    # Setup and teardown replaced more times than there are slots: only the
+    # last setup (tag 33, one thread) may run, once.
+    name = "shim/hook_replaced/iterations:10"
+    r = runs.get(name, [{}])[0]
+    expect(r.get("armed") == 33 * 100 + 1 and r.get("setups_seen") == 1,
+           f"{name}: not the last setup, or not once: armed {r.get('armed')}, "
+           f"setups_seen {r.get('setups_seen')}")
 
 
 def check_stats(runs):
@@ -194,6 +201,16 @@ def check_range_oob(binary):
            f"--range-oob: message {p.stderr[-200:]!r}")
 
 
+def check_run_error(binary):
+    """An exception inside the run comes back as DLREG_BENCH_RUN_FAILED, one line on stderr."""
+    p = run(binary, "--run-error")
+    prefix = "dlreg-bench-shim-selftest: benchmark run failed: "
+    lines = [line for line in p.stderr.splitlines() if "benchmark run failed" in line]
+    expect(p.returncode == 0, f"--run-error: exit {p.returncode}, stderr {p.stderr[-300:]!r}")
+    expect(len(lines) == 1 and lines[0].startswith(prefix) and "terminate" not in p.stderr,
+           f"--run-error: message {p.stderr[-300:]!r}")
+
+
 def check_command_line(binary):
     p = run(binary, "--benchmark_format=xml")
     expect(p.returncode == 2 and p.stderr.count("\n") == 1 and "xml" in p.stderr,
@@ -234,6 +251,7 @@ def main():
         check_display(p.stdout)
     check_console(binary)
     check_range_oob(binary)
+    check_run_error(binary)
     check_command_line(binary)
     for f in failures:
         print("FAIL:", f)

@@ -7,6 +7,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "dlreg_bench.h"
 
+#include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -262,14 +264,19 @@ static double stat_max(const double *values, size_t n, void *data)
 
 static void usage(void)
 {
-	printf("usage: dlreg-bench-shim-selftest [--range-oob] [--benchmark_* flags]\n"
+	printf("usage: dlreg-bench-shim-selftest [--range-oob | --run-error]\n"
+	       "                                 [--benchmark_* flags]\n"
 	       "Benchmarks that exercise the C shim; check_shim.py asserts on their JSON.\n"
-	       "  --range-oob  only run a benchmark that reads an argument it lacks (aborts)\n\n");
+	       "  --range-oob  only run a benchmark that reads an argument it lacks (aborts)\n"
+	       "  --run-error  only run a benchmark whose threads cannot start (fails)\n\n");
 	dlreg_bench_print_default_help();
 }
 
 static struct hook_record hooks_a = {.tag = 11};
 static struct hook_record hooks_b = {.tag = 22};
+static struct hook_record hooks_replaced = {.tag = 33};
+static struct hook_record hooks_decoy = {.tag = 44};
+static struct hook_record hooks_fill = {.tag = 55};
 static double count_scale = 1000.0;
 
 static int fail(const char *what)
@@ -382,6 +389,53 @@ static int register_hooks(void)
 	return 0;
 }
 
+/*
+ * Callback slots.  shim/hook_replaced takes a setup and a teardown slot,
+ * then one shim/slot_fill_NN family after another takes one of each until
+ * none is left.  With the tables full, shim/hook_replaced's hooks are
+ * replaced more times than there are slots: each replacement reuses the
+ * family's own slots, so each succeeds, and only the last callbacks run
+ * (hooks_decoy must see no call; the body reports the last setup's tag).
+ */
+static int register_slots(void)
+{
+	dlreg_bench_t *r =
+	        dlreg_bench_register("shim/hook_replaced", bench_hooked, &hooks_replaced);
+	r = dlreg_bench_iterations(r, 10);
+	if (!r || dlreg_bench_setup(r, hook_setup, &hooks_decoy) ||
+	    dlreg_bench_teardown(r, hook_teardown, &hooks_decoy))
+		return fail("cannot register shim/hook_replaced");
+	/* The two hooked benchmarks (register_hooks) and shim/hook_replaced. */
+	unsigned claimed = 3;
+	int setup_err = 0;
+	for (unsigned i = 0; !setup_err && i < DLREG_BENCH_CALLBACK_SLOTS; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "shim/slot_fill_%02u", i);
+		dlreg_bench_t *f =
+		        dlreg_bench_iterations(dlreg_bench_register(name, bench_noop, NULL), 1);
+		if (!f)
+			return fail("cannot register a shim/slot_fill benchmark");
+		setup_err = dlreg_bench_setup(f, hook_setup, &hooks_fill);
+		if (dlreg_bench_teardown(f, hook_teardown, &hooks_fill) != setup_err)
+			return fail("the setup and teardown slot tables filled up differently");
+		if (!setup_err)
+			claimed++;
+	}
+	if (claimed != DLREG_BENCH_CALLBACK_SLOTS)
+		return fail("the slot tables do not hold exactly DLREG_BENCH_CALLBACK_SLOTS each");
+	if (setup_err != DLREG_BENCH_ENOSPC)
+		return fail("a full slot table did not report DLREG_BENCH_ENOSPC");
+	for (unsigned i = 0; i <= DLREG_BENCH_CALLBACK_SLOTS; i++) {
+		if (dlreg_bench_setup(r, hook_setup, &hooks_decoy) ||
+		    dlreg_bench_teardown(r, hook_teardown, &hooks_decoy))
+			return fail("replacing a setup or teardown needed a new slot");
+	}
+	if (dlreg_bench_setup(r, hook_setup, &hooks_replaced) ||
+	    dlreg_bench_teardown(r, hook_teardown, &hooks_replaced))
+		return fail("replacing a setup or teardown needed a new slot");
+	return 0;
+}
+
 /* Contract checks that need no run: each must fail as documented. */
 static int check_contracts(void)
 {
@@ -392,6 +446,13 @@ static int check_contracts(void)
 	    dlreg_bench_repetitions(b, 0) || dlreg_bench_arg(NULL, 1) ||
 	    dlreg_bench_register("", bench_one_arg, NULL))
 		return fail("a builder accepted an invalid argument");
+	/* Repetitions are bounded as --benchmark_repetitions is; the last call wins. */
+	if (dlreg_bench_repetitions(b, DLREG_BENCH_REPETITIONS_MAX + 1) ||
+	    dlreg_bench_repetitions(b, INT_MAX))
+		return fail("repetitions accepted a count above DLREG_BENCH_REPETITIONS_MAX");
+	if (!dlreg_bench_repetitions(b, DLREG_BENCH_REPETITIONS_MAX) ||
+	    !dlreg_bench_repetitions(b, 1))
+		return fail("repetitions refused a count in 1..DLREG_BENCH_REPETITIONS_MAX");
 	/* Calls that contradict earlier ones: Google Benchmark would abort. */
 	static const int64_t pair[] = {1, 2};
 	static const int64_t pair_ranges[][2] = {{1, 2}, {3, 4}};
@@ -432,22 +493,9 @@ static int check_contracts(void)
 	    dlreg_bench_setup((dlreg_bench_t *)not_a_handle, hook_setup, NULL) !=
 	            DLREG_BENCH_EINVAL)
 		return fail("a builder accepted a handle it did not hand out");
-	/* Claim every remaining teardown slot; exactly 64 exist in all. */
-	unsigned claimed = 2; /* the two hooked benchmarks above */
-	while (dlreg_bench_teardown(b, hook_teardown, &hooks_a) == DLREG_BENCH_OK)
-		claimed++;
-	if (claimed != DLREG_BENCH_CALLBACK_SLOTS)
-		return fail("teardown slot table does not hold exactly DLREG_BENCH_CALLBACK_SLOTS");
-	if (dlreg_bench_teardown(b, hook_teardown, &hooks_a) != DLREG_BENCH_ENOSPC)
-		return fail("a full slot table did not report DLREG_BENCH_ENOSPC");
 	return 0;
 }
 
-/*
- * Teardown must pair with setup.  Only hooks_b is checked: the slot-filling
- * loop above also points shim/contracts' teardown at hooks_a.  A filtered
- * run that skips shim/hooks_b sees 0 and 0.
- */
 /*
  * The barriers, on calls the compiler may drop (a const call whose result
  * nothing reads) or merge (two pure calls with the same argument and no
@@ -512,12 +560,21 @@ static int check_after_run(void)
 	return 0;
 }
 
+/*
+ * Teardown must pair with setup (a filtered run that skips a family sees 0
+ * and 0), and a callback replaced before the run must not run at all.
+ */
 static int check_hook_counts(void)
 {
-	int sb = atomic_load(&hooks_b.setups), tb = atomic_load(&hooks_b.teardowns);
-	fprintf(stderr, "hooks_b: setups=%d teardowns=%d\n", sb, tb);
-	if (sb != tb)
-		return fail("teardown did not run once per setup");
+	const struct hook_record *paired[] = {&hooks_a, &hooks_b, &hooks_replaced, &hooks_fill};
+	for (size_t i = 0; i < sizeof(paired) / sizeof(paired[0]); i++) {
+		int s = atomic_load(&paired[i]->setups), t = atomic_load(&paired[i]->teardowns);
+		fprintf(stderr, "hooks %d: setups=%d teardowns=%d\n", paired[i]->tag, s, t);
+		if (s != t)
+			return fail("teardown did not run once per setup");
+	}
+	if (atomic_load(&hooks_decoy.setups) || atomic_load(&hooks_decoy.teardowns))
+		return fail("a replaced setup or teardown ran");
 	return 0;
 }
 
@@ -536,21 +593,57 @@ static int run_range_oob(void)
 	return fail("range_get past the arguments returned");
 }
 
+/*
+ * --run-error: a run that cannot start its second thread (the default
+ * thread stack is made larger than any address space) makes Google
+ * Benchmark throw std::system_error; dlreg_bench_run must return
+ * DLREG_BENCH_RUN_FAILED (check_shim.py checks the line on stderr) rather
+ * than let the exception end the program.
+ */
+static int run_error(void)
+{
+	dlreg_bench_t *b = dlreg_bench_register("shim/run_error", bench_noop, NULL);
+	if (!dlreg_bench_iterations(dlreg_bench_threads(b, 2), 1))
+		return fail("cannot register shim/run_error");
+	pthread_attr_t saved, huge;
+	if (pthread_getattr_default_np(&saved) != 0)
+		return fail("cannot read the default thread attributes");
+	if (pthread_attr_init(&huge) != 0 ||
+	    pthread_attr_setstacksize(&huge, (size_t)1 << (sizeof(size_t) * CHAR_BIT - 2)) != 0 ||
+	    pthread_setattr_default_np(&huge) != 0)
+		return fail("cannot set the default thread stack size");
+	size_t ran = dlreg_bench_run();
+	int restored = pthread_setattr_default_np(&saved);
+	pthread_attr_destroy(&huge);
+	pthread_attr_destroy(&saved);
+	dlreg_bench_shutdown();
+	fprintf(stderr, "run_error: dlreg_bench_run returned %zu\n", ran);
+	if (restored != 0)
+		return fail("cannot restore the default thread attributes");
+	if (ran != DLREG_BENCH_RUN_FAILED)
+		return fail("a run that could not start its threads did not fail");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (dlreg_bench_initialize(&argc, argv, usage) != 0)
 		return 2;
 	if (argc == 2 && strcmp(argv[1], "--range-oob") == 0)
 		return run_range_oob();
+	if (argc == 2 && strcmp(argv[1], "--run-error") == 0)
+		return run_error();
 	if (argc > 1) {
 		fprintf(stderr, "dlreg-bench-shim-selftest: unknown argument '%s'\n", argv[1]);
 		return 2;
 	}
 	if (register_loops() || register_counters_and_args() || register_hooks() ||
-	    check_contracts() || check_barriers() || check_context())
+	    register_slots() || check_contracts() || check_barriers() || check_context())
 		return 1;
 	size_t ran = dlreg_bench_run();
 	dlreg_bench_shutdown();
 	fprintf(stderr, "benchmarks run: %zu\n", ran);
+	if (ran == DLREG_BENCH_RUN_FAILED)
+		return 1;
 	return check_hook_counts() || check_after_run();
 }
