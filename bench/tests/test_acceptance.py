@@ -161,6 +161,31 @@ class Acceptance(unittest.TestCase):
         code, _, out = self.check(registry_runs() + scan_runs(), "--format")
         self.assertEqual(code, 2)
 
+    def test_churn_that_stayed_mapped_is_missed(self):
+        # A churn loop whose plugin was still loaded at the end timed no
+        # unloading: however fast, its figure is no churn figure.
+        ch = "registry/churn/%s/threads:%d"
+        runs = registry_runs()
+        for r in runs:
+            if "/churn/" in r["name"]:
+                r["still_mapped"] = 0
+        code, rows, out = self.check(runs + scan_runs())
+        self.assertEqual(code, 0, out)
+        self.assertEqual(rows["churn dlreg/dlopen, 2 threads"], ["1.05", "<=", "1.25", "met"])
+        stuck = run(ch % ("dlreg", 2), 400.0, still_mapped=1)
+        code, rows, out = self.check(runs + [stuck] + scan_runs())
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["churn dlreg/dlopen, 2 threads"],
+                         ["mapped", "<=", "1.25", "MISSED"], out)
+        self.assertEqual(rows["churn dlreg/dlopen, 1 thread"][-1], "met", out)
+        code, _, out = self.check(runs + [stuck] + scan_runs(), "--format=markdown")
+        self.assertIn("| churn dlreg/dlopen, 2 threads | mapped | <= 1.25 | MISSED |", out)
+        # The baseline's runs count too: a dlopen that stayed mapped timed no churn.
+        code, rows, out = self.check(runs + [run(ch % ("dlopen", 1), 950.0, still_mapped=1)]
+                                     + scan_runs())
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["churn dlreg/dlopen, 1 thread"][0], "mapped", out)
+
     def test_absent_targets_fail(self):
         code, rows, out = self.check(registry_runs())
         self.assertEqual(code, 1)
