@@ -524,6 +524,82 @@ class TestBaseSelection(unittest.TestCase):
             gate.resolve_base(self.repo, "no-such-ref")
 
 
+class TestPrepareBuilds(unittest.TestCase):
+    """What the gate configures and builds for the gates selected: the
+    commands are recorded, not run."""
+
+    SHA = "0123456789ab" * 3 + "0123"
+
+    def prepare(self, *argv):
+        """(commands run, base build or None, the header's base line)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            new = os.path.join(tmp, "new")
+            for d in (new, os.path.join(tmp, "base")):  # configured build directories
+                os.mkdir(d)
+                with open(os.path.join(d, "build.ninja"), "w") as f:
+                    f.write("# configured\n")
+            calls = []
+
+            def run(cmd, cwd=None, log=None, check=True, env=None):
+                calls.append(cmd)
+                return subprocess.CompletedProcess(cmd, 0, "", "")
+
+            def worktree(root, cache, sha, log):
+                calls.append(["git", "worktree", "add", sha])
+                return os.path.join(cache, "src-" + sha[:12])
+
+            def resolve_base(root, ref):
+                return self.SHA, "HEAD~1"
+
+            args = gate.parse_args(["--new-build", new] + [a % {"tmp": tmp} for a in argv])
+            with mock.patch.object(gate, "run", run), \
+                    mock.patch.object(gate, "resolve_base", resolve_base), \
+                    mock.patch.object(gate, "ensure_worktree", worktree), \
+                    mock.patch.object(gate, "icount_targets", lambda build: [gate.ICOUNT_REL]):
+                _, base, header = gate.prepare_builds(args, tmp, os.path.join(tmp, "cache"))
+            base_calls = [c[:2] + [os.path.relpath(c[2], tmp)] + c[3:] if c[:2] == ["ninja", "-C"]
+                          else c for c in calls if c[:3] != ["ninja", "-C", new]]
+            line = [h for h in header if h.startswith("- Base:")]
+            return base_calls, base and os.path.relpath(base, tmp), line[0]
+
+    def ninja_targets(self, calls):
+        """The targets of each ninja run ([] for all): after -C DIR -k 0."""
+        return [c[5:] for c in calls if c[0] == "ninja"]
+
+    def test_icount_alone_builds_only_its_targets(self):
+        calls, base, line = self.prepare()
+        self.assertEqual(base, os.path.join("cache", "base-" + self.SHA[:12]))
+        self.assertEqual(self.ninja_targets(calls), [[gate.ICOUNT_REL]])
+        calls, base, line = self.prepare("--full", "--skip", "ab")
+        self.assertEqual(self.ninja_targets(calls), [[gate.ICOUNT_REL]])
+
+    def test_ab_builds_the_whole_base(self):
+        for argv in (["--full"], ["--full", "--skip", "icount"]):
+            calls, base, line = self.prepare(*argv)
+            self.assertEqual(self.ninja_targets(calls), [[]], argv)
+
+    def test_no_gate_that_uses_the_base_builds_none(self):
+        # The ratio gate runs the candidate only: no worktree, no meson, no ninja.
+        for argv in (["--skip", "icount"], ["--quick", "--skip", "icount"],
+                     ["--full", "--skip", "icount", "--skip", "ab"]):
+            calls, base, line = self.prepare(*argv)
+            self.assertEqual(calls, [], argv)
+            self.assertIsNone(base, argv)
+            self.assertIn("not built", line)
+
+    def test_base_build_dir_is_built_only_for_what_uses_it(self):
+        base_dir = os.path.join("%(tmp)s", "base")
+        calls, base, line = self.prepare("--base-build", base_dir, "--skip", "icount")
+        self.assertEqual(calls, [])
+        self.assertIsNone(base)
+        self.assertIn("not used", line)
+        calls, base, line = self.prepare("--base-build", base_dir)
+        self.assertEqual(calls, [["ninja", "-C", "base", "-k", "0", gate.ICOUNT_REL]])
+        self.assertEqual(base, "base")
+        calls, base, line = self.prepare("--base-build", base_dir, "--full")
+        self.assertEqual(self.ninja_targets(calls), [[]])
+
+
 class TestCli(unittest.TestCase):
     def run_gate(self, *args):
         p = subprocess.run([sys.executable, GATE] + list(args), stdout=subprocess.PIPE,
