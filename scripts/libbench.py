@@ -469,13 +469,17 @@ def robust_cv(values):
 
 
 def change_pct(old, new):
-    """The change from old to new in %; from 0, +inf when new is larger (a
-    counter that was 0 and no longer is), 0 when it stays 0."""
+    """The change from old to new in % of old's size, so that its sign is
+    that of new - old whatever the signs: a counter from -10 to -5 is +50 %,
+    from 10 to -5 -150 %.  From 0, +inf when new is larger (a counter that
+    was 0 and no longer is), -inf when smaller, 0 when it stays 0."""
     if old == 0 and math.isfinite(new):
         return math.copysign(float("inf"), new) if new != 0 else 0.0
-    if not (old > 0) or not math.isfinite(new):
+    if not math.isfinite(old) or not math.isfinite(new):
         return float("nan")
-    return (new / old - 1.0) * 100.0
+    if old > 0:
+        return (new / old - 1.0) * 100.0
+    return (new - old) / -old * 100.0
 
 
 def geomean_ratio(pairs):
@@ -507,3 +511,4 @@ def format_pct(p):
     if not math.isfinite(p):
         return "-"
     return "%+.1f%%" % p
+

@@ -368,6 +368,46 @@ class TestCounter(CliCase):
         self.assertEqual(code, 0)
         self.assertEqual({r["counter_change_pct"] for r in doc["benchmarks"]}, {0.0})
 
+    def test_negative_counter_is_judged_by_its_direction(self):
+        # Lower is better whatever the sign: -10 -> -5 rose by half its size.
+        def reports(base, new):
+            return [self.write(name, with_counter(make_report(TIMES, seed=1), "margin",
+                                                  {k: v for k in TIMES}))
+                    for name, v in (("a.json", base), ("b.json", new))]
+
+        def judge(base, new):
+            code, out, err = self.run_compare("--counter", "margin", "--format", "json",
+                                              *reports(base, new))
+            doc = strict_json(out)
+            self.assertEqual(len({(r["verdict"], r["regression"], r["counter_change_pct"])
+                                  for r in doc["benchmarks"]}), 1, out)
+            r = doc["benchmarks"][0]
+            return code, r["verdict"], r["regression"], r["counter_change_pct"]
+
+        code, verdict, regression, change = judge(-10.0, -5.0)
+        self.assertEqual((code, verdict, regression), (1, "slower", True))
+        self.assertAlmostEqual(change, 50.0, places=6)
+        code, verdict, regression, change = judge(-5.0, -10.0)
+        self.assertEqual((code, verdict, regression), (0, "faster", False))
+        self.assertAlmostEqual(change, -100.0, places=6)
+        # A change of sign: by the same rule, relative to the base's size.
+        code, verdict, regression, change = judge(2.0, -2.0)
+        self.assertEqual((code, verdict, regression), (0, "faster", False))
+        self.assertAlmostEqual(change, -200.0, places=6)
+        code, verdict, regression, change = judge(-2.0, 2.0)
+        self.assertEqual((code, verdict, regression), (1, "slower", True))
+        self.assertAlmostEqual(change, 200.0, places=6)
+        # Within the threshold it is slower but no regression; equal is same.
+        code, verdict, regression, change = judge(-100.0, -98.0)
+        self.assertEqual((code, verdict, regression), (0, "slower", False))
+        self.assertAlmostEqual(change, 2.0, places=6)
+        self.assertEqual(judge(-10.0, -10.0)[:3], (0, "same", False))
+        code, out, _ = self.run_compare("--counter", "margin", "--color", "never",
+                                        *reports(-10.0, -5.0))
+        self.assertEqual(code, 1)
+        self.assertIn("+50.0%", out)
+        self.assertIn("slower REGRESSION", out)
+
     def test_tied_counter_gets_the_exact_test(self):
         # An integer counter, 4 vs 4 with one value in both samples: ranks
         # 1 2 3 4.5 | 4.5 6 7.5 7.5, exact p = 4/70 = 0.057, so no verdict at
@@ -394,6 +434,10 @@ class TestCounter(CliCase):
         self.assertEqual(lb.change_pct(0.0, 5.0), float("inf"))
         self.assertEqual(lb.change_pct(0.0, 0.0), 0.0)
         self.assertEqual(lb.change_pct(10.0, 15.0), 50.0)
+        self.assertEqual(lb.change_pct(0.0, -5.0), float("-inf"))
+        self.assertEqual(lb.change_pct(-10.0, -15.0), -50.0)
+        self.assertEqual(lb.change_pct(-10.0, 5.0), 150.0)
+        self.assertEqual(lb.change_pct(10.0, -5.0), -150.0)
         self.assertEqual(lb.format_pct(float("inf")), "+inf%")
         self.assertEqual(lb.format_pct(float("nan")), "-")
 
