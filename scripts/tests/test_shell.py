@@ -455,6 +455,52 @@ class TestBench(ShellCase):
         self.assertEqual(code, 2, err)
         self.assertIn(os.path.join(build, "bench-smoke") + ": exists and is not a directory", err)
 
+    def fake_release_build(self):
+        """A configured release build whose stand-in benchmark programs check
+        --benchmark_filter as the real ones do for one bad filter, "(?:x)",
+        and otherwise record that they ran and match nothing (exit 3)."""
+        build = os.path.join(self.dir, "build")
+        os.makedirs(os.path.join(build, "meson-private"))
+        open(os.path.join(build, "meson-private", "coredata.dat"), "w").close()
+        write_exe(os.path.join(self.bin, "meson"),
+                  "#!/bin/sh\n[ \"$1\" = introspect ] || exit 1\n"
+                  "echo '[{\"name\": \"b_sanitize\", \"value\": \"none\"},"
+                  " {\"name\": \"buildtype\", \"value\": \"release\"}]'\n")
+        write_exe(os.path.join(self.bin, "ninja"), "#!/bin/sh\nexit 0\n")
+        for prog in ("dlreg-bench", "dlreg-bench-scan"):
+            write_exe(os.path.join(build, "bench", prog),
+                      "#!/bin/sh\n"
+                      "for a; do case $a in --benchmark_filter='(?:x)')\n"
+                      "  echo \"%s: --benchmark_filter wants a POSIX extended regular "
+                      "expression, not '(?:x)': Mismatched '(' and ')' in regular "
+                      "expression\" >&2; exit 2 ;; esac; done\n"
+                      "echo \"$*\" >>\"$(dirname \"$0\")/ran\"\n"
+                      "echo 'Failed to match any benchmarks' >&2\nexit 3\n" % prog)
+        return build
+
+    def test_filter_checked_by_the_benchmark_programs(self):
+        """--filter is checked in the grammar the programs compile it with,
+        by asking them, before any benchmark runs; Python's re neither
+        decides (it accepts "(?:x)") nor refuses ("zz**" is POSIX ERE)."""
+        build = self.fake_release_build()
+        ran = os.path.join(build, "bench", "ran")
+        code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), "--build-dir", build,
+                                         "--out", os.path.join(self.dir, "out"),
+                                         "--filter", "(?:x)")
+        self.assertEqual(code, 2, err)
+        self.assertEqual(err, "bench: --filter: '(?:x)' is not a valid regular expression "
+                              "(Mismatched '(' and ')' in regular expression)\n")
+        self.assertFalse(os.path.exists(ran), "a benchmark program ran")
+        code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), "--build-dir", build,
+                                         "--out", os.path.join(self.dir, "out"),
+                                         "--filter", "zz**")
+        self.assertEqual(code, 1, err)
+        self.assertIn("does --filter match any?", err)
+        with open(ran) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(sum("--benchmark_list_tests=true" in line for line in lines), 1, lines)
+        self.assertEqual(len(lines), 3, lines)
+
     def test_bad_usage(self):
         code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), "--repetitions", "0")
         self.assertEqual(code, 2, err)
