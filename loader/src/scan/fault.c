@@ -192,16 +192,23 @@ static int take_over(int i, const struct sigaction *sa)
 /*
  * Puts back the action signal i had before ours.  The swap returns what
  * was current: where it is not ours, someone replaced ours since, and that
- * handler is theirs to keep.
+ * handler is theirs to keep.  An SA_RESETHAND handler that chain() already
+ * ran once is not armed again: the kernel would have reset it to SIG_DFL.
  */
 static void give_back(int i)
 {
 	int sig = i ? SIGSEGV : SIGBUS;
 	/* Relaxed: stored by this thread, in take_over(). */
 	int slot = atomic_load_explicit(&prev_slot[i], memory_order_relaxed);
+	struct sigaction back = prev_act[i][slot].sa;
+	if ((back.sa_flags & SA_RESETHAND) && atomic_load(&prev_act[i][slot].spent)) {
+		memset(&back, 0, sizeof back);
+		back.sa_handler = SIG_DFL;
+		sigemptyset(&back.sa_mask);
+	}
 	struct sigaction cur;
 	memset(&cur, 0, sizeof cur);
-	if (sigaction(sig, &prev_act[i][slot].sa, &cur) == 0 && !is_ours(&cur))
+	if (sigaction(sig, &back, &cur) == 0 && !is_ours(&cur))
 		sigaction(sig, &cur, NULL);
 }
 

@@ -19,7 +19,11 @@
  *     are passed to, for SIGBUS and for SIGSEGV, not the one the read saw;
  *     where installing for SIGSEGV fails, SIGBUS is given back that
  *     handler.  The other thread is simulated by sigaction, interposed
- *     below.
+ *     below;
+ *   - where installing for SIGSEGV fails after a SIGBUS reached an
+ *     SA_RESETHAND handler through the scanner's, SIGBUS is given back
+ *     SIG_DFL, as the kernel's reset would have left it, not that handler
+ *     armed again.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -62,6 +66,8 @@ static sigaction_fn real_sigaction;
 /* [0] SIGBUS, [1] SIGSEGV: install window_handler after the next read. */
 static volatile sig_atomic_t window_after_read[2];
 static volatile sig_atomic_t fail_segv_change;
+/* Raise SIGBUS before failing that change (it finds the scanner's handler). */
+static volatile sig_atomic_t bus_before_segv_fail;
 
 static void window_handler(int sig, siginfo_t *si, void *uc);
 
@@ -91,6 +97,10 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	int i = sig == SIGBUS ? 0 : sig == SIGSEGV ? 1 : -1;
 	if (i == 1 && act && fail_segv_change) {
 		fail_segv_change = 0;
+		if (bus_before_segv_fail) {
+			bus_before_segv_fail = 0;
+			raise(SIGBUS);
+		}
 		errno = EINVAL;
 		return -1;
 	}
@@ -324,6 +334,26 @@ static int child_window_restore(void)
 	return window_bus_calls == 1 && stale_calls == 0 ? 0 : 8;
 }
 
+/*
+ * SIGBUS has an SA_RESETHAND handler when the scanner installs its own; a
+ * SIGBUS sent between that and the failing installation for SIGSEGV runs
+ * it once, through the scanner's.  Giving SIGBUS back must then leave
+ * SIG_DFL, as the kernel's reset would have, not arm that handler again.
+ */
+static int child_resethand_restore(void)
+{
+	set_action(SIGBUS, NULL, count_and_return, SA_SIGINFO | SA_RESETHAND, NULL);
+	fail_segv_change = 1;
+	bus_before_segv_fail = 1;
+	if (marker_scan(DLREG_SCAN_READ) != 0 || fail_segv_change || bus_before_segv_fail)
+		return 2;
+	struct sigaction bus;
+	memset(&bus, 0, sizeof bus);
+	if (calls != 1 || sigaction(SIGBUS, NULL, &bus) != 0)
+		return 2;
+	return !(bus.sa_flags & SA_SIGINFO) && bus.sa_handler == SIG_DFL ? 0 : 11;
+}
+
 /* Truncates the storm file some time (0-2 ms) after each scan starts. */
 static atomic_int storm_go;
 static atomic_int storm_stop;
@@ -434,6 +464,8 @@ int main(int argc, char **argv)
 			return child_window(1);
 		if (!strcmp(argv[1], "window-restore"))
 			return child_window_restore();
+		if (!strcmp(argv[1], "resethand-restore"))
+			return child_resethand_restore();
 		return 2;
 	}
 	snprintf(tmpdir, sizeof tmpdir, "%s/dlreg-fault-chain-XXXXXX", t && *t ? t : "/tmp");
@@ -444,8 +476,9 @@ int main(int argc, char **argv)
 	static const char *const names[] = {"resethand", "mask", "ignored-sent",
 	                                    "ignored-siginfo-sent", "ignored-fault",
 	                                    "ignored-siginfo-fault", "blocked",
-	                                    "window-bus", "window-segv", "window-restore"};
-	static const int sigs[] = {SIGSEGV, 0, 0, 0, SIGBUS, SIGBUS, 0, 0, 0, 0};
+	                                    "window-bus", "window-segv", "window-restore",
+	                                    "resethand-restore"};
+	static const int sigs[] = {SIGSEGV, 0, 0, 0, SIGBUS, SIGBUS, 0, 0, 0, 0, 0};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		pid_t pid = fork();
 		if (pid == 0) {
