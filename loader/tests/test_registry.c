@@ -877,10 +877,12 @@ static void test_fork_during_grace_wait(void)
 static atomic_int memo_hook_armed;   /* the next fill stops in the hook */
 static atomic_int memo_hook_stopped; /* a fill is stopped there */
 static atomic_int memo_hook_release;
+static atomic_int memo_fills; /* ways of the first memo filled so far */
 
 void dlreg__test_memo_fill_hook(void);
 void dlreg__test_memo_fill_hook(void)
 {
+	atomic_fetch_add(&memo_fills, 1);
 	if (!atomic_exchange(&memo_hook_armed, 0))
 		return;
 	atomic_store(&memo_hook_stopped, 1);
@@ -948,6 +950,59 @@ static void test_fork_child_memo_half_filled(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK_ERR(f.rc, DLREG_OK);
 	CHECK(f.sym == want);
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	done_reg(reg);
+}
+
+/* First-memo ways filled by one lookup (a section of its own); -1 if it
+ * did not find `want`. */
+static int fills_by_lookup(dlreg_reader_t *rd, const char *path, const char *name, void *want)
+{
+	int before = atomic_load(&memo_fills);
+	void *sym = NULL;
+	if (read_sym_once(rd, path, name, &sym) != DLREG_OK || sym != want)
+		return -1;
+	return atomic_load(&memo_fills) - before;
+}
+
+/*
+ * When a hit of the second memo (equal strings, other addresses) fills a
+ * way of the first: only for a caller that hits it with the same pointers
+ * twice in a row.  Copies that change every call never fill one; stable
+ * strings whose way was lost get it back on their second lookup.
+ */
+static void test_memo_refill_on_repeat(void)
+{
+	dlreg_t *reg = new_reg();
+	dlreg_lib_t *a;
+	void *want;
+	CHECK_ERR(dlreg_open(reg, fixture("plain19"), 0, &a), DLREG_OK);
+	CHECK_ERR(dlreg_sym(a, DLREG_FIXTURE_SYM_KIND, &want), DLREG_OK);
+	enum { COPIES = 8 };
+	char *paths[COPIES], *names[COPIES];
+	for (int i = 0; i < COPIES; i++) {
+		paths[i] = strdup(fixture("plain19"));
+		names[i] = strdup(DLREG_FIXTURE_SYM_KIND);
+		CHECK(paths[i] && names[i]);
+	}
+	dlreg_reader_t *rd = dlreg_reader_self(reg);
+	/* A miss of both memos fills a way of each; the same pointers then hit. */
+	CHECK(fills_by_lookup(rd, paths[0], names[0], want) == 1);
+	CHECK(fills_by_lookup(rd, paths[0], names[0], want) == 0);
+	/* Other copies in turn: second-memo hits, nothing filled. */
+	int filled = 0;
+	for (int round = 0; round < 3; round++)
+		for (int i = 1; i < COPIES; i++)
+			filled |= fills_by_lookup(rd, paths[i], names[i], want);
+	CHECK(filled == 0);
+	/* One copy twice in a row: the second lookup fills, the third hits. */
+	CHECK(fills_by_lookup(rd, paths[1], names[1], want) == 0);
+	CHECK(fills_by_lookup(rd, paths[1], names[1], want) == 1);
+	CHECK(fills_by_lookup(rd, paths[1], names[1], want) == 0);
+	for (int i = 0; i < COPIES; i++) {
+		free(paths[i]);
+		free(names[i]);
+	}
 	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
 	done_reg(reg);
 }
@@ -2102,6 +2157,7 @@ static const struct test tests[] = {
 #endif
 #ifdef DLREG_TEST_MEMO_FILL_HOOK
 	{ "fork_child_memo_half_filled", test_fork_child_memo_half_filled },
+	{ "memo_refill_on_repeat", test_memo_refill_on_repeat },
 #endif
 #ifdef DLREG_TEST_UNLOCK_HOOK
 	{ "quiesce_waits_for_batch_in_flight", test_quiesce_waits_for_batch_in_flight },
