@@ -1169,6 +1169,11 @@ static int context_add_all(void)
 	err = context_add(err, "scan.auto_mmap_min", buf);
 	snprintf(buf, sizeof(buf), "%zu", (size_t)DLREG_SCAN_READ_BUF_DEFAULT);
 	err = context_add(err, "scan.read_buf_default", buf);
+	/* What auto weighs cold mappings below auto_mmap_min by (dlreg/scan.h). */
+	snprintf(buf, sizeof(buf), "%u", dlreg_scan_fault_cost_ns());
+	err = context_add(err, "scan.fault_cost_ns", buf);
+	snprintf(buf, sizeof(buf), "%u", DLREG_SCAN_AUTO_SLOW_FAULT_NS);
+	err = context_add(err, "scan.auto_slow_fault_ns", buf);
 	return err;
 }
 

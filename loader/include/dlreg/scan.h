@@ -234,6 +234,22 @@ enum dlreg_scan_backend {
 #define DLREG_SCAN_AUTO_COLD_SMALL_MIN ((uint64_t)64 << 10)
 #define DLREG_SCAN_AUTO_COLD_SMALL_MAX ((uint64_t)128 << 10)
 
+/*
+ * Page-fault cost (dlreg_scan_fault_cost_ns) from which DLREG_SCAN_AUTO
+ * reads the cold files below DLREG_SCAN_AUTO_MMAP_MIN that it would
+ * otherwise map (from DLREG_SCAN_AUTO_COLD_SMALL_MIN, on file systems with
+ * large folios).  Every crossover above was measured on a VM whose nested
+ * paging makes a fault cheap: a warm 64 KiB file, 17 faults, is mapped,
+ * scanned and unmapped in 15 us there.  Where the hypervisor shadows the
+ * guest's page tables instead (PVM here: 10 us a fault, 1 us a syscall),
+ * the same cold scans took, mapped and read (dlreg-bench-scan
+ * auto_vs_best, medians of 3-5): 64 KiB 201 and 112 us, 128 KiB 302 and
+ * 198, 256 KiB 265 and 220, 1 MiB 733 and 362; from 4 MiB the mapping
+ * still wins (782 and 999 us), one fault per large folio.  Cached files
+ * below 2 MiB are read on both kinds of host.
+ */
+#define DLREG_SCAN_AUTO_SLOW_FAULT_NS 3000u
+
 #define DLREG_SCAN_READ_BUF_MIN ((size_t)16 * 1024)
 #define DLREG_SCAN_READ_BUF_MAX ((size_t)4 * 1024 * 1024)
 #define DLREG_SCAN_READ_BUF_DEFAULT ((size_t)128 * 1024)
@@ -340,6 +356,16 @@ DLREG_API const char *dlreg_scan_backend_name(enum dlreg_scan_backend backend);
  * threads.  A snapshot, for monitoring and tests.
  */
 DLREG_API uint64_t dlreg_scan_fault_count(void);
+
+/*
+ * What a page fault costs this process, in ns: the fastest of three runs of
+ * 8 first-touch faults on anonymous pages, measured the first time auto
+ * weighs mapping a cold file below DLREG_SCAN_AUTO_MMAP_MIN (or the first
+ * time this is called), then kept.  About 0.1 ms once where a fault costs
+ * 10 us.  0 if it could not be measured (auto then counts faults as cheap).
+ * Auto compares it with DLREG_SCAN_AUTO_SLOW_FAULT_NS.
+ */
+DLREG_API unsigned dlreg_scan_fault_cost_ns(void);
 
 /*
  * Offset of the first occurrence of needle[0..m) in hay[0..n), or SIZE_MAX.

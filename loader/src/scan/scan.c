@@ -10,6 +10,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -754,6 +756,71 @@ static int cachestat_resident(int fd, struct fs_traits *ft, uint64_t size, unsig
 #endif
 }
 
+/* ---- what a page fault costs ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/*
+ * The fastest of three runs of FAULT_PROBE_PAGES first-touch faults on
+ * private anonymous pages (no huge page: one fault per page), in ns per
+ * fault; 0 if no mapping could be made.  The minimum drops a run that a
+ * preemption or an interrupt lengthened.
+ */
+#define FAULT_PROBE_PAGES 8u
+static unsigned measure_fault_cost(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = FAULT_PROBE_PAGES * page;
+	uint64_t best = UINT64_MAX;
+	for (int run = 0; run < 3; run++) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			break;
+#ifdef MADV_NOHUGEPAGE
+		(void)madvise(p, len, MADV_NOHUGEPAGE);
+#endif
+		volatile char *v = p;
+		uint64_t t0 = mono_ns();
+		for (size_t i = 0; i < FAULT_PROBE_PAGES; i++)
+			v[i * page] = 1;
+		uint64_t t = mono_ns() - t0;
+		munmap(p, len);
+		if (t < best)
+			best = t;
+	}
+	if (best == UINT64_MAX)
+		return 0;
+	best /= FAULT_PROBE_PAGES;
+	return best == 0 ? 1 : best >= UINT_MAX ? UINT_MAX - 1 : (unsigned)best;
+}
+
+/*
+ * The cost plus one; 0 until measured.  Threads that race measure twice;
+ * either answer will do.  An unmeasurable cost (0) is kept as well.
+ */
+static _Atomic unsigned fault_cost_1;
+
+unsigned dlreg_scan_fault_cost_ns(void)
+{
+	unsigned v = atomic_load_explicit(&fault_cost_1, memory_order_relaxed);
+	if (v == 0) {
+		v = measure_fault_cost() + 1u;
+		atomic_store_explicit(&fault_cost_1, v, memory_order_relaxed);
+	}
+	return v - 1u;
+}
+
+/* Whether a cold file below DLREG_SCAN_AUTO_MMAP_MIN may be mapped. */
+static int faults_cheap(void)
+{
+	return dlreg_scan_fault_cost_ns() < DLREG_SCAN_AUTO_SLOW_FAULT_NS;
+}
+
 /*
  * DLREG_SCAN_AUTO.  Cached files below DLREG_SCAN_AUTO_MMAP_MIN are read:
  * mapping costs more than copying them.  A cold one of 64 to 128 KiB,
@@ -776,6 +843,9 @@ static int cachestat_resident(int fd, struct fs_traits *ft, uint64_t size, unsig
  *
  * "Large folios" is the file system (folios.c).  "Cached"
  * is cachestat(), else mincore() on the mapping, over a sample of pages.
+ * Where a page fault costs DLREG_SCAN_AUTO_SLOW_FAULT_NS or more (a
+ * hypervisor that shadows page tables), the two "map" cells below 2 MiB
+ * read instead (faults_cheap).
  * Where the file is mapped either way it only decides whether to drop the
  * pages already cached, and one run of pages is asked.
  */
@@ -814,7 +884,7 @@ static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *
 	int rc = first_cached == 1 ? DLREG_OK : window_load(&r, 0, HEADER_PASS_WINDOW);
 	if (rc == DLREG_OK && first_cached == 0 && !window_has_elf_magic(&r) &&
 	    !(job->flags & DLREG_SCAN_NO_MARKER) && (traits_of(ft) & DLREG__LARGE_FOLIOS) &&
-	    cachestat_resident(fd, ft, size, 1, CACHESTAT_SAMPLE_PAGES) != 1 &&
+	    faults_cheap() && cachestat_resident(fd, ft, size, 1, CACHESTAT_SAMPLE_PAGES) != 1 &&
 	    dlreg__fault_ready()) {
 		struct mapping mp;
 		(void)posix_fadvise(fd, 0, PMD_FOLIO, POSIX_FADV_DONTNEED);
@@ -843,7 +913,8 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 		int cached = cachestat_resident(fd, &ft, size, 1, 1);
 		struct mapping mp;
 		/* Where the mapping fails (ENOMEM: the map count or RLIMIT_AS), read. */
-		if (cached == 0 && dlreg__fault_ready() && map_file(fd, &ft, size, &mp) == DLREG_OK) {
+		if (cached == 0 && faults_cheap() && dlreg__fault_ready() &&
+		    map_file(fd, &ft, size, &mp) == DLREG_OK) {
 			*used = DLREG_SCAN_MMAP;
 			return scan_mapping(job, &mp, fd, size);
 		}

@@ -749,9 +749,14 @@ static void check_auto_marker_size(uint64_t size, const char *how)
 	 * Below 2 MiB, with large folios: up to DLREG_SCAN_AUTO_COLD_SMALL_MAX a
 	 * cold file is mapped only if cachestat tells it is cold (not on
 	 * overlayfs, where it sees no page); above, if its first page was not
-	 * in the cache, which needs RWF_NOWAIT (not on overlayfs).
+	 * in the cache, which needs RWF_NOWAIT (not on overlayfs).  Neither
+	 * where page faults are slow (DLREG_SCAN_AUTO_SLOW_FAULT_NS).
 	 */
+	unsigned fault_ns = dlreg_scan_fault_cost_ns();
+	CHECK(fault_ns == dlreg_scan_fault_cost_ns(), "fault cost measured again: %u, then %u ns",
+	      fault_ns, dlreg_scan_fault_cost_ns());
 	int small_cold_maps = large && size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN &&
+	                      fault_ns < DLREG_SCAN_AUTO_SLOW_FAULT_NS &&
 	                      (size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX ? cachestat_answers(fd)
 	                                                               : nowait_answers(fd));
 	enum dlreg_scan_backend want_cold =
@@ -796,6 +801,10 @@ static void check_auto_marker_size(uint64_t size, const char *how)
  */
 static void check_auto_marker(const char *how)
 {
+	printf("note: a page fault costs %u ns here; auto maps cold files below %llu KiB only "
+	       "under %u ns\n",
+	       dlreg_scan_fault_cost_ns(), (unsigned long long)(DLREG_SCAN_AUTO_MMAP_MIN >> 10),
+	       DLREG_SCAN_AUTO_SLOW_FAULT_NS);
 	check_auto_marker_size(DLREG_SCAN_AUTO_COLD_SMALL_MIN + 32 * 1024, how);
 	check_auto_marker_size(DLREG_SCAN_AUTO_MMAP_MIN / 4 * 3, how);
 	check_auto_marker_size(DLREG_SCAN_AUTO_MMAP_MIN * 2, how);
@@ -1153,7 +1162,8 @@ static void check_auto_cold_big(void)
  * only: the plugin is read, cached or not (from DLREG_SCAN_AUTO_COLD_SMALL_MAX
  * on, an ELF file is never mapped for its note), except a cold file of
  * DLREG_SCAN_AUTO_COLD_SMALL_MIN.._MAX bytes, which is mapped where the
- * cache holds large folios and cachestat answers (one fault reads it whole).
+ * cache holds large folios, cachestat answers and faults are cheap (one
+ * fault reads it whole).
  */
 static void check_auto_plugin(const char *plugin, uint64_t size)
 {
@@ -1189,7 +1199,7 @@ static void check_auto_plugin(const char *plugin, uint64_t size)
 		enum dlreg_scan_backend want = DLREG_SCAN_READ;
 		if (cold && size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN &&
 		    size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX && dir_caches_large_folios(fd) &&
-		    cachestat_answers(fd))
+		    dlreg_scan_fault_cost_ns() < DLREG_SCAN_AUTO_SLOW_FAULT_NS && cachestat_answers(fd))
 			want = DLREG_SCAN_MMAP;
 		int rc = dlreg_scan_file(path, &o, &m);
 		CHECK(rc == DLREG_OK && m->where == DLREG_META_NOTE_SEGMENT && m->backend == want,
