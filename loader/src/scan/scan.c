@@ -908,13 +908,13 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	uint64_t size = (uint64_t)st->st_size;
 	struct fs_traits ft = {fd, st->st_dev, st->st_blocks, 0, 0};
 	*used = DLREG_SCAN_READ;
+	/* Where faults are slow nothing here is mapped: no cachestat call, read. */
 	if (size >= DLREG_SCAN_AUTO_COLD_SMALL_MIN && size <= DLREG_SCAN_AUTO_COLD_SMALL_MAX &&
-	    size <= o->max_map && (traits_of(&ft) & DLREG__LARGE_FOLIOS)) {
+	    size <= o->max_map && (traits_of(&ft) & DLREG__LARGE_FOLIOS) && faults_cheap()) {
 		int cached = cachestat_resident(fd, &ft, size, 1, 1);
 		struct mapping mp;
 		/* Where the mapping fails (ENOMEM: the map count or RLIMIT_AS), read. */
-		if (cached == 0 && faults_cheap() && dlreg__fault_ready() &&
-		    map_file(fd, &ft, size, &mp) == DLREG_OK) {
+		if (cached == 0 && dlreg__fault_ready() && map_file(fd, &ft, size, &mp) == DLREG_OK) {
 			*used = DLREG_SCAN_MMAP;
 			return scan_mapping(job, &mp, fd, size);
 		}
