@@ -249,7 +249,11 @@ enum dlreg_scan_backend {
  * below 2 MiB are read on both kinds of host; where faults are slow, auto
  * skips the cachestat call from 64 to 128 KiB too, which only decided
  * whether to map (warm marker search there: 1.07x read's time with it,
- * 1.00x without, where a syscall costs 1 us).
+ * 1.00x without, where a syscall costs 1 us).  There a mapped marker search
+ * (auto's from 2 MiB, and the mmap backend's) also has the kernel map each
+ * stretch in before searching it (MADV_POPULATE_READ), instead of taking a
+ * fault per folio: a cached 4 MiB file took 158 against 199 us, 16 MiB 539
+ * against 730, 256 MiB 10.7 against 12.2 ms (auto, medians of 5).
  */
 #define DLREG_SCAN_AUTO_SLOW_FAULT_NS 3000u
 

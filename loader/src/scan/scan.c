@@ -62,6 +62,35 @@ _Static_assert(BUFCACHE_KEEP_MAX >= DLREG_SCAN_READ_BUF_MAX, "every read window 
 /* A PMD-sized folio on x86-64 and arm64 with 4 KiB pages. */
 #define PMD_FOLIO ((off_t)2 << 20)
 
+/*
+ * Where page faults are slow (DLREG_SCAN_AUTO_SLOW_FAULT_NS), a marker
+ * search over a mapping has the kernel map each stretch of it in one
+ * MADV_POPULATE_READ call (Linux 5.14) before searching it, instead of
+ * taking a fault per folio: stretches of POPULATE_FIRST bytes, doubling up
+ * to POPULATE_MAX, so that a marker near the start does not pay for mapping
+ * the whole file.  Measured on a PVM guest (10 us a fault; mapping, search
+ * with memchr, unmapping, medians of 15, faults against stretches): cached
+ * 4 MiB 130 against 67 us, 16 MiB 603 against 364, 64 MiB 3116 against
+ * 1577, 256 MiB 11.6 against 7.9 ms; cold 4 MiB 804 against 755 us,
+ * 256 MiB 45-46 against 40 ms.  Stretches of 4 MiB only lost half the gain
+ * at 256 MiB (10.3 against 9.5 ms in one call).  Where faults are cheap
+ * this is not done: every crossover in scan.h was measured without it.
+ */
+#define POPULATE_FIRST ((size_t)2 << 20)
+#define POPULATE_MAX ((size_t)64 << 20)
+
+#ifdef DLREG_TEST_POPULATE_HOOK
+/*
+ * Defined by the test of the populating search (test_scan_populate.c): it
+ * sees each stretch, may fail one with an errno, and says whether faults
+ * count as slow, whatever this host's cost.
+ */
+int dlreg__test_populate_hook(uint64_t from, uint64_t to);
+int dlreg__test_faults_slow(void);
+#endif
+
+static int faults_cheap(void);
+
 struct scan_opts {
 	enum dlreg_scan_backend backend;
 	size_t buf_size;
@@ -127,6 +156,7 @@ struct mem_src {
 	const unsigned char *p;
 	int fd; /* -1 for a plain buffer */
 	int sparse;
+	size_t populate; /* the next stretch to populate (mappings); 0: none */
 };
 
 static int mem_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t n)
@@ -136,17 +166,59 @@ static int mem_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t n
 	return DLREG_OK;
 }
 
+/*
+ * Maps in bytes [from, to) of the mapping (whole pages), and doubles the
+ * next stretch.  Any failure ends the populating: EINVAL before Linux
+ * 5.14; EFAULT or EIO past the end of a file that shrank or over pages the
+ * kernel could not read, which the search then meets as a fault.
+ */
+#ifdef MADV_POPULATE_READ
+static void mem_populate(struct mem_src *m, uint64_t from, uint64_t to)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)(m->p + from) & ~(page - 1);
+	uintptr_t b = ((uintptr_t)(m->p + to) + page - 1) & ~(page - 1);
+	int err = 0;
+#ifdef DLREG_TEST_POPULATE_HOOK
+	err = dlreg__test_populate_hook(from, to);
+#endif
+	if (err == 0 && madvise((void *)a, (size_t)(b - a), MADV_POPULATE_READ) != 0)
+		err = errno;
+	if (err != 0)
+		m->populate = 0;
+	else if (m->populate < POPULATE_MAX)
+		m->populate *= 2;
+}
+#else
+static void mem_populate(struct mem_src *m, uint64_t from, uint64_t to)
+{
+	(void)from;
+	(void)to;
+	m->populate = 0;
+}
+#endif
+
 static int mem_find(struct dlreg__src *src, uint64_t from, uint64_t *at)
 {
 	struct mem_src *m = (struct mem_src *)src;
 	uint64_t ds, de;
 	int rc;
 	while ((rc = next_data(m->fd, m->sparse, from, src->size, &ds, &de)) == DLREG_OK) {
-		size_t r = dlreg_find(m->p + ds, (size_t)(de - ds), dlreg__magic,
-		                      DLREG_METADATA_MAGIC_LEN);
-		if (r != SIZE_MAX) {
-			*at = ds + r;
-			return DLREG_OK;
+		/* Stretch by stretch, each searched with the bytes a marker starting in it spans. */
+		for (uint64_t pos = ds; pos < de;) {
+			uint64_t end = m->populate && de - pos > m->populate ? pos + m->populate : de;
+			uint64_t stop = de - end > DLREG_METADATA_MAGIC_LEN - 1
+			                        ? end + DLREG_METADATA_MAGIC_LEN - 1
+			                        : de;
+			if (m->populate)
+				mem_populate(m, pos, stop);
+			size_t r = dlreg_find(m->p + pos, (size_t)(stop - pos), dlreg__magic,
+			                      DLREG_METADATA_MAGIC_LEN);
+			if (r != SIZE_MAX) {
+				*at = pos + r;
+				return DLREG_OK;
+			}
+			pos = end;
 		}
 		from = de;
 	}
@@ -161,6 +233,7 @@ static void mem_src_init(struct mem_src *m, const void *p, uint64_t size, int fd
 	m->p = p;
 	m->fd = fd;
 	m->sparse = fd >= 0 && size >= SPARSE_MIN;
+	m->populate = 0;
 }
 
 /* ---- pread source: one window of the file, reused for headers and search ---- */
@@ -647,6 +720,9 @@ static int scan_mapping(struct dlreg__scan_job *job, const struct mapping *mp, i
 {
 	struct mem_src m;
 	mem_src_init(&m, mp->p, size, fd);
+#ifdef MADV_POPULATE_READ
+	m.populate = faults_cheap() ? 0 : POPULATE_FIRST;
+#endif
 	job->src = &m.base;
 	int rc = run_guarded(job, fd, mp->p, mp->span);
 	munmap(mp->p, mp->span); /* the whole pages: TSan clears its shadow for exactly this range */
@@ -815,10 +891,15 @@ unsigned dlreg_scan_fault_cost_ns(void)
 	return v - 1u;
 }
 
-/* Whether a cold file below DLREG_SCAN_AUTO_MMAP_MIN may be mapped. */
+/* Whether a cold file below DLREG_SCAN_AUTO_MMAP_MIN may be mapped, and
+ * whether a mapped marker search maps in by faults (else: mem_populate). */
 static int faults_cheap(void)
 {
+#ifdef DLREG_TEST_POPULATE_HOOK
+	return !dlreg__test_faults_slow();
+#else
 	return dlreg_scan_fault_cost_ns() < DLREG_SCAN_AUTO_SLOW_FAULT_NS;
+#endif
 }
 
 /*
@@ -845,7 +926,8 @@ static int faults_cheap(void)
  * is cachestat(), else mincore() on the mapping, over a sample of pages.
  * Where a page fault costs DLREG_SCAN_AUTO_SLOW_FAULT_NS or more (a
  * hypervisor that shadows page tables), the two "map" cells below 2 MiB
- * read instead (faults_cheap).
+ * read instead (faults_cheap), and the mappings are populated stretch by
+ * stretch (mem_populate).
  * Where the file is mapped either way it only decides whether to drop the
  * pages already cached, and one run of pages is asked.
  */

@@ -1,0 +1,280 @@
+/*
+ * test_scan_populate.c - the mapped marker search where page faults are
+ * slow: it has the kernel map each stretch in (MADV_POPULATE_READ) before
+ * searching it, stretches of 2 MiB doubling up to 64 MiB.  Built from the
+ * library's sources with DLREG_TEST_POPULATE_HOOK: the hooks below decide
+ * whether faults count as slow, see each stretch and can fail one.
+ *
+ * Checked: a marker across a stretch's end is found, and found once; the
+ * stretches cover the file's data, in order, overlapping by the magic's
+ * length less one, never into a hole; their lengths double up to the cap;
+ * a failed populate call ends the populating, not the search; with cheap
+ * faults nothing is populated.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "dlreg/scan.h"
+
+#define MIB ((uint64_t)1 << 20)
+#define OVERLAP (DLREG_METADATA_MAGIC_LEN - 1)
+#define JSON "{\"populate\":1}"
+#define MAX_STRETCHES 64
+
+static int faults_slow = 1;
+static uint64_t seen_from[MAX_STRETCHES], seen_to[MAX_STRETCHES];
+static int nseen;
+static int fail_call = -1; /* the call that fails, by index */
+static int fail_errno;
+
+int dlreg__test_faults_slow(void);
+int dlreg__test_faults_slow(void)
+{
+	return faults_slow;
+}
+
+int dlreg__test_populate_hook(uint64_t from, uint64_t to);
+int dlreg__test_populate_hook(uint64_t from, uint64_t to)
+{
+	int i = nseen++;
+	if (i < MAX_STRETCHES) {
+		seen_from[i] = from;
+		seen_to[i] = to;
+	}
+	return i == fail_call ? fail_errno : 0;
+}
+
+static void reset_hooks(int slow)
+{
+	faults_slow = slow;
+	nseen = 0;
+	fail_call = -1;
+	fail_errno = 0;
+}
+
+static char dir[] = "/tmp/dlreg-populate-XXXXXX";
+static char path[sizeof dir + 16];
+
+/* Writes `len` bytes of filler (no 0xf0, the magic's first byte) at `off`. */
+static int write_filler(int fd, uint64_t off, uint64_t len)
+{
+	static unsigned char chunk[1 << 16];
+	if (chunk[0] == 0)
+		for (size_t i = 0; i < sizeof chunk; i++)
+			chunk[i] = (unsigned char)('a' + i % 23);
+	while (len > 0) {
+		size_t n = len < sizeof chunk ? (size_t)len : sizeof chunk;
+		ssize_t w = pwrite(fd, chunk, n, (off_t)off);
+		if (w <= 0)
+			return -1;
+		off += (uint64_t)w;
+		len -= (uint64_t)w;
+	}
+	return 0;
+}
+
+static int write_record(int fd, uint64_t at)
+{
+	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
+	unsigned char rec[DLREG_METADATA_HEADER_LEN + sizeof JSON];
+	uint32_t len = (uint32_t)strlen(JSON);
+	memcpy(rec, magic, sizeof magic);
+	for (int i = 0; i < 4; i++)
+		rec[DLREG_METADATA_MAGIC_LEN + i] = (unsigned char)(len >> (8 * i));
+	memcpy(rec + DLREG_METADATA_HEADER_LEN, JSON, len);
+	size_t n = DLREG_METADATA_HEADER_LEN + len;
+	return pwrite(fd, rec, n, (off_t)at) == (ssize_t)n ? 0 : -1;
+}
+
+/*
+ * A file of `size` bytes of filler, a record at `at` (UINT64_MAX: none)
+ * and, when hole_len is not 0, a hole of hole_len bytes from hole_at.
+ */
+static int make_file(uint64_t size, uint64_t at, uint64_t hole_at, uint64_t hole_len)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = ftruncate(fd, (off_t)size);
+	if (rc == 0 && hole_len == 0)
+		rc = write_filler(fd, 0, size);
+	else if (rc == 0) {
+		rc = write_filler(fd, 0, hole_at);
+		if (rc == 0)
+			rc = write_filler(fd, hole_at + hole_len, size - hole_at - hole_len);
+	}
+	if (rc == 0 && at != UINT64_MAX)
+		rc = write_record(fd, at);
+	if (close(fd) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* Scans with the mmap backend; the offset of the JSON, or UINT64_MAX with *err set. */
+static uint64_t scan(int *err)
+{
+	struct dlreg_scan_options o = {.backend = DLREG_SCAN_MMAP};
+	struct dlreg_metadata *m = NULL;
+	*err = dlreg_scan_file(path, &o, &m);
+	if (*err != DLREG_OK)
+		return UINT64_MAX;
+	uint64_t off = m->offset;
+	CHECK(m->backend == DLREG_SCAN_MMAP, "backend %s, not mmap",
+	      dlreg_scan_backend_name(m->backend));
+	CHECK(m->where == DLREG_META_MARKER, "found as %s", dlreg_meta_where_name(m->where));
+	CHECK(m->json_len == strlen(JSON) && strcmp(m->json, JSON) == 0, "json %s", m->json);
+	dlreg_metadata_free(m);
+	return off;
+}
+
+/* The stretches seen, from `first_from`: in order, overlapping by OVERLAP, doubling to 64 MiB. */
+static void check_stretches(const char *what, uint64_t first_from, uint64_t last_to)
+{
+	CHECK(nseen >= 1 && nseen <= MAX_STRETCHES, "%s: %d stretches", what, nseen);
+	if (nseen < 1 || nseen > MAX_STRETCHES)
+		return;
+	CHECK(seen_from[0] == first_from, "%s: first stretch from %llu, not %llu", what,
+	      (unsigned long long)seen_from[0], (unsigned long long)first_from);
+	uint64_t len = 2 * MIB;
+	for (int i = 0; i < nseen; i++) {
+		uint64_t want_to = seen_from[i] + len + OVERLAP;
+		if (i == nseen - 1 && last_to < want_to)
+			want_to = last_to;
+		CHECK(seen_to[i] == want_to, "%s: stretch %d is [%llu, %llu), not to %llu", what, i,
+		      (unsigned long long)seen_from[i], (unsigned long long)seen_to[i],
+		      (unsigned long long)want_to);
+		if (i > 0)
+			CHECK(seen_from[i] == seen_to[i - 1] - OVERLAP,
+			      "%s: stretch %d starts at %llu, the last ended at %llu", what, i,
+			      (unsigned long long)seen_from[i], (unsigned long long)seen_to[i - 1]);
+		if (len < 64 * MIB)
+			len *= 2;
+	}
+}
+
+static void marker_at(uint64_t size, uint64_t at, int want_stretches)
+{
+	char what[64];
+	snprintf(what, sizeof what, "record at %llu of %llu", (unsigned long long)at,
+	         (unsigned long long)size);
+	if (make_file(size, at, 0, 0) != 0) {
+		CHECK(0, "%s: cannot write the file: %s", what, strerror(errno));
+		return;
+	}
+	reset_hooks(1);
+	int err;
+	uint64_t off = scan(&err);
+	CHECK(off == at + DLREG_METADATA_HEADER_LEN, "%s: %s, json at %llu", what,
+	      dlreg_strerror(err), (unsigned long long)off);
+	CHECK(nseen == want_stretches, "%s: %d stretches, not %d", what, nseen, want_stretches);
+	uint64_t end = 0;
+	for (int i = 0; i < nseen && i < MAX_STRETCHES; i++)
+		end = seen_to[i];
+	check_stretches(what, 0, end);
+	CHECK(end >= at + DLREG_METADATA_MAGIC_LEN, "%s: the magic reaches past the stretches",
+	      what);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/f", dir);
+
+	/* A record across the end of the first stretch (2 MiB), of the second (6 MiB), in the last. */
+	marker_at(9 * MIB + 100, 2 * MIB - 5, 1);
+	marker_at(9 * MIB + 100, 2 * MIB - DLREG_METADATA_MAGIC_LEN, 1);
+	marker_at(9 * MIB + 100, 2 * MIB - DLREG_METADATA_MAGIC_LEN + 1, 1);
+	marker_at(9 * MIB + 100, 2 * MIB, 2);
+	marker_at(9 * MIB + 100, 6 * MIB - 1, 2);
+	marker_at(9 * MIB + 100, 9 * MIB + 20, 3);
+
+	/* No record: stretches over the whole file, doubling up to 64 MiB (2+4+...+64+64+14). */
+	uint64_t big = 140 * MIB;
+	if (make_file(big, UINT64_MAX, 0, 0) == 0) {
+		reset_hooks(1);
+		int err;
+		(void)scan(&err);
+		CHECK(err == DLREG_ENOMETA, "no record: %s", dlreg_strerror(err));
+		CHECK(nseen == 7, "no record, 140 MiB: %d stretches, not 7", nseen);
+		check_stretches("no record", 0, big);
+		CHECK(nseen >= 1 && seen_to[nseen - 1] == big, "no record: the last stretch ends at %llu",
+		      (unsigned long long)(nseen >= 1 ? seen_to[nseen - 1] : 0));
+	} else {
+		CHECK(0, "cannot write a 140 MiB file: %s", strerror(errno));
+	}
+
+	/* A failed call ends the populating; the search goes on by faults. */
+	static const int errs[] = {EINVAL, EFAULT, ENOMEM};
+	for (size_t e = 0; e < sizeof errs / sizeof errs[0]; e++) {
+		for (int call = 0; call < 2; call++) {
+			if (make_file(9 * MIB, 6 * MIB + 3, 0, 0) != 0) {
+				CHECK(0, "cannot write the file: %s", strerror(errno));
+				break;
+			}
+			reset_hooks(1);
+			fail_call = call;
+			fail_errno = errs[e];
+			int err;
+			uint64_t off = scan(&err);
+			CHECK(off == 6 * MIB + 3 + DLREG_METADATA_HEADER_LEN,
+			      "call %d failing with %s: %s, json at %llu", call, strerror(errs[e]),
+			      dlreg_strerror(err), (unsigned long long)off);
+			CHECK(nseen == call + 1, "call %d failing with %s: %d calls made", call,
+			      strerror(errs[e]), nseen);
+		}
+	}
+
+	/* Faults cheap: nothing populated, the same answer. */
+	if (make_file(9 * MIB, 6 * MIB - 1, 0, 0) == 0) {
+		reset_hooks(0);
+		int err;
+		uint64_t off = scan(&err);
+		CHECK(off == 6 * MIB - 1 + DLREG_METADATA_HEADER_LEN, "cheap faults: %s, json at %llu",
+		      dlreg_strerror(err), (unsigned long long)off);
+		CHECK(nseen == 0, "cheap faults: %d stretches populated", nseen);
+	}
+
+	/*
+	 * A hole from 1 to 8 MiB (where the file system reports holes): no
+	 * stretch reaches into it, and the one after it starts at its end with
+	 * the first length carried on (the second stretch: 4 MiB).
+	 */
+	if (make_file(12 * MIB, 11 * MIB, 1 * MIB, 7 * MIB) == 0) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		off_t data = fd >= 0 ? lseek(fd, (off_t)(1 * MIB), SEEK_DATA) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (data == (off_t)(8 * MIB)) {
+			reset_hooks(1);
+			int err;
+			uint64_t off = scan(&err);
+			CHECK(off == 11 * MIB + DLREG_METADATA_HEADER_LEN, "hole: %s, json at %llu",
+			      dlreg_strerror(err), (unsigned long long)off);
+			CHECK(nseen == 2, "hole: %d stretches, not 2", nseen);
+			if (nseen == 2) {
+				CHECK(seen_from[0] == 0 && seen_to[0] == 1 * MIB,
+				      "hole: first stretch [%llu, %llu)", (unsigned long long)seen_from[0],
+				      (unsigned long long)seen_to[0]);
+				CHECK(seen_from[1] == 8 * MIB && seen_to[1] == 12 * MIB,
+				      "hole: second stretch [%llu, %llu)", (unsigned long long)seen_from[1],
+				      (unsigned long long)seen_to[1]);
+			}
+		} else {
+			printf("no hole reported at 1 MiB here (SEEK_DATA gave %lld): hole case skipped\n",
+			       (long long)data);
+		}
+	}
+
+	unlink(path);
+	rmdir(dir);
+	return check_report("scan_populate");
+}
