@@ -252,8 +252,8 @@ enum dlreg_scan_backend {
  * 1.00x without, where a syscall costs 1 us).  There a mapped marker search
  * (auto's from 2 MiB, and the mmap backend's) also has the kernel map each
  * stretch in before searching it (MADV_POPULATE_READ), instead of taking a
- * fault per folio: a cached 4 MiB file took 158 against 199 us, 16 MiB 539
- * against 730, 256 MiB 10.7 against 12.2 ms (auto, medians of 5).
+ * fault per folio: a cached 64 MiB file took 0.89x the time, 256 MiB
+ * 0.91-0.92x, cold files and cached ones of 4-16 MiB the same (within 2 %).
  */
 #define DLREG_SCAN_AUTO_SLOW_FAULT_NS 3000u
 

@@ -68,13 +68,16 @@ _Static_assert(BUFCACHE_KEEP_MAX >= DLREG_SCAN_READ_BUF_MAX, "every read window 
  * MADV_POPULATE_READ call (Linux 5.14) before searching it, instead of
  * taking a fault per folio: stretches of POPULATE_FIRST bytes, doubling up
  * to POPULATE_MAX, so that a marker near the start does not pay for mapping
- * the whole file.  Measured on a PVM guest (10 us a fault; mapping, search
- * with memchr, unmapping, medians of 15, faults against stretches): cached
- * 4 MiB 130 against 67 us, 16 MiB 603 against 364, 64 MiB 3116 against
- * 1577, 256 MiB 11.6 against 7.9 ms; cold 4 MiB 804 against 755 us,
- * 256 MiB 45-46 against 40 ms.  Stretches of 4 MiB only lost half the gain
- * at 256 MiB (10.3 against 9.5 ms in one call).  Where faults are cheap
- * this is not done: every crossover in scan.h was measured without it.
+ * the whole file.  Measured on a PVM guest (10 us a fault), the mmap
+ * backend's scan populating and not, alternated in one process (medians
+ * of 15-21): cached 64 MiB 2.24 against 2.51 ms, 256 MiB 11.2-11.6 against
+ * 12.3-12.6 ms, 256 KiB and 1 MiB 0.85-0.86x (no PMD mapping there:
+ * fault-around maps 16 pages a fault); cached 4 and 16 MiB and every cold
+ * size from 64 KiB to 256 MiB within 2 %.  A bare loop (map, memchr,
+ * unmap) over a cached 256 MiB file: faults 10.8 ms, one call for the
+ * whole file 9.45, fixed stretches of 4 MiB 10.3, of 64 MiB 9.85.  Where
+ * faults are cheap this is not done: every crossover in scan.h was
+ * measured without it.
  */
 #define POPULATE_FIRST ((size_t)2 << 20)
 #define POPULATE_MAX ((size_t)64 << 20)
