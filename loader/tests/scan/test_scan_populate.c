@@ -58,7 +58,7 @@ static void reset_hooks(int slow)
 	fail_errno = 0;
 }
 
-static char dir[] = "/tmp/dlreg-populate-XXXXXX";
+static char dir[4096];
 static char path[sizeof dir + 16];
 
 /* Writes `len` bytes of filler (no 0xf0, the magic's first byte) at `off`. */
@@ -183,8 +183,11 @@ static void marker_at(uint64_t size, uint64_t at, int want_stretches)
 
 int main(void)
 {
+	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(dir, sizeof dir, "%s/dlreg-populate-XXXXXX", base);
 	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+		fprintf(stderr, "test_scan_populate: cannot create a directory in %s: %s\n", base,
+		        strerror(errno));
 		return 1;
 	}
 	snprintf(path, sizeof path, "%s/f", dir);
