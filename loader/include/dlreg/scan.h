@@ -165,9 +165,10 @@ enum dlreg_scan_backend {
  * mapping does (65-100 us; 170-370 us on a PVM guest's virtio disk, where
  * auto took 1.24x the mapping's time at 4 MiB and 0.95-1.03x from 16 MiB).
  * It stays: only it tells an ELF file, whose note lookup must read a page,
- * not the 2-4 MiB a hinted fault reads.  From 128 KiB to 2 MiB auto maps a cold file
- * after that read (it used to read it: 1.3-1.6x the mapping's time): auto
- * takes 1.37x the hinted mapping's time at 256 KiB (255 us, read 273) and
+ * not the 2-4 MiB a hinted fault reads.  From 128 KiB to 2 MiB auto maps a
+ * cold file after that read (it used to read it: 1.3-1.6x the mapping's
+ * time): auto takes 1.37x the hinted mapping's time at 256 KiB (255 us,
+ * read 273) and
  * 1.17x at 1 MiB (441 us, read 510), 1.06x at 4 MiB, from 16 MiB
  * 1.01-1.02x (all three backends rotated through every place in the
  * iteration; with auto always first, as in the two reports above, 4 MiB

@@ -175,7 +175,6 @@ static int mem_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t n
  * 5.14; EFAULT or EIO past the end of a file that shrank or over pages the
  * kernel could not read, which the search then meets as a fault.
  */
-#ifdef MADV_POPULATE_READ
 static void mem_populate(struct mem_src *m, uint64_t from, uint64_t to)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -185,21 +184,19 @@ static void mem_populate(struct mem_src *m, uint64_t from, uint64_t to)
 #ifdef DLREG_TEST_POPULATE_HOOK
 	err = dlreg__test_populate_hook(from, to);
 #endif
+#ifdef MADV_POPULATE_READ
 	if (err == 0 && madvise((void *)a, (size_t)(b - a), MADV_POPULATE_READ) != 0)
 		err = errno;
+#else
+	(void)a;
+	(void)b;
+	err = EINVAL; /* headers older than Linux 5.14: as the kernel would answer */
+#endif
 	if (err != 0)
 		m->populate = 0;
 	else if (m->populate < POPULATE_MAX)
 		m->populate *= 2;
 }
-#else
-static void mem_populate(struct mem_src *m, uint64_t from, uint64_t to)
-{
-	(void)from;
-	(void)to;
-	m->populate = 0;
-}
-#endif
 
 static int mem_find(struct dlreg__src *src, uint64_t from, uint64_t *at)
 {
@@ -723,9 +720,7 @@ static int scan_mapping(struct dlreg__scan_job *job, const struct mapping *mp, i
 {
 	struct mem_src m;
 	mem_src_init(&m, mp->p, size, fd);
-#ifdef MADV_POPULATE_READ
 	m.populate = faults_cheap() ? 0 : POPULATE_FIRST;
-#endif
 	job->src = &m.base;
 	int rc = run_guarded(job, fd, mp->p, mp->span);
 	munmap(mp->p, mp->span); /* the whole pages: TSan clears its shadow for exactly this range */
