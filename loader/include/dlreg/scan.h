@@ -258,6 +258,17 @@ enum dlreg_scan_backend {
  * stretch in before searching it (MADV_POPULATE_READ), instead of taking a
  * fault per folio: a cached 64 MiB file took 0.89x the time, 256 MiB
  * 0.91-0.92x, cold files and cached ones of 4-16 MiB the same (within 2 %).
+ * A cached file in small folios, as the writes that made it leave it on
+ * ext4, is another matter there: every page then costs a page table entry
+ * and a trip through the hypervisor on first touch, and mapped it took
+ * 3.8-6.1x read's time from 4 to 256 MiB.  So auto's mapped search of a
+ * cached file times each stretch the kernel maps in, and where one comes
+ * out slow and not in PMD entries (PAGEMAP_SCAN, Linux 6.7; before that
+ * the time alone decides) it goes on through the pread window from there
+ * (dlreg_metadata.backend then says read): 1.9-2.1x read's time at 4 MiB
+ * (one 2 MiB stretch mapped in and unmapped for nothing), 1.18-1.27x at
+ * 16 MiB, 1.05-1.07x at 64 MiB, 1.01-1.03x at 256 MiB (dlreg-bench-scan
+ * --warm=written, three runs); files in 2 MiB folios pay nothing.
  */
 #define DLREG_SCAN_AUTO_SLOW_FAULT_NS 3000u
 

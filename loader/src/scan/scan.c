@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -82,6 +83,29 @@ _Static_assert(BUFCACHE_KEEP_MAX >= DLREG_SCAN_READ_BUF_MAX, "every read window 
 #define POPULATE_FIRST ((size_t)2 << 20)
 #define POPULATE_MAX ((size_t)64 << 20)
 
+/*
+ * Where faults are slow, a page-cache folio the mapping cannot take in
+ * one PMD entry costs a page table entry a page to map in and, on a
+ * hypervisor that shadows page tables, a trip through it on the first
+ * touch of every page.  Measured on a PVM guest (Linux 6.18, ext4, warm,
+ * dlreg-bench-scan --warm=written, auto_vs_best, medians of 5-7, three
+ * runs): a file its writes left in small folios took the mapped search
+ * 3.8-6.1x read's time from 4 to 256 MiB (256 MiB: 95.8-122 against
+ * 16.8-22.7 ms), where one left in 2 MiB folios takes 0.5-0.6x from
+ * 16 MiB.  MADV_POPULATE_READ tells them apart on the way: 2 MiB in
+ * one PMD entry took 6.7-6.8 us, in 4 KiB pages 51 us (4 MiB: 18 against
+ * 109 us).  So auto's mapped search of a cached file times each stretch's
+ * call; above POPULATE_SMALL_NS a page, it asks the kernel how the stretch
+ * is mapped (PAGEMAP_SCAN, Linux 6.7; where it cannot tell, the time
+ * decides), and where most of it is not in PMD entries the rest of the
+ * search goes through the pread window (mem_go_read).  Same runs, after:
+ * auto took 1.9-2.1x read's time at 4 MiB (the first 2 MiB stretch mapped
+ * in and unmapped for nothing, about 160 us), 1.18-1.27x at 16 MiB,
+ * 1.05-1.07x at 64 MiB and 1.01-1.03x at 256 MiB; on files in 2 MiB
+ * folios, warm and cold, auto/best stayed where it was (1.00-1.03 warm).
+ */
+#define POPULATE_SMALL_NS 40
+
 #ifdef DLREG_TEST_POPULATE_HOOK
 /*
  * Defined by the test of the populating search (test_scan_populate.c): it
@@ -90,6 +114,8 @@ _Static_assert(BUFCACHE_KEEP_MAX >= DLREG_SCAN_READ_BUF_MAX, "every read window 
  */
 int dlreg__test_populate_hook(uint64_t from, uint64_t to);
 int dlreg__test_faults_slow(void);
+/* Whether stretch [from, to) is taken for small folios: 1 yes, 0 no, -1 as measured. */
+int dlreg__test_small_folios(uint64_t from, uint64_t to);
 #endif
 
 static int faults_cheap(void);
@@ -154,19 +180,120 @@ static int next_data(int fd, int sparse, uint64_t from, uint64_t size, uint64_t 
 
 /* ---- memory source (buffer or mapping) ---- */
 
+struct read_src;
+
 struct mem_src {
 	struct dlreg__src base;
 	const unsigned char *p;
 	int fd; /* -1 for a plain buffer */
 	int sparse;
 	size_t populate; /* the next stretch to populate (mappings); 0: none */
+	/*
+	 * Auto's mapped search of a cached file where faults are slow: the
+	 * pread source the search goes on through once a stretch shows small
+	 * folios (rd_cap: its window; 0 never), whether it has (reading), and
+	 * /proc/self/pagemap, opened at the first slow stretch (-1: not open).
+	 */
+	struct read_src *rd;
+	size_t rd_cap;
+	int reading;
+	int pagemap;
 };
+
+static int mem_go_read(struct mem_src *m);
+static int mem_read_rest_at(struct mem_src *m, uint64_t off, void *dst, size_t n);
+static int mem_find_rest(struct mem_src *m, uint64_t from, uint64_t *at);
 
 static int mem_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t n)
 {
 	struct mem_src *m = (struct mem_src *)src;
+	if (m->reading)
+		return mem_read_rest_at(m, off, dst, n);
 	memcpy(dst, m->p + off, n);
 	return DLREG_OK;
+}
+
+#ifndef PAGEMAP_SCAN
+/* Linux 6.7's <linux/fs.h>: the C libraries of Debian 12 lack it. */
+struct page_region {
+	uint64_t start;
+	uint64_t end;
+	uint64_t categories;
+};
+struct pm_scan_arg {
+	uint64_t size;
+	uint64_t flags;
+	uint64_t start;
+	uint64_t end;
+	uint64_t walk_end;
+	uint64_t vec;
+	uint64_t vec_len;
+	uint64_t max_pages;
+	uint64_t category_inverted;
+	uint64_t category_mask;
+	uint64_t category_anyof_mask;
+	uint64_t return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_HUGE (1 << 6)
+#endif
+
+/* 1 while PAGEMAP_SCAN answers, -1 once it did not (before Linux 6.7, a seccomp filter). */
+static atomic_int pagemap_scan_works;
+
+/*
+ * Whether most of what is mapped in [a, b) is not in PMD entries: 1 yes,
+ * 0 no, -1 if the kernel cannot tell.  One ioctl over the range, after one
+ * open of /proc/self/pagemap per scan (8-14 us together on a PVM guest),
+ * only for stretches that took long to map in; regions past what the
+ * vector holds are not counted.
+ */
+static int mostly_small(struct mem_src *m, uintptr_t a, uintptr_t b)
+{
+	if (atomic_load_explicit(&pagemap_scan_works, memory_order_relaxed) < 0)
+		return -1;
+	if (m->pagemap < 0)
+		m->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (m->pagemap < 0)
+		return -1;
+	struct page_region vec[16];
+	struct pm_scan_arg arg;
+	memset(&arg, 0, sizeof arg);
+	arg.size = sizeof arg;
+	arg.start = a;
+	arg.end = b;
+	arg.vec = (uintptr_t)vec;
+	arg.vec_len = sizeof vec / sizeof vec[0];
+	arg.return_mask = PAGE_IS_PRESENT | PAGE_IS_HUGE;
+	long n = ioctl(m->pagemap, PAGEMAP_SCAN, &arg);
+	if (n < 0) {
+		if (errno == ENOTTY || errno == EINVAL || errno == EPERM || errno == EACCES)
+			atomic_store_explicit(&pagemap_scan_works, -1, memory_order_relaxed);
+		return -1;
+	}
+	atomic_store_explicit(&pagemap_scan_works, 1, memory_order_relaxed);
+	uint64_t huge = 0, small = 0;
+	for (long i = 0; i < n; i++) {
+		uint64_t len = vec[i].end - vec[i].start;
+		if (!(vec[i].categories & PAGE_IS_PRESENT))
+			continue;
+		if (vec[i].categories & PAGE_IS_HUGE)
+			huge += len;
+		else
+			small += len;
+	}
+	if (huge + small == 0)
+		return -1;
+	return small > huge;
+}
+
+static uint64_t elapsed_ns(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+	       (uint64_t)t0->tv_nsec;
 }
 
 /*
@@ -175,12 +302,15 @@ static int mem_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t n
  * 5.14; EFAULT or EIO past the end of a file that shrank or over pages the
  * kernel could not read, which the search then meets as a fault.
  */
-static void mem_populate(struct mem_src *m, uint64_t from, uint64_t to)
+static int mem_populate(struct mem_src *m, uint64_t from, uint64_t to)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t a = (uintptr_t)(m->p + from) & ~(page - 1);
 	uintptr_t b = ((uintptr_t)(m->p + to) + page - 1) & ~(page - 1);
 	int err = 0;
+	struct timespec t0;
+	if (m->rd_cap)
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 #ifdef DLREG_TEST_POPULATE_HOOK
 	err = dlreg__test_populate_hook(from, to);
 #endif
@@ -188,14 +318,24 @@ static void mem_populate(struct mem_src *m, uint64_t from, uint64_t to)
 	if (err == 0 && madvise((void *)a, (size_t)(b - a), MADV_POPULATE_READ) != 0)
 		err = errno;
 #else
-	(void)a;
-	(void)b;
 	err = EINVAL; /* headers older than Linux 5.14: as the kernel would answer */
 #endif
-	if (err != 0)
+	if (err != 0) {
 		m->populate = 0;
-	else if (m->populate < POPULATE_MAX)
+		return 0;
+	}
+	if (m->populate < POPULATE_MAX)
 		m->populate *= 2;
+	if (!m->rd_cap)
+		return 0;
+	int slow = elapsed_ns(&t0) > (uint64_t)((b - a) / page) * POPULATE_SMALL_NS;
+#ifdef DLREG_TEST_POPULATE_HOOK
+	int forced = dlreg__test_small_folios(from, to);
+	if (forced >= 0)
+		return forced;
+#endif
+	/* Where the kernel cannot tell (-1), the time decides. */
+	return slow && mostly_small(m, a, b) != 0;
 }
 
 static int mem_find(struct dlreg__src *src, uint64_t from, uint64_t *at)
@@ -203,6 +343,8 @@ static int mem_find(struct dlreg__src *src, uint64_t from, uint64_t *at)
 	struct mem_src *m = (struct mem_src *)src;
 	uint64_t ds, de;
 	int rc;
+	if (m->reading)
+		return mem_find_rest(m, from, at);
 	while ((rc = next_data(m->fd, m->sparse, from, src->size, &ds, &de)) == DLREG_OK) {
 		/* Stretch by stretch, each searched with the bytes a marker starting in it spans. */
 		for (uint64_t pos = ds; pos < de;) {
@@ -210,8 +352,8 @@ static int mem_find(struct dlreg__src *src, uint64_t from, uint64_t *at)
 			uint64_t stop = de - end > DLREG_METADATA_MAGIC_LEN - 1
 			                        ? end + DLREG_METADATA_MAGIC_LEN - 1
 			                        : de;
-			if (m->populate)
-				mem_populate(m, pos, stop);
+			if (m->populate && mem_populate(m, pos, stop) && mem_go_read(m) == DLREG_OK)
+				return mem_find_rest(m, pos, at);
 			size_t r = dlreg_find(m->p + pos, (size_t)(stop - pos), dlreg__magic,
 			                      DLREG_METADATA_MAGIC_LEN);
 			if (r != SIZE_MAX) {
@@ -234,6 +376,10 @@ static void mem_src_init(struct mem_src *m, const void *p, uint64_t size, int fd
 	m->fd = fd;
 	m->sparse = fd >= 0 && size >= SPARSE_MIN;
 	m->populate = 0;
+	m->rd = NULL;
+	m->rd_cap = 0;
+	m->reading = 0;
+	m->pagemap = -1;
 }
 
 /* ---- pread source: one window of the file, reused for headers and search ---- */
@@ -486,6 +632,31 @@ static int read_src_init(struct read_src *r, int fd, uint64_t size, size_t cap)
 	return DLREG_OK;
 }
 
+/*
+ * The rest of a mapped search through the pread window: m->rd gets a
+ * buffer (where none can be had, the search stays mapped and stops asking).
+ */
+static int mem_go_read(struct mem_src *m)
+{
+	if (read_src_init(m->rd, m->fd, m->base.size, m->rd_cap) != DLREG_OK) {
+		dlreg__clear_detail();
+		m->rd_cap = 0;
+		return DLREG_ENOMEM;
+	}
+	m->reading = 1;
+	return DLREG_OK;
+}
+
+static int mem_read_rest_at(struct mem_src *m, uint64_t off, void *dst, size_t n)
+{
+	return read_read_at(&m->rd->base, off, dst, n);
+}
+
+static int mem_find_rest(struct mem_src *m, uint64_t from, uint64_t *at)
+{
+	return read_find(&m->rd->base, from, at);
+}
+
 /* A read source whose header reads load `hdr_chunk` bytes. */
 static int run_read_hdr(struct dlreg__scan_job *job, int fd, uint64_t size, size_t cap,
                         size_t hdr_chunk)
@@ -715,15 +886,32 @@ static int map_file(int fd, struct fs_traits *ft, uint64_t size, struct mapping 
 	return DLREG_OK;
 }
 
+/*
+ * The marker search over a mapping.  With read_cap (auto, a cached file),
+ * where faults are slow, the search may go on through a pread window of
+ * that size once a stretch shows small folios; *used then says read.
+ */
 static int scan_mapping(struct dlreg__scan_job *job, const struct mapping *mp, int fd,
-                        uint64_t size)
+                        uint64_t size, size_t read_cap, enum dlreg_scan_backend *used)
 {
 	struct mem_src m;
+	struct read_src rd;
 	mem_src_init(&m, mp->p, size, fd);
 	m.populate = faults_cheap() ? 0 : POPULATE_FIRST;
+	if (m.populate && read_cap) {
+		m.rd = &rd;
+		m.rd_cap = read_cap;
+	}
 	job->src = &m.base;
 	int rc = run_guarded(job, fd, mp->p, mp->span);
 	munmap(mp->p, mp->span); /* the whole pages: TSan clears its shadow for exactly this range */
+	if (m.reading) {
+		dlreg__buf_give(rd.buf);
+		if (used)
+			*used = DLREG_SCAN_READ;
+	}
+	if (m.pagemap >= 0)
+		close(m.pagemap);
 	return rc;
 }
 
@@ -738,7 +926,7 @@ static int run_mapped(struct dlreg__scan_job *job, int fd, struct fs_traits *ft,
 	struct mapping mp;
 	int rc = map_file(fd, ft, size, &mp);
 	if (rc == DLREG_OK)
-		return scan_mapping(job, &mp, fd, size);
+		return scan_mapping(job, &mp, fd, size, 0, NULL);
 	if (mp.err != ENODEV)
 		return rc;
 	dlreg__clear_detail();
@@ -925,7 +1113,8 @@ static int faults_cheap(void)
  * Where a page fault costs DLREG_SCAN_AUTO_SLOW_FAULT_NS or more (a
  * hypervisor that shadows page tables), the two "map" cells below 2 MiB
  * read instead (faults_cheap), and the mappings are populated stretch by
- * stretch (mem_populate).
+ * stretch (mem_populate); a cached file's search goes on through pread
+ * from the first stretch that shows small folios (mostly_small).
  * Where the file is mapped either way it only decides whether to drop the
  * pages already cached, and one run of pages is asked.
  */
@@ -971,7 +1160,7 @@ static int run_auto_mid(struct dlreg__scan_job *job, int fd, const struct stat *
 		if (map_file(fd, ft, size, &mp) == DLREG_OK) {
 			dlreg__buf_give(r.buf);
 			*used = DLREG_SCAN_MMAP;
-			return scan_mapping(job, &mp, fd, size);
+			return scan_mapping(job, &mp, fd, size, 0, NULL);
 		}
 	}
 	if (rc == DLREG_OK) {
@@ -996,7 +1185,7 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 		/* Where the mapping fails (ENOMEM: the map count or RLIMIT_AS), read. */
 		if (cached == 0 && dlreg__fault_ready() && map_file(fd, &ft, size, &mp) == DLREG_OK) {
 			*used = DLREG_SCAN_MMAP;
-			return scan_mapping(job, &mp, fd, size);
+			return scan_mapping(job, &mp, fd, size, 0, NULL);
 		}
 		if (cached == 1)
 			return run_read_hdr(job, fd, size, o->buf_size, HEADER_PASS_WINDOW);
@@ -1046,7 +1235,7 @@ static int run_auto(struct dlreg__scan_job *job, int fd, const struct stat *st,
 	if (!cached)
 		(void)posix_fadvise(fd, 0, PMD_FOLIO, POSIX_FADV_DONTNEED);
 	*used = DLREG_SCAN_MMAP;
-	return scan_mapping(job, &mp, fd, size);
+	return scan_mapping(job, &mp, fd, size, cached ? o->buf_size : 0, used);
 }
 
 /* ---- files ---- */

@@ -10,6 +10,12 @@
  * length less one, never into a hole; their lengths double up to the cap;
  * a failed populate call ends the populating, not the search; with cheap
  * faults nothing is populated.
+ *
+ * And auto's mapped search of a cached file, where a stretch shows small
+ * folios (a hook decides which): the search goes on through pread from
+ * that stretch on, and finds a record before, across and after the
+ * switch, past a rejected marker too; the result says read.  The mmap
+ * backend, and auto where faults are cheap, never switch.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,12 +56,26 @@ int dlreg__test_populate_hook(uint64_t from, uint64_t to)
 	return i == fail_call ? fail_errno : 0;
 }
 
+static int small_from = -1; /* the first stretch, by index, taken for small folios */
+static int nasked;            /* verdicts asked */
+
+int dlreg__test_small_folios(uint64_t from, uint64_t to);
+int dlreg__test_small_folios(uint64_t from, uint64_t to)
+{
+	(void)from;
+	(void)to;
+	nasked++;
+	return small_from >= 0 && nseen - 1 >= small_from;
+}
+
 static void reset_hooks(int slow)
 {
 	faults_slow = slow;
 	nseen = 0;
 	fail_call = -1;
 	fail_errno = 0;
+	small_from = -1;
+	nasked = 0;
 }
 
 static char dir[4096];
@@ -116,21 +136,29 @@ static int make_file(uint64_t size, uint64_t at, uint64_t hole_at, uint64_t hole
 	return rc;
 }
 
-/* Scans with the mmap backend; the offset of the JSON, or UINT64_MAX with *err set. */
-static uint64_t scan(int *err)
+/*
+ * Scans with `backend`; the offset of the JSON, or UINT64_MAX with *err
+ * set.  The result must name `want` as the backend used.
+ */
+static uint64_t scan_with(enum dlreg_scan_backend backend, enum dlreg_scan_backend want, int *err)
 {
-	struct dlreg_scan_options o = {.backend = DLREG_SCAN_MMAP};
+	struct dlreg_scan_options o = {.backend = backend};
 	struct dlreg_metadata *m = NULL;
 	*err = dlreg_scan_file(path, &o, &m);
 	if (*err != DLREG_OK)
 		return UINT64_MAX;
 	uint64_t off = m->offset;
-	CHECK(m->backend == DLREG_SCAN_MMAP, "backend %s, not mmap",
-	      dlreg_scan_backend_name(m->backend));
+	CHECK(m->backend == want, "backend %s, not %s", dlreg_scan_backend_name(m->backend),
+	      dlreg_scan_backend_name(want));
 	CHECK(m->where == DLREG_META_MARKER, "found as %s", dlreg_meta_where_name(m->where));
 	CHECK(m->json_len == strlen(JSON) && strcmp(m->json, JSON) == 0, "json %s", m->json);
 	dlreg_metadata_free(m);
 	return off;
+}
+
+static uint64_t scan(int *err)
+{
+	return scan_with(DLREG_SCAN_MMAP, DLREG_SCAN_MMAP, err);
 }
 
 /* The stretches seen, from `first_from`: in order, overlapping by OVERLAP, doubling to 64 MiB. */
@@ -179,6 +207,41 @@ static void marker_at(uint64_t size, uint64_t at, int want_stretches)
 	check_stretches(what, 0, end);
 	CHECK(end >= at + DLREG_METADATA_MAGIC_LEN, "%s: the magic reaches past the stretches",
 	      what);
+}
+
+/*
+ * Auto over a cached file of `size` with a record at `at`, stretches from
+ * index `small` on (-1: none) taken for small folios; `bad` (not
+ * UINT64_MAX) puts a marker whose length runs past the file there.  The
+ * record is found by `want`, after `want_stretches` populate calls.
+ */
+static void auto_switch(uint64_t size, uint64_t at, uint64_t bad, int small,
+                        enum dlreg_scan_backend want, int want_stretches)
+{
+	char what[96];
+	snprintf(what, sizeof what, "auto, small folios from stretch %d, record at %llu", small,
+	         (unsigned long long)at);
+	int fd = -1;
+	if (make_file(size, at, 0, 0) != 0 ||
+	    (bad != UINT64_MAX && ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0 ||
+	                           write_record(fd, bad) != 0 ||
+	                           pwrite(fd, "\xff\xff\xff\x7f", 4,
+	                                  (off_t)(bad + DLREG_METADATA_MAGIC_LEN)) != 4))) {
+		CHECK(0, "%s: cannot write the file: %s", what, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	reset_hooks(1);
+	small_from = small;
+	int err;
+	uint64_t off = scan_with(DLREG_SCAN_AUTO, want, &err);
+	CHECK(off == at + DLREG_METADATA_HEADER_LEN, "%s: %s, json at %llu", what,
+	      dlreg_strerror(err), (unsigned long long)off);
+	CHECK(nseen == want_stretches, "%s: %d stretches, not %d", what, nseen, want_stretches);
+	CHECK(nasked == nseen, "%s: %d verdicts asked over %d stretches", what, nasked, nseen);
 }
 
 int main(void)
@@ -275,6 +338,47 @@ int main(void)
 			printf("no hole reported at 1 MiB here (SEEK_DATA gave %lld): hole case skipped\n",
 			       (long long)data);
 		}
+	}
+
+	/*
+	 * Auto over a cached 9 MiB file (mapped: not ELF, from 2 MiB): small
+	 * folios from the first stretch on read everything; from the second,
+	 * a record the first stretch holds (also across its end) is found
+	 * mapped, later ones through pread, also right at the switch, across
+	 * later stretch ends and past a rejected marker; none: mapped to the
+	 * end.
+	 */
+	auto_switch(9 * MIB + 100, 100, UINT64_MAX, 0, DLREG_SCAN_READ, 1);
+	auto_switch(9 * MIB + 100, 6 * MIB - 1, UINT64_MAX, 0, DLREG_SCAN_READ, 1);
+	auto_switch(9 * MIB + 100, 2 * MIB - 5, UINT64_MAX, 1, DLREG_SCAN_MMAP, 1);
+	auto_switch(9 * MIB + 100, 2 * MIB, UINT64_MAX, 1, DLREG_SCAN_READ, 2);
+	auto_switch(9 * MIB + 100, 6 * MIB - 1, UINT64_MAX, 1, DLREG_SCAN_READ, 2);
+	auto_switch(9 * MIB + 100, 9 * MIB + 20, UINT64_MAX, 1, DLREG_SCAN_READ, 2);
+	auto_switch(9 * MIB + 100, 9 * MIB + 20, 3 * MIB, 1, DLREG_SCAN_READ, 2);
+	auto_switch(9 * MIB + 100, 7 * MIB, 1 * MIB, 1, DLREG_SCAN_READ, 2);
+	auto_switch(9 * MIB + 100, 9 * MIB + 20, UINT64_MAX, 2, DLREG_SCAN_READ, 3);
+	auto_switch(9 * MIB + 100, 9 * MIB + 20, UINT64_MAX, -1, DLREG_SCAN_MMAP, 3);
+
+	/* The mmap backend maps to the end, and is never asked about folios. */
+	if (make_file(9 * MIB, 6 * MIB + 3, 0, 0) == 0) {
+		reset_hooks(1);
+		small_from = 0;
+		int err;
+		uint64_t off = scan(&err);
+		CHECK(off == 6 * MIB + 3 + DLREG_METADATA_HEADER_LEN, "mmap, small folios: %s",
+		      dlreg_strerror(err));
+		CHECK(nasked == 0, "mmap: %d verdicts asked", nasked);
+	}
+	/* Faults cheap: auto maps by faults, nothing to ask. */
+	if (make_file(9 * MIB, 6 * MIB + 3, 0, 0) == 0) {
+		reset_hooks(0);
+		small_from = 0;
+		int err;
+		uint64_t off = scan_with(DLREG_SCAN_AUTO, DLREG_SCAN_MMAP, &err);
+		CHECK(off == 6 * MIB + 3 + DLREG_METADATA_HEADER_LEN, "auto, cheap faults: %s",
+		      dlreg_strerror(err));
+		CHECK(nseen == 0 && nasked == 0, "auto, cheap faults: %d stretches, %d verdicts",
+		      nseen, nasked);
 	}
 
 	unlink(path);
