@@ -530,8 +530,11 @@ class TestPrepareBuilds(unittest.TestCase):
 
     SHA = "0123456789ab" * 3 + "0123"
 
-    def prepare(self, *argv):
-        """(commands run, base build or None, the header's base line)."""
+    def prepare(self, *argv, compiler=None, envs=None):
+        """(commands run, base build or None, the header's base line).
+
+        `compiler`: what the candidate build reports as its C compiler
+        (None: cannot tell); `envs` collects each meson setup's $CC."""
         with tempfile.TemporaryDirectory() as tmp:
             new = os.path.join(tmp, "new")
             for d in (new, os.path.join(tmp, "base")):  # configured build directories
@@ -541,7 +544,11 @@ class TestPrepareBuilds(unittest.TestCase):
             calls = []
 
             def run(cmd, cwd=None, log=None, check=True, env=None):
+                if cmd[:2] == ["meson", "introspect"]:
+                    return subprocess.CompletedProcess(cmd, 1, "", "")
                 calls.append(cmd)
+                if envs is not None and cmd[:2] == ["meson", "setup"]:
+                    envs.append((env or os.environ).get("CC"))
                 return subprocess.CompletedProcess(cmd, 0, "", "")
 
             def worktree(root, cache, sha, log):
@@ -555,7 +562,8 @@ class TestPrepareBuilds(unittest.TestCase):
             with mock.patch.object(gate, "run", run), \
                     mock.patch.object(gate, "resolve_base", resolve_base), \
                     mock.patch.object(gate, "ensure_worktree", worktree), \
-                    mock.patch.object(gate, "icount_targets", lambda build: [gate.ICOUNT_REL]):
+                    mock.patch.object(gate, "icount_targets", lambda build: [gate.ICOUNT_REL]), \
+                    mock.patch.object(gate, "build_compiler", lambda build: compiler):
                 _, base, header = gate.prepare_builds(args, tmp, os.path.join(tmp, "cache"))
             base_calls = [c[:2] + [os.path.relpath(c[2], tmp)] + c[3:] if c[:2] == ["ninja", "-C"]
                           else c for c in calls if c[:3] != ["ninja", "-C", new]]
@@ -567,11 +575,39 @@ class TestPrepareBuilds(unittest.TestCase):
         return [c[5:] for c in calls if c[0] == "ninja"]
 
     def test_icount_alone_builds_only_its_targets(self):
-        calls, base, line = self.prepare()
-        self.assertEqual(base, os.path.join("cache", "base-" + self.SHA[:12]))
+        calls, base, line = self.prepare(compiler=["cc"])
+        self.assertEqual(base, os.path.join("cache", "base-" + self.SHA[:12] + "-cc"))
         self.assertEqual(self.ninja_targets(calls), [[gate.ICOUNT_REL]])
         calls, base, line = self.prepare("--full", "--skip", "ab")
         self.assertEqual(self.ninja_targets(calls), [[gate.ICOUNT_REL]])
+
+    def test_base_is_built_by_the_candidates_compiler(self):
+        # A base cached for one compiler is not used for another: its own
+        # directory, configured with the candidate's compiler as $CC.
+        for compiler, tag in ((["/usr/bin/clang"], "clang"), (["ccache", "gcc-12"], "gcc-12"),
+                              (["cc"], "cc")):
+            envs = []
+            calls, base, line = self.prepare("--full", compiler=compiler, envs=envs)
+            self.assertEqual(base, os.path.join("cache", "base-%s-%s" % (self.SHA[:12], tag)))
+            self.assertEqual(envs, [" ".join(compiler)])
+            self.assertIn("built with " + tag, line)
+        # A candidate whose compiler cannot be told: the base takes $CC's.
+        with mock.patch.dict(os.environ, {"CC": "clang-14 -m64"}):
+            envs = []
+            calls, base, line = self.prepare("--full", envs=envs)
+        self.assertEqual(base, os.path.join("cache", "base-%s-clang-14" % self.SHA[:12]))
+        self.assertEqual(envs, ["clang-14 -m64"])
+
+    def test_compiler_tag(self):
+        self.assertEqual(gate.compiler_tag(["ccache", "/usr/lib/ccache/gcc"]), "gcc")
+        self.assertEqual(gate.compiler_tag(["clang"]), "clang")
+        self.assertEqual(gate.compiler_tag([]), "cc")
+        self.assertEqual(gate.compiler_tag(["my cc$"]), "my_cc_")
+        self.assertEqual(gate.compiler_tag(["ccache"]), "cc")
+        with mock.patch.dict(os.environ, {"CC": ""}):
+            self.assertEqual(gate.env_compiler(), ["cc"])
+        with mock.patch.dict(os.environ, {"CC": "'unbalanced"}):
+            self.assertEqual(gate.env_compiler(), ["cc"])
 
     def test_ab_builds_the_whole_base(self):
         for argv in (["--full"], ["--full", "--skip", "icount"]):
