@@ -88,21 +88,22 @@ _Static_assert(BUFCACHE_KEEP_MAX >= DLREG_SCAN_READ_BUF_MAX, "every read window 
  * one PMD entry costs a page table entry a page to map in and, on a
  * hypervisor that shadows page tables, a trip through it on the first
  * touch of every page.  Measured on a PVM guest (Linux 6.18, ext4, warm,
- * dlreg-bench-scan --warm=written, auto_vs_best, medians of 5-7, three
+ * dlreg-bench-scan --warm=written, auto_vs_best, medians of 5-7, four
  * runs): a file its writes left in small folios took the mapped search
- * 3.8-6.1x read's time from 4 to 256 MiB (256 MiB: 95.8-122 against
- * 16.8-22.7 ms), where one left in 2 MiB folios takes 0.5-0.6x from
+ * 3.8-6.1x read's time from 4 to 256 MiB (256 MiB: 95.5-144 against
+ * 16.8-26.9 ms), where one left in 2 MiB folios takes 0.5-0.6x from
  * 16 MiB.  MADV_POPULATE_READ tells them apart on the way: 2 MiB in
- * one PMD entry took 6.7-6.8 us, in 4 KiB pages 51 us (4 MiB: 18 against
- * 109 us).  So auto's mapped search of a cached file times each stretch's
- * call; above POPULATE_SMALL_NS a page, it asks the kernel how the stretch
- * is mapped (PAGEMAP_SCAN, Linux 6.7; where it cannot tell, the time
- * decides), and where most of it is not in PMD entries the rest of the
- * search goes through the pread window (mem_go_read).  Same runs, after:
- * auto took 1.9-2.1x read's time at 4 MiB (the first 2 MiB stretch mapped
- * in and unmapped for nothing, about 160 us), 1.18-1.27x at 16 MiB,
- * 1.05-1.07x at 64 MiB and 1.01-1.03x at 256 MiB; on files in 2 MiB
- * folios, warm and cold, auto/best stayed where it was (1.00-1.03 warm).
+ * one PMD entry took 6.7-9.6 us, in 4 KiB pages 51-82 us (4 MiB: 18
+ * against 109 us).  So auto's mapped search of a cached file times each
+ * stretch's call; above POPULATE_SMALL_NS a page, it asks the kernel how
+ * the stretch is mapped (PAGEMAP_SCAN, Linux 6.7; where it cannot tell,
+ * the time decides), and where most of it is not in PMD entries the rest
+ * of the search goes through the pread window (mem_go_read).  Three runs
+ * with it: auto took 1.9-2.1x read's time at 4 MiB (the first 2 MiB
+ * stretch mapped in and unmapped for nothing, about 160 us), 1.18-1.27x
+ * at 16 MiB, 1.05-1.07x at 64 MiB and 1.01-1.03x at 256 MiB; on files in
+ * 2 MiB folios, warm and cold, auto/best stayed where it was (1.00-1.03
+ * warm).
  */
 #define POPULATE_SMALL_NS 40
 
