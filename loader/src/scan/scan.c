@@ -181,7 +181,17 @@ static int next_data(int fd, int sparse, uint64_t from, uint64_t size, uint64_t 
 
 /* ---- memory source (buffer or mapping) ---- */
 
-struct read_src;
+/* The pread source (below); a mapped search may go on through one. */
+struct read_src {
+	struct dlreg__src base;
+	int fd;
+	int sparse;
+	unsigned char *buf;
+	size_t cap;
+	uint64_t win_off;
+	size_t win_len;
+	size_t hdr_chunk; /* what a header read loads (read_read_at) */
+};
 
 struct mem_src {
 	struct dlreg__src base;
@@ -202,14 +212,14 @@ struct mem_src {
 };
 
 static int mem_go_read(struct mem_src *m);
-static int mem_read_rest_at(struct mem_src *m, uint64_t off, void *dst, size_t n);
-static int mem_find_rest(struct mem_src *m, uint64_t from, uint64_t *at);
+static int read_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t n);
+static int read_find(struct dlreg__src *src, uint64_t from, uint64_t *at);
 
 static int mem_read_at(struct dlreg__src *src, uint64_t off, void *dst, size_t n)
 {
 	struct mem_src *m = (struct mem_src *)src;
 	if (m->reading)
-		return mem_read_rest_at(m, off, dst, n);
+		return read_read_at(&m->rd->base, off, dst, n);
 	memcpy(dst, m->p + off, n);
 	return DLREG_OK;
 }
@@ -345,7 +355,7 @@ static int mem_find(struct dlreg__src *src, uint64_t from, uint64_t *at)
 	uint64_t ds, de;
 	int rc;
 	if (m->reading)
-		return mem_find_rest(m, from, at);
+		return read_find(&m->rd->base, from, at);
 	while ((rc = next_data(m->fd, m->sparse, from, src->size, &ds, &de)) == DLREG_OK) {
 		/* Stretch by stretch, each searched with the bytes a marker starting in it spans. */
 		for (uint64_t pos = ds; pos < de;) {
@@ -354,7 +364,7 @@ static int mem_find(struct dlreg__src *src, uint64_t from, uint64_t *at)
 			                        ? end + DLREG_METADATA_MAGIC_LEN - 1
 			                        : de;
 			if (m->populate && mem_populate(m, pos, stop) && mem_go_read(m) == DLREG_OK)
-				return mem_find_rest(m, pos, at);
+				return read_find(&m->rd->base, pos, at);
 			size_t r = dlreg_find(m->p + pos, (size_t)(stop - pos), dlreg__magic,
 			                      DLREG_METADATA_MAGIC_LEN);
 			if (r != SIZE_MAX) {
@@ -384,17 +394,6 @@ static void mem_src_init(struct mem_src *m, const void *p, uint64_t size, int fd
 }
 
 /* ---- pread source: one window of the file, reused for headers and search ---- */
-
-struct read_src {
-	struct dlreg__src base;
-	int fd;
-	int sparse;
-	unsigned char *buf;
-	size_t cap;
-	uint64_t win_off;
-	size_t win_len;
-	size_t hdr_chunk; /* what a header read loads (read_read_at) */
-};
 
 static int pread_full(int fd, void *dst, size_t n, uint64_t off, size_t *got)
 {
@@ -646,16 +645,6 @@ static int mem_go_read(struct mem_src *m)
 	}
 	m->reading = 1;
 	return DLREG_OK;
-}
-
-static int mem_read_rest_at(struct mem_src *m, uint64_t off, void *dst, size_t n)
-{
-	return read_read_at(&m->rd->base, off, dst, n);
-}
-
-static int mem_find_rest(struct mem_src *m, uint64_t from, uint64_t *at)
-{
-	return read_find(&m->rd->base, from, at);
 }
 
 /* A read source whose header reads load `hdr_chunk` bytes. */
