@@ -35,7 +35,10 @@ so it timed no churn) shows "mapped" instead of a value and is missed.
 The auto/best figure comes from the auto_vs_best family when the report has
 it (auto, mmap and read timed side by side; the median over repetitions of
 each one's mean time, then auto's over the smaller of the other two), else
-from the separate auto, mmap and read-128K families.
+from the separate auto, mmap and read-128K families.  In the same way the
+memmem and memchr figures come from the auto_vs_memory family (auto's warm
+search, memchr and memmem side by side) when the report has it, else from
+the separate auto, memmem and memchr families.
 
 Prints one line per target (value, goal, met or missed) on stdout.  Where
 the report's cold auto_vs_best runs carry device counters (auto_dev_reads,
@@ -138,6 +141,7 @@ def registry_targets(m, mapped=frozenset()):
 GIB = 1024 * 1024 * 1024
 _SIZE = re.compile(r"^scan/(marker|note)/(warm|cold)/([^/]+)/size:(\d+)$")
 VS_COUNTERS = ("auto_us", "mmap_us", "read_us")
+MEM_COUNTERS = ("auto_us", "memchr_us", "memmem_us")
 DEV_COUNTERS = tuple("%s_dev_%s" % (b, c) for b in ("auto", "mmap", "read")
                      for c in ("reads", "kib"))
 
@@ -178,14 +182,19 @@ def note_targets(m):
     return out
 
 
-def memory_targets(m, failed):
+def memory_targets(m, side, failed):
     out = []
-    for kind, cache, size in sweep((m, failed), ("auto", "memmem", "memchr")):
+    for kind, cache, size in sweep((m, side, failed),
+                                   ("auto", "memmem", "memchr", "auto_vs_memory")):
         if (kind, cache) != ("marker", "warm") or size < 256 * 1024 * 1024:
             continue
-        auto = m.get("scan/marker/warm/auto/size:%d" % size)
+        vs = side.get("scan/marker/warm/auto_vs_memory/size:%d" % size)
+        auto = vs["auto_us"] if vs else m.get("scan/marker/warm/auto/size:%d" % size)
         for rival, goal in (("memmem", 2.0), ("memchr", 0.7)):
-            r = m.get("scan/marker/warm/%s/size:%d" % (rival, size))
+            if vs:
+                r = vs[rival + "_us"]
+            else:
+                r = m.get("scan/marker/warm/%s/size:%d" % (rival, size))
             out.append(("scan marker warm auto vs %s, %d bytes" % (rival, size),
                         r / auto if r and auto else None, ">=", goal))
     if not out:
@@ -217,8 +226,9 @@ def auto_targets(m, vs, failed):
     return out
 
 
-def scan_targets(m, vs, failed):
-    return note_targets(m) + memory_targets(m, failed) + auto_targets(m, vs, failed)
+def scan_targets(m, vs, failed, side=None):
+    return (note_targets(m) + memory_targets(m, side or {}, failed)
+            + auto_targets(m, vs, failed))
 
 
 def main(argv):
@@ -241,7 +251,8 @@ def main(argv):
     runs, failed = load(args[0])
     m = medians(runs)
     rows = (registry_targets(m, still_mapped(runs))
-            + scan_targets(m, counter_medians(runs, VS_COUNTERS), failed))
+            + scan_targets(m, counter_medians(runs, VS_COUNTERS), failed,
+                           counter_medians(runs, MEM_COUNTERS)))
     missed = 0
     if fmt == "markdown":
         print("| target | value | goal | |\n|---|---:|---:|---|")

@@ -9,7 +9,10 @@ the limits the warm scan is held against.  Each in-RAM run must report
 pmd_mapped (the share of its buffer in huge pages), at least as large as
 the share of the file the mmap run's mapping got in PMD entries: a buffer
 in 4 KiB pages pays a TLB miss per page that the file scan does not, and
-makes the limit slower than what it limits.
+makes the limit slower than what it limits.  The same holds for the
+buffer of the side-by-side auto_vs_memory run (ram_pmd_mapped), which must
+also report each search's mean time (auto_us, memchr_us, memmem_us) and
+the ratios of their totals (memmem_over_auto, memchr_over_auto).
 """
 import sys
 
@@ -19,12 +22,41 @@ SIZE = "4M"
 MEM = ("memchr", "memmem", "dlreg_find")
 
 
+def side_by_side(run, file_share):
+    """The failures of the auto_vs_memory run, printed; [] if none."""
+    if not run or run.get("error_occurred"):
+        print("FAIL: no auto_vs_memory run without an error")
+        return ["auto_vs_memory"]
+    bad = []
+    us = {k: run.get(k) for k in ("auto_us", "memchr_us", "memmem_us")}
+    for k, v in us.items():
+        if not isinstance(v, (int, float)) or v <= 0:
+            print("FAIL: auto_vs_memory: %s is %r" % (k, v))
+            bad.append(k)
+    for rival in ("memchr", "memmem") if not bad else ():
+        got = run.get(rival + "_over_auto")
+        want = us[rival + "_us"] / us["auto_us"]
+        if not isinstance(got, (int, float)) or abs(got - want) > 1e-3 * want:
+            print("FAIL: auto_vs_memory: %s_over_auto %r, the means give %.6g" %
+                  (rival, got, want))
+            bad.append(rival)
+    share = run.get("ram_pmd_mapped")
+    if not isinstance(share, (int, float)):
+        print("FAIL: auto_vs_memory reports no ram_pmd_mapped")
+        bad.append("ram_pmd_mapped")
+    elif isinstance(file_share, (int, float)) and share + 1e-9 < file_share:
+        print("FAIL: auto_vs_memory: %.2f of the buffer in huge pages, the file scan %.2f" %
+              (share, file_share))
+        bad.append("ram_pmd_mapped")
+    return bad
+
+
 def main():
     if len(sys.argv) != 2:
         raise SystemExit(__doc__.split("\n\n")[1])
     report = scan_bench_run.run(sys.argv[1], [
         "--no-cold", "--min-size=" + SIZE, "--max-size=" + SIZE, "--read-bufs=128K",
-        "--benchmark_filter=^scan/marker/warm/(mmap|%s)/" % "|".join(MEM),
+        "--benchmark_filter=^scan/marker/warm/(mmap|auto_vs_memory|%s)/" % "|".join(MEM),
         "--benchmark_repetitions=1"], "dlreg-mem-pages-")
     if report is None:
         return 1
@@ -46,6 +78,7 @@ def main():
             print("FAIL: %s: %.2f of the buffer in huge pages, the file scan %.2f" %
                   (name, share, file_share))
             bad.append(name)
+    bad += side_by_side(runs.get("auto_vs_memory"), file_share)
     print("check_mem_pages: file %s, in RAM %s" %
           (file_share, ", ".join("%s %s" % (n, runs.get(n, {}).get("pmd_mapped")) for n in MEM)))
     return 1 if bad else 0

@@ -113,6 +113,42 @@ class Acceptance(unittest.TestCase):
         self.assertEqual(rows["scan marker warm auto/best, %d bytes" % (4 * MIB)],
                          ["1.10", "<=", "1.05", "MISSED"])
 
+    def test_memory_side_by_side_preferred(self):
+        # The separate families give memmem 150 / auto 100 = 1.50 (missed);
+        # the side-by-side runs, medians of each one's mean, 230 / 110.
+        name = "scan/marker/warm/auto_vs_memory/size:%d" % (256 * MIB)
+        runs = [run(name, a, "us", auto_us=a, memchr_us=c, memmem_us=mm)
+                for a, c, mm in ((100.0, 80.0, 200.0), (110.0, 90.0, 230.0),
+                                 (120.0, 95.0, 260.0))]
+        code, rows, out = self.check(registry_runs() + scan_runs(memmem_us=150.0) + runs)
+        big = 256 * MIB
+        self.assertEqual(rows["scan marker warm auto vs memmem, %d bytes" % big],
+                         ["2.09", ">=", "2", "met"], out)
+        self.assertEqual(rows["scan marker warm auto vs memchr, %d bytes" % big][0], "0.82",
+                         out)
+        self.assertEqual(code, 0, out)
+
+    def test_memory_side_by_side_miss(self):
+        name = "scan/marker/warm/auto_vs_memory/size:%d" % (256 * MIB)
+        runs = [run(name, 100.0, "us", auto_us=100.0, memchr_us=60.0, memmem_us=190.0)]
+        code, rows, out = self.check(registry_runs() + scan_runs() + runs)
+        big = 256 * MIB
+        self.assertEqual(rows["scan marker warm auto vs memmem, %d bytes" % big],
+                         ["1.90", ">=", "2", "MISSED"], out)
+        self.assertEqual(rows["scan marker warm auto vs memchr, %d bytes" % big],
+                         ["0.60", ">=", "0.7", "MISSED"], out)
+        self.assertEqual(code, 1, out)
+
+    def test_memory_side_by_side_only(self):
+        # A report with only the side-by-side family still has the figures
+        # (and a size only it has counts).
+        name = "scan/marker/warm/auto_vs_memory/size:%d" % (1024 * MIB)
+        runs = [run(name, 400.0, "us", auto_us=400.0, memchr_us=380.0, memmem_us=900.0)]
+        code, rows, out = self.check(registry_runs() + scan_runs() + runs)
+        self.assertEqual(rows["scan marker warm auto vs memmem, %d bytes" % (1024 * MIB)],
+                         ["2.25", ">=", "2", "met"], out)
+        self.assertEqual(code, 0, out)
+
     def test_copies_rows(self):
         cs = "registry/read_sym_copies/%s/threads:%d"
         runs = [r for r in registry_runs() if r["name"] != cs % ("unsync", 2) + "/real_time"]
