@@ -685,6 +685,21 @@ static int dev_reads_now(struct dev_reads *r)
 	return 1;
 }
 
+/* Counter `name`: num / den (both totals of the same run). */
+static void counter_ratio(dlreg_bench_state_t *st, const char *name, uint64_t num, uint64_t den)
+{
+	dlreg_bench_counter_set(st, name, (double)num / (double)den, DLREG_BENCH_COUNTER_DEFAULT);
+}
+
+/* Counters name[i]: total_ns[i] over `count` operations, in microseconds. */
+static void counter_means(dlreg_bench_state_t *st, const char *const *name,
+                          const uint64_t *total_ns, unsigned n, int64_t count)
+{
+	for (unsigned i = 0; i < n; i++)
+		dlreg_bench_counter_set(st, name[i], (double)total_ns[i] / 1e3 / (double)count,
+		                        DLREG_BENCH_COUNTER_DEFAULT);
+}
+
 /*
  * auto_vs_best: is auto as fast as the better of mmap and read?  Separate
  * families answer it badly on this kind of VM: they run seconds apart, the
@@ -820,9 +835,8 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 	 * and read are equal and noisy (the smaller of two noisy values). */
 	static const char *const mean_name[VS_N] = {"auto_us", "mmap_us", "read_us"};
 
-	for (unsigned b = 0; scans > 0 && b < VS_N; b++)
-		dlreg_bench_counter_set(st, mean_name[b], (double)total[b] / 1e3 / (double)scans,
-		                        DLREG_BENCH_COUNTER_DEFAULT);
+	if (scans > 0)
+		counter_means(st, mean_name, total, VS_N, scans);
 	static const char *const ios_name[VS_N] = {"auto_dev_reads", "mmap_dev_reads",
 	                                           "read_dev_reads"};
 	static const char *const kib_name[VS_N] = {"auto_dev_kib", "mmap_dev_kib", "read_dev_kib"};
@@ -837,14 +851,9 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 	if (total[VS_MMAP] && total[VS_READ]) {
 		uint64_t best = total[VS_MMAP] < total[VS_READ] ? total[VS_MMAP] : total[VS_READ];
 
-		dlreg_bench_counter_set(st, "auto_over_best", (double)total[VS_AUTO] / (double)best,
-		                        DLREG_BENCH_COUNTER_DEFAULT);
-		dlreg_bench_counter_set(st, "auto_over_mmap",
-		                        (double)total[VS_AUTO] / (double)total[VS_MMAP],
-		                        DLREG_BENCH_COUNTER_DEFAULT);
-		dlreg_bench_counter_set(st, "auto_over_read",
-		                        (double)total[VS_AUTO] / (double)total[VS_READ],
-		                        DLREG_BENCH_COUNTER_DEFAULT);
+		counter_ratio(st, "auto_over_best", total[VS_AUTO], best);
+		counter_ratio(st, "auto_over_mmap", total[VS_AUTO], total[VS_MMAP]);
+		counter_ratio(st, "auto_over_read", total[VS_AUTO], total[VS_READ]);
 	}
 }
 
@@ -1044,16 +1053,10 @@ static void bench_auto_vs_memory(dlreg_bench_state_t *st, void *data)
 	/* As auto_vs_best: acceptance.py divides the medians of the means. */
 	static const char *const mean_name[VM_N] = {"auto_us", "memchr_us", "memmem_us"};
 
-	for (unsigned w = 0; w < VM_N; w++)
-		dlreg_bench_counter_set(st, mean_name[w], (double)total[w] / 1e3 / (double)rounds,
-		                        DLREG_BENCH_COUNTER_DEFAULT);
+	counter_means(st, mean_name, total, VM_N, rounds);
 	if (total[VM_AUTO]) {
-		dlreg_bench_counter_set(st, "memchr_over_auto",
-		                        (double)total[VM_MEMCHR] / (double)total[VM_AUTO],
-		                        DLREG_BENCH_COUNTER_DEFAULT);
-		dlreg_bench_counter_set(st, "memmem_over_auto",
-		                        (double)total[VM_MEMMEM] / (double)total[VM_AUTO],
-		                        DLREG_BENCH_COUNTER_DEFAULT);
+		counter_ratio(st, "memchr_over_auto", total[VM_MEMCHR], total[VM_AUTO]);
+		counter_ratio(st, "memmem_over_auto", total[VM_MEMMEM], total[VM_AUTO]);
 	}
 }
 
