@@ -5,7 +5,9 @@
  * every offset, size and count is checked with overflow-safe arithmetic
  * before use, the mapping size is capped, and a file truncated while mapped
  * yields DLREG_ETRUNCATED instead of SIGBUS (a mapped page the kernel cannot
- * read, DLREG_EIO, as through read()).  All functions are thread-safe;
+ * read, DLREG_EIO, as through read(); one it cannot fill while read() can,
+ * such as a hole of a file on a full tmpfs, gets the file read instead, and
+ * the result says DLREG_SCAN_READ).  All functions are thread-safe;
  * results are private copies (nothing points into a mapping or buffer after a
  * call returns).
  *

@@ -698,12 +698,23 @@ static int run_header_pass(struct dlreg__scan_job *job, int fd, uint64_t size)
 }
 
 /*
+ * Returned by a mapped scan whose mapping could not be filled although the
+ * file still holds the faulting byte; scan_fd then reads the file instead.
+ * Never seen outside this file.
+ */
+#define SCAN_UNMAPPABLE (-1)
+
+/*
  * What a fault on the mapping of fd at file offset `off` means.  The file
  * shrank under the mapping, or the kernel could not read the page (a media
  * or network error, which read() reports as EIO, and so does the read
- * backend).  The faulting byte is read once more through the descriptor:
- * only an error there is EIO; a file that now ends before it, or holds it
- * again (cut and regrown), changed while it was scanned.
+ * backend), or it could not fill the page for another reason while read()
+ * can: tmpfs out of space when a mapping first touches a hole (read()
+ * returns zeros there without allocating).  The faulting byte is read once
+ * more through the descriptor: an error there is EIO; a file that now ends
+ * before it shrank; one that still holds it gets SCAN_UNMAPPABLE, and
+ * scan_fd's check after the read that follows tells a file cut and regrown
+ * meanwhile (ETRUNCATED) from one that never changed (the read's result).
  */
 static int fault_verdict(int fd, uint64_t off)
 {
@@ -717,6 +728,8 @@ static int fault_verdict(int fd, uint64_t off)
 		                  (unsigned long long)off, strerror(errno));
 		return DLREG_EIO;
 	}
+	if (r == 1)
+		return SCAN_UNMAPPABLE;
 	dlreg__set_detail("file shrank while it was mapped");
 	return DLREG_ETRUNCATED;
 }
@@ -1352,6 +1365,13 @@ static int scan_fd(struct dlreg__scan_job *job, int fd, const struct stat *st,
 		*used = pick_backend(o, size);
 		rc = *used == DLREG_SCAN_MMAP ? run_mapped(job, fd, &ft, size, o->buf_size, used)
 		                              : run_read(job, fd, size, o->buf_size);
+	}
+	if (rc == SCAN_UNMAPPABLE) {
+		/* The same answer the read backend gives, from the start. */
+		free(job->json);
+		job_init(job, NULL, o);
+		*used = DLREG_SCAN_READ;
+		rc = run_read(job, fd, size, o->buf_size);
 	}
 	/* Whatever the verdict, it is void if the file changed meanwhile. */
 	if (fstat(fd, &after) == 0 && !same_file(st, &after)) {
