@@ -129,8 +129,12 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 {
 	struct dlreg__fault_scope *s = scope_top;
 	uintptr_t addr = (uintptr_t)si->si_addr;
-	/* si_code <= 0: sent by kill() or raise(), si_addr means nothing; not ours. */
-	if (s && si->si_code > 0 && addr >= s->lo && addr < s->hi) {
+	/* si_code <= 0: sent by kill() or raise(), si_addr means nothing; not ours.
+	 * BUS_MCEERR_AO: a memory error reported ahead of any access (to a
+	 * process that asked for early reports), delivered wherever the thread
+	 * is, malloc included: no load of the scan faulted, no jump. */
+	if (s && si->si_code > 0 && !(sig == SIGBUS && si->si_code == BUS_MCEERR_AO) &&
+	    addr >= s->lo && addr < s->hi) {
 		s->fault_addr = addr;
 		scope_top = s->prev;
 		siglongjmp(s->env, 1);

@@ -1,0 +1,100 @@
+/*
+ * test_scan_fault_ao.c - the scanner's fault handler jumps out of a scan
+ * only for a fault of the scan's own loads, never for an early memory-error
+ * report (SIGBUS with BUS_MCEERR_AO), which the kernel sends to a process
+ * that asked for early reports wherever its thread happens to be: in the
+ * middle of malloc, say, where a jump would leave the allocator's lock
+ * held.  Such a report goes on to the handler installed before the
+ * scanner's, as it would without the scanner.
+ *
+ * The library's sources are compiled in, for the fault scope itself.  The
+ * signals are queued by the thread to itself (rt_tgsigqueueinfo, which
+ * lets a thread give itself a kernel si_code), with an address inside the
+ * armed range: BUS_ADRERR there must jump (the control: the scope is
+ * armed and the signal arrives), BUS_MCEERR_AO must not.
+ */
+#include <signal.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "scan/scan_internal.h"
+
+static volatile sig_atomic_t chained_code = -1;
+
+/* The application's own SIGBUS handler, installed before the scanner's. */
+static void app_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	chained_code = si->si_code;
+}
+
+static int send_self(int code, void *addr)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = SIGBUS;
+	si.si_code = code;
+	si.si_addr = addr;
+	return (int)syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS,
+	                    &si);
+}
+
+/* 1 if the handler jumped out of the armed scope, 0 if not, -1 if the
+ * signal could not be sent. */
+static int jumps(int code, void *base, size_t len)
+{
+	struct dlreg__fault_scope scope;
+	volatile int sent = 0;
+	if (sigsetjmp(scope.env, 1))
+		return 1; /* the handler popped the scope */
+	dlreg__fault_arm(&scope, base, len);
+	sent = send_self(code, (char *)base + 100) == 0;
+	dlreg__fault_disarm(&scope);
+	return sent ? 0 : -1;
+}
+
+int main(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = app_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) != 0) {
+		perror("sigaction");
+		return 1;
+	}
+	if (!dlreg__fault_ready()) {
+		printf("skip: the scanner's fault handler is not installed here\n");
+		return 77;
+	}
+	size_t len = (size_t)sysconf(_SC_PAGESIZE);
+	void *page = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	int r = jumps(BUS_ADRERR, page, len);
+	if (r < 0) {
+		printf("skip: a thread cannot queue itself a SIGBUS with a kernel si_code here\n");
+		return 77;
+	}
+	CHECK(r == 1, "BUS_ADRERR inside the armed range did not jump");
+	CHECK(chained_code == -1, "BUS_ADRERR went on to the application's handler");
+
+	r = jumps(BUS_MCEERR_AO, page, len);
+	CHECK(r == 0, "BUS_MCEERR_AO inside the armed range %s",
+	      r == 1 ? "jumped out of the scope" : "could not be sent");
+	CHECK(chained_code == BUS_MCEERR_AO,
+	      "BUS_MCEERR_AO did not reach the application's handler (si_code seen: %d)",
+	      (int)chained_code);
+	munmap(page, len);
+	return check_report("scan_fault_ao");
+}
