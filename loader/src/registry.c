@@ -1713,23 +1713,33 @@ static bool path_registered(struct dlreg *reg, struct alias *a)
 /*
  * Under reg->lock.  Publishes `a` for `lib` unless that path already names
  * an entry (then a new entry keeps `a` unpublished, only for its name).
- * Returns true if `a` now belongs to `lib`.
+ * Sets *attached if `a` now belongs to `lib`.  ENOMEM (nothing changed)
+ * where the path set has no slot for `a` and cannot grow: an open that went
+ * on would leave its path unknown to readers.
  */
-static bool alias_attach(struct dlreg *reg, struct dlreg_lib *lib, struct alias *a)
+static int alias_attach(struct dlreg *reg, struct dlreg_lib *lib, struct alias *a,
+			bool *attached)
 {
+	*attached = false;
 	bool taken = path_registered(reg, a);
 	if (taken && lib->path)
-		return false;
+		return DLREG_OK;
+	const char *had_path = lib->path;
 	a->lib = lib;
+	if (!lib->path)
+		lib->path = a->path; /* before the put: a reader that finds `a` reads it */
+	if (!taken) {
+		dlreg_ann_release(a);
+		if (!ck_hs_put(&reg->by_path, (unsigned long)a->hash, a)) {
+			lib->path = had_path;
+			return out_of_memory("open: growing the path set");
+		}
+		a->published = true;
+	}
 	a->next = lib->aliases;
 	lib->aliases = a;
-	if (!lib->path)
-		lib->path = a->path;
-	if (taken)
-		return true;
-	dlreg_ann_release(a);
-	a->published = ck_hs_put(&reg->by_path, (unsigned long)a->hash, a);
-	return true;
+	*attached = true;
+	return DLREG_OK;
 }
 
 struct open_prep {
@@ -1744,6 +1754,7 @@ static int open_insert_locked(struct dlreg *reg, void *dl, unsigned hints,
 {
 	void *key = dl;
 	struct dlreg_lib *lib = ck_hs_get(&reg->by_handle, handle_hash(reg, dl), &key);
+	bool attached;
 	if (lib) {
 		dlreg_ann_acquire(lib);
 		/* Fast-path opens stop at REFS_MAX; this one and the pin below at most pass it by two. */
@@ -1752,20 +1763,27 @@ static int open_insert_locked(struct dlreg *reg, void *dl, unsigned hints,
 					  (unsigned)REFS_MAX);
 			return DLREG_EOVERFLOW;
 		}
+		int err = alias_attach(reg, lib, p->alias, &attached);
+		if (err)
+			return err;
 		atomic_fetch_add_explicit(&lib->refs, 1, memory_order_relaxed);
 		atomic_fetch_or_explicit(&lib->hints, hints & HINTS_PROMOTED, memory_order_relaxed);
 		p->extra_ref = true;
 	} else {
 		lib = p->fresh;
-		p->fresh = NULL;
 		dlreg_ann_release(lib);
-		if (!ck_hs_put(&reg->by_handle, handle_hash(reg, dl), lib)) {
-			p->fresh = lib;
+		if (!ck_hs_put(&reg->by_handle, handle_hash(reg, dl), lib))
 			return out_of_memory("open: growing the handle set");
+		int err = alias_attach(reg, lib, p->alias, &attached);
+		if (err) {
+			/* Only writers read the handle set: `lib` goes back unseen. */
+			ck_hs_remove(&reg->by_handle, handle_hash(reg, dl), &key);
+			return err;
 		}
+		p->fresh = NULL;
 		atomic_fetch_add_explicit(&reg->st.live, 1, memory_order_relaxed);
 	}
-	if (alias_attach(reg, lib, p->alias))
+	if (attached)
 		p->alias = NULL;
 	if ((hints & DLREG_HINT_NODELETE) && !lib->pinned) {
 		lib->pinned = true;

@@ -1849,9 +1849,15 @@ void *__wrap_realloc(void *p, size_t n);
 void *__wrap_aligned_alloc(size_t a, size_t n);
 static _Thread_local long alloc_fail_at = -1;
 static _Thread_local bool alloc_failed;
+/* Non-zero: every allocation of at least this many bytes fails. */
+static _Thread_local size_t alloc_fail_from_size;
 
-static bool alloc_fails(void)
+static bool alloc_fails(size_t n)
 {
+	if (alloc_fail_from_size && n >= alloc_fail_from_size) {
+		alloc_failed = true;
+		return true;
+	}
 	if (alloc_fail_at < 0 || alloc_fail_at-- != 0)
 		return false;
 	alloc_failed = true;
@@ -1860,22 +1866,22 @@ static bool alloc_fails(void)
 
 void *__wrap_malloc(size_t n)
 {
-	return alloc_fails() ? NULL : __real_malloc(n);
+	return alloc_fails(n) ? NULL : __real_malloc(n);
 }
 
 void *__wrap_calloc(size_t k, size_t n)
 {
-	return alloc_fails() ? NULL : __real_calloc(k, n);
+	return alloc_fails(k * n) ? NULL : __real_calloc(k, n);
 }
 
 void *__wrap_realloc(void *p, size_t n)
 {
-	return alloc_fails() ? NULL : __real_realloc(p, n);
+	return alloc_fails(n) ? NULL : __real_realloc(p, n);
 }
 
 void *__wrap_aligned_alloc(size_t a, size_t n)
 {
-	return alloc_fails() ? NULL : __real_aligned_alloc(a, n);
+	return alloc_fails(n) ? NULL : __real_aligned_alloc(a, n);
 }
 
 static void fail_alloc(long k)
@@ -1969,6 +1975,60 @@ static void *reader_self_sweep(void *reg)
 {
 	reader_self_sweep_on(reg);
 	return NULL;
+}
+
+/*
+ * The path set full and unable to grow: an open under a new spelling of a
+ * loaded library's path must either make that path known to readers or
+ * fail with ENOMEM and change nothing.  Allocations of 1 KiB and more fail
+ * (the set's table from 128 slots on; an alias is far smaller), and the
+ * same library is opened under ever new paths (a/./lib, a/././lib, ...)
+ * until the set has no slot left.
+ */
+static void test_path_set_full(void)
+{
+	dlreg_t *reg = new_reg();
+	dlreg_reader_t *rd = dlreg_reader_self(reg);
+	enum { MAX_OPENS = 200 };
+	dlreg_lib_t *libs[MAX_OPENS];
+	int opened = 0, refused = 0;
+	char path[4096];
+	CHECK(rd != NULL);
+	for (int i = 1; i <= MAX_OPENS && !refused; i++) {
+		int n = snprintf(path, sizeof path, "%s/", fixdir);
+		for (int k = 0; k < i && n < (int)sizeof path - 8; k++)
+			n += snprintf(path + n, sizeof path - (size_t)n, "./");
+		snprintf(path + n, sizeof path - (size_t)n, "libplain10.so");
+		uint64_t held = held_refs(reg);
+		dlreg_lib_t *lib = NULL;
+		alloc_fail_from_size = 1024;
+		alloc_failed = false;
+		int err = dlreg_open(reg, path, 0, &lib);
+		bool failed = alloc_failed;
+		alloc_fail_from_size = 0;
+		void *sym = NULL;
+		int found = read_sym_once(rd, path, DLREG_FIXTURE_SYM_ANSWER, &sym);
+		if (err == DLREG_OK) {
+			libs[opened++] = lib;
+			CHECK_ERR(found, DLREG_OK);
+			continue;
+		}
+		refused++;
+		check_enomem("open with the path set full", i, err, failed);
+		CHECK(lib == NULL);
+		CHECK_ERR(found, DLREG_ENOTLOADED);
+		CHECK(held_refs(reg) == held);
+		/* Nothing kept: with memory back the same open works. */
+		CHECK_ERR(dlreg_open(reg, path, 0, &lib), DLREG_OK);
+		CHECK_ERR(read_sym_once(rd, path, DLREG_FIXTURE_SYM_ANSWER, &sym), DLREG_OK);
+		if (lib)
+			libs[opened++] = lib;
+	}
+	/* Else the set grew without a 1 KiB allocation: nothing was tested. */
+	CHECK(refused == 1);
+	for (int i = 0; i < opened; i++)
+		CHECK_ERR(dlreg_close(reg, libs[i]), DLREG_OK);
+	done_reg(reg);
 }
 
 /*
@@ -2162,6 +2222,7 @@ static const struct test tests[] = {
 #ifdef DLREG_TEST_UNLOCK_HOOK
 	{ "quiesce_waits_for_batch_in_flight", test_quiesce_waits_for_batch_in_flight },
 	{ "allocation_failures", test_allocation_failures },
+	{ "path_set_full", test_path_set_full },
 #endif
 };
 
