@@ -34,20 +34,20 @@ static int skip(const char *why)
 	return 77;
 }
 
-/* The sparse file: a marker record near its end, holes before it. */
+/* The marker record: magic, little-endian length (under 256), JSON. */
+static const struct {
+	unsigned char magic[DLREG_METADATA_MAGIC_LEN];
+	unsigned char len[4];
+	char json[sizeof JSON];
+} record = {DLREG_METADATA_MAGIC_BYTES, {sizeof JSON - 1, 0, 0, 0}, JSON};
+
+/* The sparse file: the record near its end, holes before it. */
 static int make_plugin(const char *path)
 {
-	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
-	unsigned char rec[DLREG_METADATA_HEADER_LEN + sizeof JSON];
-	uint32_t len = (uint32_t)strlen(JSON);
-	memcpy(rec, magic, sizeof magic);
-	for (int i = 0; i < 4; i++)
-		rec[DLREG_METADATA_MAGIC_LEN + i] = (unsigned char)(len >> (8 * i));
-	memcpy(rec + DLREG_METADATA_HEADER_LEN, JSON, len);
+	const size_t n = DLREG_METADATA_HEADER_LEN + sizeof JSON - 1;
 	int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
 	int ok = fd >= 0 && ftruncate(fd, FILE_SIZE) == 0 &&
-	         pwrite(fd, rec, DLREG_METADATA_HEADER_LEN + len, RECORD_AT) ==
-	                 (ssize_t)(DLREG_METADATA_HEADER_LEN + len);
+	         pwrite(fd, &record, n, RECORD_AT) == (ssize_t)n;
 	if (fd >= 0)
 		close(fd);
 	return ok ? 0 : -1;
