@@ -277,6 +277,20 @@ class TestVerdicts(CliCase):
         one = self.write("one.json", make_report({"BM_scan/mmap/65536": 4200.0}))
         code, out, err = self.run_compare(one, b)
         self.assertEqual(code, 1, err)
+        # A run that failed in the base does not excuse a new report in which
+        # every run fails: that benchmark no longer runs at all.
+        doc = make_report(TIMES, seed=3)
+        doc["benchmarks"][-1 - 3].update({"error_occurred": True, "error_message": "flaky"})
+        flaky = self.write("flaky.json", doc)
+        code, out, err = self.json_compare(flaky, b)
+        self.assertEqual(code, 1, err)
+        self.assertEqual(out["failed_in_new"],
+                         [{"name": "BM_scan/mmap/65536", "error_message": "no file"}])
+        self.assertIn("regression: BM_scan/mmap/65536: every run failed", err)
+        # Failing now and then in both: compared on the other runs, no regression.
+        doc = make_report(TIMES, seed=4)
+        doc["benchmarks"][-1 - 3].update({"error_occurred": True, "error_message": "flaky"})
+        self.assertEqual(self.json_compare(flaky, self.write("flaky2.json", doc))[0], 0)
 
     def test_complexity_rows_are_ignored(self):
         doc = make_report({"BM_sort/8": 24.0, "BM_sort/64": 192.0})
@@ -330,6 +344,21 @@ class TestCounter(CliCase):
         code, doc, _ = self.json_compare("--counter", "vs_ref", a, b)
         self.assertEqual(code, 0)
         self.assertEqual({r["verdict"] for r in doc["benchmarks"]}, {"same"})
+
+    def test_counter_with_every_common_benchmark_failed_in_new(self):
+        # No row left to average: the geomean's counter cell is empty, and
+        # the failures still make it a regression in every format.
+        one = {"BM_scan/mmap/65536": 4200.0}
+        a = self.write("a.json", with_counter(make_report(one), "vs_ref", {k: 0.6 for k in one}))
+        doc = make_report(one, seed=2)
+        for e in doc["benchmarks"]:
+            e.update({"error_occurred": True, "error_message": "no file"})
+        b = self.write("b.json", doc)
+        for fmt in ("table", "markdown", "json"):
+            code, out, err = self.run_compare("--counter", "vs_ref", "--format", fmt, a, b)
+            self.assertEqual(code, 1, err)
+            self.assertNotIn("unexpected", err)
+            self.assertIn("regression: BM_scan/mmap/65536: every run failed", err)
 
     def test_benchmarks_without_the_counter_are_left_out(self):
         one = ["BM_scan/mmap/65536"]
