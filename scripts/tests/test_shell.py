@@ -428,6 +428,16 @@ class TestBench(ShellCase):
         with open(path) as f:
             self.assertEqual(f.read(), "x")
 
+    def test_empty_values_are_refused_in_both_spellings(self):
+        """--opt= with nothing after it is the same usage error as --opt ''
+        (an empty --build-dir once configured meson in the current directory)."""
+        for opt in ("--filter", "--out", "--build-dir", "--scan-dir", "--repetitions"):
+            for args in ([opt, ""], [opt + "="]):
+                code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), *args)
+                self.assertEqual(code, 2, (args, err))
+                self.assertEqual(err, "bench: %s needs a value (see --help)\n" % opt, args)
+                self.assertEqual(out, "")
+
     def test_scan_dir_that_is_not_a_directory(self):
         """Refused before anything is built or run: the scan benchmarks run
         after the registry ones, which a bad --scan-dir would not stop."""
