@@ -26,8 +26,10 @@ same machine; absolute numbers from different machines are never compared.
   scan auto / best of (mmap, read at the default buffer), every size,
   warm and cold                         <= 1.05
 
-A size whose every repetition reported an error, and a note or marker
-sweep with no warm or no cold point at all, count as absent.  A churn
+A size whose every repetition reported an error, a ratio with a time of 0
+in it, and a note or marker sweep with no warm or no cold point at all,
+count as absent.  A run without an error and without a numeric real_time
+is bad input.  A churn
 figure whose dlreg or dlopen runs include one with still_mapped > 0 (the
 plugin was still loaded after the run: the loop did not really unload it,
 so it timed no churn) shows "mapped" instead of a value and is missed.
@@ -49,6 +51,7 @@ Exit status: 0 all met, 1 a target missed or its benchmarks are absent,
 2 bad input.
 """
 import json
+import math
 import os
 import re
 import statistics
@@ -66,8 +69,13 @@ def load(path):
         with open(path) as f:
             doc = json.load(f)
         runs = [b for b in doc["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
-        return ([b for b in runs if not b.get("error_occurred")],
-                {canonical(b) for b in runs if b.get("error_occurred")})
+        ok = [b for b in runs if not b.get("error_occurred")]
+        for b in ok:
+            canonical(b)
+            t = b.get("real_time")
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+                raise ValueError("%s: real_time is %r, not a number" % (b["name"], t))
+        return ok, {canonical(b) for b in runs if b.get("error_occurred")}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         sys.stderr.write("acceptance: %s: not a benchmark report (%s)\n" % (path, e))
         sys.exit(2)
@@ -97,10 +105,16 @@ def counter_medians(runs, names):
     return {k: {c: statistics.median(v) for c, v in row.items()} for k, row in seen.items()}
 
 
-def ratio(m, num, den):
-    if num in m and den in m and m[den] > 0:
-        return m[num] / m[den]
+def div(num, den):
+    """num / den, or None (absent) unless both are times above zero: a zero
+    time is no measurement, and must not meet an upper bound."""
+    if isinstance(num, (int, float)) and isinstance(den, (int, float)) and num > 0 and den > 0:
+        return num / den
     return None
+
+
+def ratio(m, num, den):
+    return div(m.get(num), m.get(den))
 
 
 def still_mapped(runs):
@@ -171,14 +185,13 @@ def note_targets(m):
     pts = [p for p in scan_points(m, "auto") if p[:2] == ("note", "warm")]
     key = "scan/note/warm/auto/size:%d"
     big = m.get(key % GIB)
-    out = [("scan note warm auto, %d bytes (us)" % GIB, big / 1e3 if big else None,
-            "<=", 50.0)]
+    out = [("scan note warm auto, %d bytes (us)" % GIB, div(big, 1e3), "<=", 50.0)]
     small = pts[0][2] if pts else GIB
     if small == GIB:
         out.append(("scan note warm auto, 1 GiB / smallest", None, "<=", 1.5))
     else:
         out.append(("scan note warm auto, %d / %d bytes" % (GIB, small),
-                    big / m[key % small] if big else None, "<=", 1.5))
+                    div(big, m.get(key % small)), "<=", 1.5))
     return out
 
 
@@ -196,7 +209,7 @@ def memory_targets(m, side, failed):
             else:
                 r = m.get("scan/marker/warm/%s/size:%d" % (rival, size))
             out.append(("scan marker warm auto vs %s, %d bytes" % (rival, size),
-                        r / auto if r and auto else None, ">=", goal))
+                        div(r, auto), ">=", goal))
     if not out:
         out.append(("scan marker warm auto vs memmem, >= 256 MiB", None, ">=", 2.0))
     return out
@@ -215,14 +228,14 @@ def auto_targets(m, vs, failed):
         side = vs.get("scan/%s/%s/auto_vs_best/size:%d" % (kind, cache, size))
         if side:
             best = min(side["mmap_us"], side["read_us"])
-            out.append((label, side["auto_us"] / best if best > 0 else None, "<=", 1.05))
+            out.append((label, div(side["auto_us"], best), "<=", 1.05))
             continue
         rivals = [m.get("scan/%s/%s/%s/size:%d" % (kind, cache, b, size))
                   for b in ("mmap", READ_DEFAULT)]
         rivals = [r for r in rivals if r]
         best = min(rivals) if len(rivals) == 2 else None
         auto = m.get("scan/%s/%s/auto/size:%d" % (kind, cache, size))
-        out.append((label, auto / best if auto and best else None, "<=", 1.05))
+        out.append((label, div(auto, best), "<=", 1.05))
     return out
 
 

@@ -279,6 +279,39 @@ class Acceptance(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("not a benchmark report", p.stderr)
 
+    def test_runs_without_a_time_are_bad_input(self):
+        # A run (not an error) with no real_time, or one that is not a
+        # number, is a malformed report (2), not a missed target (1).
+        for bad in ({}, {"real_time": "5"}, {"real_time": None}, {"real_time": True}):
+            b = {"name": "registry/read_sym/dlreg/threads:1", "run_type": "iteration"}
+            b.update(bad)
+            code, _, out = self.check(registry_runs() + scan_runs() + [b])
+            self.assertEqual(code, 2, (bad, out))
+
+    def test_zero_times_meet_no_target(self):
+        # A time of 0 is no measurement: a ratio with it is absent either way.
+        rs = "registry/read_sym/%s/threads:%d"
+        runs = [r for r in registry_runs() if r["name"] != rs % ("dlreg", 2) + "/real_time"]
+        runs.append(run(rs % ("dlreg", 2), 0.0))
+        code, rows, out = self.check(runs + scan_runs())
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["read_sym dlreg/unsync, 2 threads"],
+                         ["absent", "<=", "1.5", "MISSED"], out)
+        self.assertEqual(rows["read_sym qt/dlreg, 2 threads"][0], "absent", out)
+        big = "scan/note/warm/auto/size:%d" % (1024 * MIB)
+        runs = [r for r in scan_runs() if r["name"] != big + "/real_time"]
+        runs.append(run(big, 0.0, "us"))
+        code, rows, out = self.check(registry_runs() + runs)
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["scan note warm auto, %d bytes (us)" % (1024 * MIB)][0], "absent")
+        small = "scan/note/warm/auto/size:%d" % (4 * MIB)
+        runs = [r for r in scan_runs() if r["name"] != small + "/real_time"]
+        runs.append(run(small, 0.0, "us"))
+        code, rows, out = self.check(registry_runs() + runs)
+        self.assertEqual(code, 1, out)
+        self.assertEqual(rows["scan note warm auto, %d / %d bytes" % (1024 * MIB, 4 * MIB)][0],
+                         "absent", out)
+
 
 if __name__ == "__main__":
     unittest.main()
