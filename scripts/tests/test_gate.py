@@ -402,7 +402,8 @@ class TestGateAB(unittest.TestCase):
         0.6) with 1 % noise; the candidate's times are multiplied by
         `slower` and its counter by `counter`.  new_names spells the
         candidate's benchmarks (default: as the base does); failing maps
-        "base" or "new" to {canonical name: error_message}.
+        "base" or "new" to {canonical name: error_message}, or "base-once"
+        for the first base process only.
         """
         rnd = random.Random(1)
         base_names = [self.RS, self.REF]
@@ -421,6 +422,9 @@ class TestGateAB(unittest.TestCase):
                     e["vs_unsync"] = (0.6 * (counter if side == "new" else 1.0)
                                       * (1 + rnd.gauss(0, 0.005)))
                 msg = (failing or {}).get(side, {}).get(gate.canonical_name(name))
+                if side == "base" and tag == "ab-base-0":
+                    msg = msg or (failing or {}).get("base-once", {}).get(
+                        gate.canonical_name(name))
                 if msg:
                     e.update(error_occurred=True, error_message=msg, real_time=0, cpu_time=0)
                 benchmarks.append(e)
@@ -463,6 +467,15 @@ class TestGateAB(unittest.TestCase):
         self.assertEqual(s.failed, [])
         self.assertIn("%s reported an error in the base (no plugin); not compared" % rs,
                       s.notes)
+        # Failing in one base process of 27: still not compared, as the note
+        # says, even where the candidate is slower (REF is, by time, too).
+        s = self.run_ab(slower=1.10, failing={"base-once": {rs: "no plugin"}})
+        self.assertIn("%s reported an error in the base (no plugin); not compared" % rs,
+                      s.notes)
+        self.assertFalse(any(l.startswith("| %s |" % rs) for l in s.lines), s.lines)
+        self.assertEqual(s.failed, ["A/B regression by time"])
+        self.assertTrue(any(l.startswith("| %s |" % gate.canonical_name(self.REF))
+                            and "REGRESSION" in l for l in s.lines), s.lines)
         # Nothing left to compare is no setup error: the failures say why.
         ref = gate.canonical_name(self.REF)
         s = self.run_ab(failing={"new": {rs: "read_sym failed", ref: "no unsync"}})
@@ -749,6 +762,15 @@ class TestCli(unittest.TestCase):
         self.assertEqual(e.exception.code, 2)
         self.assertEqual(err.getvalue(),
                          "gate: error: unexpected RuntimeError: boom second line\n")
+
+    def test_full_without_a_base_names_why(self):
+        header = ["- Candidate: build new", "- Base: none (HEAD has no parent)"]
+        args = gate.parse_args(["--full"])
+        with mock.patch.object(gate, "prepare_builds", lambda *a: ("new", None, list(header))):
+            with self.assertRaises(gate.SetupError) as cm:
+                gate.run_gates(args)
+        self.assertEqual(str(cm.exception),
+                         "--full needs a base revision (HEAD has no parent); pass --base REF")
 
     def test_bad_build_dir_is_a_setup_error(self):
         with tempfile.TemporaryDirectory() as tmp:
