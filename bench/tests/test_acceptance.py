@@ -52,6 +52,11 @@ def scan_runs(memmem_us=200.0, note_big_us=8.0, cold=True):
     return runs
 
 
+def with_time(runs, name, real_time, unit="ns"):
+    """runs with the run of benchmark `name` replaced by one of real_time."""
+    return [r for r in runs if r["name"] != name + "/real_time"] + [run(name, real_time, unit)]
+
+
 def failed(name):
     return run(name, 0.0, "us", error_occurred=True, error_message="eviction did not happen")
 
@@ -151,8 +156,7 @@ class Acceptance(unittest.TestCase):
 
     def test_copies_rows(self):
         cs = "registry/read_sym_copies/%s/threads:%d"
-        runs = [r for r in registry_runs() if r["name"] != cs % ("unsync", 2) + "/real_time"]
-        runs.append(run(cs % ("unsync", 2), 10.0))
+        runs = with_time(registry_runs(), cs % ("unsync", 2), 10.0)
         code, rows, out = self.check(runs + scan_runs())
         self.assertEqual(code, 1, out)
         self.assertEqual(rows["read_sym_copies dlreg/unsync, 2 threads"],
@@ -291,23 +295,18 @@ class Acceptance(unittest.TestCase):
     def test_zero_times_meet_no_target(self):
         # A time of 0 is no measurement: a ratio with it is absent either way.
         rs = "registry/read_sym/%s/threads:%d"
-        runs = [r for r in registry_runs() if r["name"] != rs % ("dlreg", 2) + "/real_time"]
-        runs.append(run(rs % ("dlreg", 2), 0.0))
-        code, rows, out = self.check(runs + scan_runs())
+        code, rows, out = self.check(with_time(registry_runs(), rs % ("dlreg", 2), 0.0)
+                                     + scan_runs())
         self.assertEqual(code, 1, out)
         self.assertEqual(rows["read_sym dlreg/unsync, 2 threads"],
                          ["absent", "<=", "1.5", "MISSED"], out)
         self.assertEqual(rows["read_sym qt/dlreg, 2 threads"][0], "absent", out)
         big = "scan/note/warm/auto/size:%d" % (1024 * MIB)
-        runs = [r for r in scan_runs() if r["name"] != big + "/real_time"]
-        runs.append(run(big, 0.0, "us"))
-        code, rows, out = self.check(registry_runs() + runs)
+        code, rows, out = self.check(registry_runs() + with_time(scan_runs(), big, 0.0, "us"))
         self.assertEqual(code, 1, out)
         self.assertEqual(rows["scan note warm auto, %d bytes (us)" % (1024 * MIB)][0], "absent")
         small = "scan/note/warm/auto/size:%d" % (4 * MIB)
-        runs = [r for r in scan_runs() if r["name"] != small + "/real_time"]
-        runs.append(run(small, 0.0, "us"))
-        code, rows, out = self.check(registry_runs() + runs)
+        code, rows, out = self.check(registry_runs() + with_time(scan_runs(), small, 0.0, "us"))
         self.assertEqual(code, 1, out)
         self.assertEqual(rows["scan note warm auto, %d / %d bytes" % (1024 * MIB, 4 * MIB)][0],
                          "absent", out)
