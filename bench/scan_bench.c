@@ -724,6 +724,13 @@ static void counter_means(dlreg_bench_state_t *st, const char *const *name,
  */
 enum { VS_AUTO, VS_MMAP, VS_READ, VS_N };
 /*
+ * The order of three timed things (0, 1, 2) in side-by-side iteration k:
+ * six_orders[k % 6].  Each in each place, and after each other one,
+ * equally often.
+ */
+static const unsigned six_orders[6][3] = {{0, 1, 2}, {2, 0, 1}, {1, 2, 0},
+                                          {0, 2, 1}, {1, 0, 2}, {2, 1, 0}};
+/*
  * Cold marker searches from VS_LARGE_MIN take 0.1-0.5 s a backend, so at
  * any usual --benchmark_min_time a repetition is one iteration: a single
  * scan each, whose device and host noise the median then carries
@@ -738,10 +745,6 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 {
 	static const enum dlreg_scan_backend backend[VS_N] = {DLREG_SCAN_AUTO, DLREG_SCAN_MMAP,
 	                                                      DLREG_SCAN_READ};
-	/* Each backend in each place, and after each other one, equally often. */
-	static const unsigned order[6][VS_N] = {
-	        {VS_AUTO, VS_MMAP, VS_READ}, {VS_READ, VS_AUTO, VS_MMAP}, {VS_MMAP, VS_READ, VS_AUTO},
-	        {VS_AUTO, VS_READ, VS_MMAP}, {VS_MMAP, VS_AUTO, VS_READ}, {VS_READ, VS_MMAP, VS_AUTO}};
 	struct scan_family *f = data;
 	uint64_t size = (uint64_t)dlreg_bench_range_get(st, 0);
 	const char *path = file_path(f->kind, size);
@@ -781,7 +784,7 @@ static void bench_auto_vs(dlreg_bench_state_t *st, void *data)
 
 		for (unsigned k = 0; k < rounds * VS_N && !dlreg_bench_error_occurred(st); k++) {
 			unsigned j = k % VS_N;
-			unsigned b = order[*turn % 6][j];
+			unsigned b = six_orders[*turn % 6][j];
 			struct dlreg_scan_options o = {.backend = backend[b]};
 			struct dlreg_metadata *m = NULL;
 			char why[160];
@@ -980,12 +983,6 @@ static unsigned vs_memory_turn[MAX_SIZES];
 
 static void bench_auto_vs_memory(dlreg_bench_state_t *st, void *data)
 {
-	static const unsigned order[6][VM_N] = {{VM_AUTO, VM_MEMCHR, VM_MEMMEM},
-	                                        {VM_MEMMEM, VM_AUTO, VM_MEMCHR},
-	                                        {VM_MEMCHR, VM_MEMMEM, VM_AUTO},
-	                                        {VM_AUTO, VM_MEMMEM, VM_MEMCHR},
-	                                        {VM_MEMCHR, VM_AUTO, VM_MEMMEM},
-	                                        {VM_MEMMEM, VM_MEMCHR, VM_AUTO}};
 	const struct scan_family *f = data;
 	uint64_t size = (uint64_t)dlreg_bench_range_get(st, 0);
 	const char *path = file_path(KIND_MARKER, size);
@@ -1007,7 +1004,7 @@ static void bench_auto_vs_memory(dlreg_bench_state_t *st, void *data)
 		uint64_t auto_ns = 0;
 
 		for (unsigned j = 0; j < VM_N && !dlreg_bench_error_occurred(st); j++) {
-			unsigned what = order[*turn % 6][j];
+			unsigned what = six_orders[*turn % 6][j];
 			struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
 			struct dlreg_metadata *m = NULL;
 			size_t at = want;
