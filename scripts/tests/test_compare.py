@@ -336,6 +336,44 @@ class TestCounter(CliCase):
             self.assertAlmostEqual(r["real_change_pct"], 0.0, places=6)
         self.assertAlmostEqual(doc["geomean"]["counter_change_pct"], 10.0, places=6)
 
+    def test_higher_is_better_counter_judged_by_its_fall(self):
+        # A throughput: 10 % more is an improvement, 10 % less the regression.
+        rate = {k: 1e9 for k in TIMES}
+        a = self.write("a.json", with_counter(make_report(TIMES, seed=1), "bytes_per_second", rate))
+        up = self.write("up.json", with_counter(make_report(TIMES, seed=1), "bytes_per_second",
+                                                {k: v * 1.1 for k, v in rate.items()}))
+        down = self.write("down.json", with_counter(make_report(TIMES, seed=1), "bytes_per_second",
+                                                    {k: v * 0.9 for k, v in rate.items()}))
+        flag = ("--counter", "bytes_per_second", "--higher-is-better")
+        code, doc, _ = self.json_compare(*flag, a, up)
+        self.assertEqual(code, 0)
+        self.assertEqual(doc["better"], "higher")
+        self.assertEqual({r["verdict"] for r in doc["benchmarks"]}, {"faster"})
+        code, doc, _ = self.json_compare(*flag, a, down)
+        self.assertEqual(code, 1)
+        self.assertEqual({r["verdict"] for r in doc["benchmarks"]}, {"slower"})
+        self.assertEqual(len(doc["regressions"]), len(TIMES))
+        for r in doc["benchmarks"]:
+            self.assertAlmostEqual(r["counter_change_pct"], -10.0, places=6)
+        # Without the flag the same rise is judged a regression.
+        code, doc, _ = self.json_compare("--counter", "bytes_per_second", a, up)
+        self.assertEqual(code, 1)
+        self.assertEqual(doc["better"], "lower")
+        # A 3 % fall stays under the 5 % threshold; the table names the direction.
+        small = self.write("small.json", with_counter(make_report(TIMES, seed=1), "bytes_per_second",
+                                                      {k: v * 0.97 for k, v in rate.items()}))
+        code, out, _ = self.run_compare(*flag, "--format", "markdown", a, small)
+        self.assertEqual(code, 0, out)
+        self.assertIn("Metric: counter bytes_per_second (higher is better)", out)
+        self.assertIn("change < -5%", out)
+        self.assertIn("| -5.0% |", out)
+
+    def test_higher_is_better_needs_a_counter(self):
+        a = self.write("a.json", make_report(TIMES))
+        code, _, err = self.run_compare("--higher-is-better", a, a)
+        self.assertEqual(code, 2)
+        self.assertIn("--higher-is-better needs --counter", err)
+
     def test_slower_times_with_equal_counter_pass(self):
         a = self.write("a.json", with_counter(make_report(TIMES, seed=1), "vs_ref", self.RATIOS))
         b = self.write("b.json", with_counter(
