@@ -20,6 +20,7 @@ later: "skipped": true, with zero or no times).
 
 import json
 import math
+import re
 import statistics
 
 # Nanoseconds per unit of Google Benchmark's time_unit field.
@@ -118,6 +119,28 @@ def load_report(path):
     for i, e in enumerate(doc["benchmarks"]):
         _check_entry(path, i, e)
     return doc
+
+
+# Segments Google Benchmark adds to a name for UseRealTime and friends.
+_TIME_SEGMENT = re.compile(r"^(real|manual|process)_time$")
+
+
+def canonical_name(name):
+    """A benchmark name without its time-type segment ("real_time")."""
+    return "/".join(s for s in name.split("/") if not _TIME_SEGMENT.match(s))
+
+
+def pair_by_canonical(only_a, only_b):
+    """[(a, b)]: names present on one side only whose canonical names agree,
+    where exactly one name on each side has that canonical name."""
+    def groups(names):
+        out = {}
+        for n in names:
+            out.setdefault(canonical_name(n), []).append(n)
+        return out
+    ga, gb = groups(only_a), groups(only_b)
+    return [(ga[c][0], gb[c][0]) for c in ga
+            if c in gb and len(ga[c]) == 1 and len(gb[c]) == 1]
 
 
 def run_key(entry):

@@ -190,6 +190,32 @@ class TestVerdicts(CliCase):
         code, doc, _ = self.json_compare("--filter", "qt", a, a)
         self.assertEqual([r["name"] for r in doc["benchmarks"]], ["BM_read_sym/qt/threads:2"])
 
+    def test_time_segment_change_is_one_benchmark(self):
+        # UseRealTime in the base, UseManualTime in the candidate: the same
+        # benchmark, compared under the name without the segment.
+        old = {"BM_a/real_time/threads:1": 100.0, "BM_b/real_time": 50.0, "BM_c": 10.0}
+        new = {"BM_a/manual_time/threads:1": 120.0, "BM_b/real_time": 50.0, "BM_c": 10.0}
+        a = self.write("a.json", make_report(old, seed=1))
+        b = self.write("b.json", make_report(new, seed=2))
+        code, doc, err = self.json_compare(a, b)
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["only_in_base"], [])
+        self.assertEqual(doc["only_in_new"], [])
+        self.assertEqual(doc["regressions"], ["BM_a/threads:1"])
+        row = doc["benchmarks"][-1]
+        self.assertEqual((row["name"], row["base_name"], row["new_name"]),
+                         ("BM_a/threads:1", "BM_a/real_time/threads:1",
+                          "BM_a/manual_time/threads:1"))
+        self.assertIn("compared as BM_a/threads:1", err)
+        # Two candidates for one base name: ambiguous, so not paired.
+        new2 = dict(new, **{"BM_a/process_time/threads:1": 120.0})
+        c = self.write("c.json", make_report(new2, seed=2))
+        code, doc, err = self.json_compare(a, c)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(doc["only_in_base"], ["BM_a/real_time/threads:1"])
+        self.assertEqual(len(doc["only_in_new"]), 2)
+        self.assertNotIn("compared as", err)
+
     def test_error_runs_are_skipped(self):
         doc = make_report(TIMES)
         for e in doc["benchmarks"]:
