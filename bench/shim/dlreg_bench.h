@@ -136,7 +136,9 @@ void dlreg_bench_print_default_help(void);
  * Google Benchmark raised as a C++ exception (an allocation or the start of
  * a benchmark thread failed): one line on stderr, "PROG: benchmark run
  * failed: REASON", names it; the benchmarks after it did not run and the
- * reports are cut short, so the program should fail.  An error on one of
+ * reports are cut short, so the program should fail.  It is also what a
+ * run returns whose --benchmark_out report could not be written (a full
+ * disk): "PROG: cannot write --benchmark_out FILE: REASON".  An error on one of
  * the extra threads of a Threads(k) run, or on the main thread once one of
  * them has started, cannot be caught (Google Benchmark runs them without a
  * handler, and cannot unwind past a running thread): it still ends the

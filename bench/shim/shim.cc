@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <regex>
@@ -557,6 +558,70 @@ std::set<std::string> context_keys;
 std::set<std::string> context_flag_keys;
 std::string context_prog = "benchmark";
 
+// --benchmark_out and --benchmark_out_format as Google Benchmark reads
+// them: "--" only, the last one wins, an empty file name is no file.
+std::string out_file;
+std::string out_format = "json";
+
+void out_flags_note(int argc, char **argv)
+{
+	static const char kOut[] = "--benchmark_out=";
+	static const char kFormat[] = "--benchmark_out_format=";
+	for (int i = 1; i < argc; i++) {
+		if (!std::strncmp(argv[i], kOut, sizeof(kOut) - 1))
+			out_file = argv[i] + sizeof(kOut) - 1;
+		else if (!std::strncmp(argv[i], kFormat, sizeof(kFormat) - 1))
+			out_format = argv[i] + sizeof(kFormat) - 1;
+	}
+}
+
+// The --benchmark_out report as Google Benchmark writes it, with the one
+// check it leaves out: it writes through an ofstream whose state nobody
+// reads, so a full disk or a quota lost the report and the run said
+// nothing.  Finalize comes after the last line; flushing there puts any
+// write error in the stream's state (the close after it has nothing left
+// to write).
+template <class Reporter> class checked_file : public Reporter {
+public:
+	template <class... Args> explicit checked_file(Args... args) : Reporter(args...) {}
+	void Finalize() override
+	{
+		Reporter::Finalize();
+		errno = 0;
+		this->GetOutputStream().flush();
+		if (!this->GetOutputStream().good())
+			error = errno ? errno : -1;
+	}
+	int error = 0; // errno of the failed write, -1 when unknown
+};
+
+// The file reporter for out_format, or nullptr for no --benchmark_out.
+// *error points at its write error once the run has finished.
+std::unique_ptr<benchmark::BenchmarkReporter> file_reporter(const int **error)
+{
+	std::unique_ptr<benchmark::BenchmarkReporter> r;
+	if (out_file.empty())
+		return r;
+	if (out_format == "console") {
+		auto *c = new checked_file<benchmark::ConsoleReporter>(
+		        benchmark::ConsoleReporter::OO_None);
+		*error = &c->error;
+		r.reset(c);
+	} else if (out_format == "csv") {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		auto *c = new checked_file<benchmark::CSVReporter>();
+#pragma GCC diagnostic pop
+		*error = &c->error;
+		r.reset(c);
+	} else {
+		auto *c = new checked_file<benchmark::JSONReporter>();
+		*error = &c->error;
+		r.reset(c);
+	}
+	return r;
+}
+
 } // namespace
 
 extern "C" {
@@ -587,6 +652,7 @@ int dlreg_bench_initialize(int *argc, char **argv, void (*help)(void))
 		// dlreg_bench_context_add must refuse them from now on.
 		context_keys.insert(flag_keys.begin(), flag_keys.end());
 		context_flag_keys.insert(flag_keys.begin(), flag_keys.end());
+		out_flags_note(*argc, argv);
 	} catch (...) {
 		return DLREG_BENCH_ENOMEM;
 	}
@@ -610,7 +676,17 @@ void dlreg_bench_print_default_help(void)
 size_t dlreg_bench_run(void)
 {
 	try {
-		return benchmark::RunSpecifiedBenchmarks();
+		const int *error = nullptr;
+		std::unique_ptr<benchmark::BenchmarkReporter> file = file_reporter(&error);
+		size_t ran = benchmark::RunSpecifiedBenchmarks(nullptr, file.get());
+		if (error && *error) {
+			std::lock_guard<std::mutex> guard(context_lock);
+			std::fprintf(stderr, "%s: cannot write --benchmark_out %s: %s\n",
+			             context_prog.c_str(), out_file.c_str(),
+			             *error > 0 ? std::strerror(*error) : "write error");
+			return DLREG_BENCH_RUN_FAILED;
+		}
+		return ran;
 	} catch (...) {
 		const char *why = error_text();
 		std::lock_guard<std::mutex> guard(context_lock);

@@ -211,6 +211,19 @@ def check_run_error(binary):
            f"--run-error: message {p.stderr[-300:]!r}")
 
 
+def check_out_error(binary):
+    """A --benchmark_out report that cannot be written fails the run, with one line."""
+    if not os.path.exists("/dev/full"):
+        print("check_out_error: no /dev/full, skipped")
+        return
+    for fmt in ("json", "console", "csv"):
+        p = run(binary, "--benchmark_filter=^shim/single", "--benchmark_out=/dev/full",
+                f"--benchmark_out_format={fmt}")
+        line = "dlreg-bench-shim-selftest: cannot write --benchmark_out /dev/full: "
+        expect(p.returncode == 1 and p.stderr.count(line) == 1,
+               f"--benchmark_out=/dev/full ({fmt}): rc {p.returncode}, stderr {p.stderr[-300:]!r}")
+
+
 def check_command_line(binary):
     p = run(binary, "--benchmark_format=xml")
     expect(p.returncode == 2 and p.stderr.count("\n") == 1 and "xml" in p.stderr,
@@ -252,6 +265,7 @@ def main():
     check_console(binary)
     check_range_oob(binary)
     check_run_error(binary)
+    check_out_error(binary)
     check_command_line(binary)
     for f in failures:
         print("FAIL:", f)
