@@ -478,6 +478,9 @@ static int check_contracts(void)
 	if (!d || dlreg_bench_use_real_time(d) || dlreg_bench_arg(d, 1) ||
 	    !dlreg_bench_args(d, pair, 2))
 		return fail("names then args: the wrong call was refused or accepted");
+	/* Its body never sets an iteration time: one iteration, not 1e9. */
+	if (!dlreg_bench_iterations(d, 1))
+		return fail("cannot set iterations of shim/contracts3");
 	/*
 	 * C may pass any int as an enum: one that names no enumerator is
 	 * refused, without the C++ side loading it as its enum (UBSan would
