@@ -755,13 +755,23 @@ dlreg_bench_t *dlreg_bench_register(const char *name, dlreg_bench_fn *fn, void *
 			run_scope scope(st, fam);
 			fn(reinterpret_cast<dlreg_bench_state_t *>(&st), data);
 		};
-		Benchmark *g = benchmark::RegisterBenchmark(name, body);
+		// Google Benchmark cannot forget a benchmark: everything that
+		// can fail comes before RegisterBenchmark, or a NULL return
+		// would leave a benchmark registered without its builders.
+		// The map's node is allocated here and its buckets reserved,
+		// so the insert after it allocates nothing.
+		std::unordered_map<Benchmark *, family *> node_home;
+		node_home.emplace(nullptr, fam);
+		auto node = node_home.extract(node_home.begin());
 		std::lock_guard<std::mutex> guard(family_lock);
-		// Google now holds the body, which points to fam: the family
-		// joins the store before anything else can throw (splice
-		// neither throws nor moves it).
+		families.reserve(families.size() + 1);
+		Benchmark *g = benchmark::RegisterBenchmark(name, body);
+		// Google now holds the body, which points to fam: from here
+		// nothing throws (splice neither throws nor moves the family;
+		// a node insert into reserved buckets does not allocate).
 		family_store.splice(family_store.end(), one);
-		families[g] = fam;
+		node.key() = g;
+		families.insert(std::move(node));
 		return handle_of(g);
 	} catch (...) {
 		return nullptr;
