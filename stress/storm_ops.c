@@ -11,6 +11,7 @@
  *     entry, symbols through a held handle answer right (invariants);
  *   - an open fails exactly when the plugin's kind says it must (errors).
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,8 +22,10 @@
 /* A refcount this large is a negative one seen through an unsigned type. */
 #define STORM_REFS_INSANE (1ul << 30)
 
+/* storm_op_available keeps an operation whose set is empty out of the mix. */
 static size_t pick(const size_t *set, size_t n, uint64_t r)
 {
+	assert(n > 0);
 	return set[r % n];
 }
 
@@ -434,6 +437,8 @@ bool storm_op_available(const struct storm *s, enum storm_op op, const char **wh
 		*why = "no pinned plugin (--pin)";
 	else if (op == STORM_OP_SCAN && !storm_scan_available())
 		*why = "this build has no metadata scanner";
+	else if (op == STORM_OP_SCAN && s->cat.n_scannable == 0)
+		*why = "no plugin to scan";
 	else if (op == STORM_OP_CHURN && !storm_churn_active())
 		*why = "no churn copies (--slots 0 or no plain fixture to copy)";
 	else if (op != STORM_OP_PINNED_READ && op != STORM_OP_LOCKED_READ && op != STORM_OP_SCAN &&

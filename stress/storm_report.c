@@ -44,6 +44,7 @@ struct totals {
 	uint64_t det[STORM_DET_COUNT];
 	uint64_t elapsed_ns;
 	uint64_t p50, p99, p999, max, samples, stalls;
+	uint64_t helper_ops; /* slow-loader and churner cycles: not in c[SC_OPS] */
 };
 
 /* A read this slow waited for something (a lock, the loader) or was preempted. */
@@ -60,6 +61,14 @@ static void collect(struct storm *s, struct totals *tt)
 		for (int c = 0; c < SC_COUNT; c++)
 			tt->c[c] += atomic_load_explicit(&s->threads[i].counters[c],
 			                                 memory_order_relaxed);
+		/* "ops" is what the workers did, the N of --ops; the helper
+		 * threads' cycles count toward their own progress only. */
+		if (s->threads[i].role && strcmp(s->threads[i].role, "worker") != 0) {
+			uint64_t h = atomic_load_explicit(&s->threads[i].counters[SC_OPS],
+			                                  memory_order_relaxed);
+			tt->c[SC_OPS] -= h;
+			tt->helper_ops += h;
+		}
 		if (nh < STORM_MAX_HISTS)
 			hists[nh++] = &s->threads[i].hist;
 	}
@@ -319,6 +328,7 @@ static void json_partial(struct storm *s, const struct totals *tt, struct line *
 	put_json_u64(l, "threads", s->nworkers, true);
 	put_json_u64(l, "seed", s->cfg.seed, true);
 	put_json_u64(l, "ops", tt->c[SC_OPS], true);
+	put_json_u64(l, "helper_ops", tt->helper_ops, true);
 	put_str(l, ",\"elapsed_s\":");
 	put_u64(l, ms / 1000);
 	put_str(l, ".");
@@ -393,10 +403,10 @@ static void json_summary(struct storm *s, const struct totals *tt)
 	enum storm_reason why = verdict_of(s, tt, &first);
 
 	printf("{\"variant\":\"%s\",\"threads\":%u,\"seed\":%" PRIu64 ",\"ops\":%" PRIu64
-	       ",\"elapsed_s\":%.3f,\"ops_per_s\":%" PRIu64 ",\"errors\":%" PRIu64
-	       ",\"detectors\":{",
-	       s->ops->name, s->nworkers, s->cfg.seed, tt->c[SC_OPS], (double)tt->elapsed_ns / 1e9,
-	       ops_per_s(tt), tt->c[SC_ERRORS]);
+	       ",\"helper_ops\":%" PRIu64 ",\"elapsed_s\":%.3f,\"ops_per_s\":%" PRIu64
+	       ",\"errors\":%" PRIu64 ",\"detectors\":{",
+	       s->ops->name, s->nworkers, s->cfg.seed, tt->c[SC_OPS], tt->helper_ops,
+	       (double)tt->elapsed_ns / 1e9, ops_per_s(tt), tt->c[SC_ERRORS]);
 	for (int d = 0; d < STORM_DET_COUNT; d++)
 		printf("%s\"%s\":%" PRIu64, d ? "," : "", detector_names[d], tt->det[d]);
 	printf("},\"read_latency_ns\":{\"samples\":%" PRIu64 ",\"p50\":%" PRIu64 ",\"p99\":%" PRIu64

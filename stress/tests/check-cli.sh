@@ -117,6 +117,21 @@ if ! grep -q "no metadata scanner" <<<"$LAST_ERR"; then
 	expect "scan-only: verdict" grep -q ' detector=none verdict=SUCCESS$' <<<"$LAST_OUT"
 fi
 
+# No plugin to scan (the only fixture is the slow loader's, no copies): the
+# default mix drops scan with a note, and asking for it is a usage error.
+check "nothing to scan, default mix" 0 --fixtures slow --slow-loader --slots 0 --ops 40 \
+	--no-progress
+if ! grep -q "no metadata scanner" <<<"$LAST_ERR"; then
+	expect "nothing to scan: note" grep -q "no 'scan' operations: no plugin to scan" <<<"$LAST_ERR"
+	check "nothing to scan, scan asked for" 2 --mix scan=1 --fixtures slow --slow-loader \
+		--slots 0 --ops 10 --no-progress
+fi
+
+# "ops" is the workers' N; the helper threads' cycles are "helper_ops".
+check "helper threads" 0 --slow-loader --churn-thread --ops 2000 --threads 2 --json --no-progress
+expect "helper threads: ops is --ops" [ "$(json_field ops)" = 2000 ]
+expect "helper threads: helper_ops reported" [ "$(json_field helper_ops)" -ge 0 ]
+
 # The report must reach stdout, or the run fails.
 for args in "" "--json"; do
 	# shellcheck disable=SC2086
