@@ -243,6 +243,12 @@ const char *__asan_default_options(void)
 	return "halt_on_error=1:abort_on_error=0:exitcode=67:detect_leaks=1:"
 	       "allow_user_segv_handler=1";
 }
+/* The ASan build is ASan+UBSan: by default UBSan only prints a report. */
+__attribute__((visibility("default"), used)) const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
 #endif
 
 static enum storm_detector sanitizer_detector(void)
