@@ -511,6 +511,37 @@ class TestBench(ShellCase):
         self.assertEqual(sum("--benchmark_list_tests=true" in line for line in lines), 1, lines)
         self.assertEqual(len(lines), 3, lines)
 
+    def test_report_that_cannot_be_written(self):
+        """A full disk (here a file size limit, which makes write() fail
+        with EFBIG) while the report is written: one line, exit 1, and no
+        half-written report or .part file left."""
+        build = self.fake_release_build()
+        entries = ",".join('{"name": "BM_x/%d", "run_name": "BM_x/%d", "run_type": '
+                           '"iteration", "repetitions": 1, "repetition_index": 0, '
+                           '"threads": 1, "iterations": 10, "real_time": 1.5, '
+                           '"cpu_time": 1.5, "time_unit": "ns"}' % (i, i) for i in range(300))
+        with open(os.path.join(self.dir, "fake.json"), "w") as f:
+            f.write('{"context": {"library_build_type": "release"}, "benchmarks": [%s]}'
+                    % entries)
+        for prog in ("dlreg-bench", "dlreg-bench-scan"):
+            write_exe(os.path.join(build, "bench", prog),
+                      "#!/bin/sh\nfor a; do case $a in --benchmark_out=*)\n"
+                      "  cp '%s' \"${a#--benchmark_out=}\" ;; esac; done\nexit 0\n"
+                      % os.path.join(self.dir, "fake.json"))
+        out_dir = os.path.join(self.dir, "out")
+        env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ.get("PATH", ""))
+        size_kib = os.path.getsize(os.path.join(self.dir, "fake.json")) // 1024 + 8
+        p = subprocess.run(["bash", "-c", 'ulimit -f "$1" && exec bash "$2" --build-dir "$3" '
+                            '--out "$4"', "bash", str(size_kib), os.path.join(SCRIPTS, "bench"),
+                            build, out_dir],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, env=env, stdin=subprocess.DEVNULL,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertRegex(p.stderr, r"(?m)^bench: cannot write .*: File too large$")
+        self.assertNotIn("Traceback", p.stderr)
+        self.assertEqual(os.listdir(out_dir), [])
+
     def test_bad_usage(self):
         code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), "--repetitions", "0")
         self.assertEqual(code, 2, err)
