@@ -2,7 +2,8 @@
 """acceptance - the project's benchmark targets, checked on one report.
 
 usage: acceptance.py REPORT.json [--format table|markdown]
-Exit status: 0 every target met, 1 a target missed (or absent), 2 bad usage.
+Exit status: 0 every target met, 1 a target missed (or absent), 2 bad usage
+or input, or output that could not be written.
 
 Every figure is a ratio of medians (over repetitions) of two benchmarks of
 the same report, so it compares variants measured in the same run on the
@@ -48,7 +49,7 @@ auto_dev_kib and the same for mmap and read), a second table follows: the
 read requests and KiB the block device served per cold scan, medians over
 the repetitions, which is the I/O behind each cold time.
 Exit status: 0 all met, 1 a target missed or its benchmarks are absent,
-2 bad input.
+2 bad input or output that could not be written.
 """
 import json
 import math
@@ -310,7 +311,13 @@ def print_device_io(dev, fmt):
 
 if __name__ == "__main__":
     try:
-        sys.exit(main(sys.argv[1:]))
+        code = main(sys.argv[1:])
+        sys.stdout.flush()
+        sys.exit(code)
     except BrokenPipeError:  # e.g. piped into head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except OSError as e:  # a full disk: the verdict never got out, which is no "missed"
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stderr.write("acceptance: cannot write the output: %s\n" % (e.strerror or e))
+        sys.exit(2)

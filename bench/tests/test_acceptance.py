@@ -83,6 +83,22 @@ class Acceptance(unittest.TestCase):
         self.assertEqual(rows["scan note warm auto, %d / %d bytes" % (1024 * MIB, 4 * MIB)][0],
                          "1.33")
 
+    def test_output_that_cannot_be_written(self):
+        """A verdict that never got out is exit 2 with one line, not 1
+        ("missed") with a traceback."""
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "r.json")
+            with open(path, "w") as f:
+                json.dump({"context": {}, "benchmarks": registry_runs() + scan_runs()}, f)
+            with open("/dev/full", "w") as full:
+                p = subprocess.run([sys.executable, SCRIPT, path], stdout=full,
+                                   stderr=subprocess.PIPE, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(p.stderr, "acceptance: cannot write the output: "
+                                   "No space left on device\n")
+
     def test_memmem_and_note_misses(self):
         code, rows, out = self.check(registry_runs() + scan_runs(memmem_us=150.0,
                                                                  note_big_us=60.0))

@@ -146,6 +146,19 @@ class TestCatchTimesBuild(unittest.TestCase):
         self.assertEqual(code, 1, err)
         self.assertRegex(out, r"storm-bug-x .* detectors timeout +caught 0/1")
 
+    def test_output_that_cannot_be_written(self):
+        """stdout on a full disk: exit 2 with one line, not a traceback and
+        not 1, which says a bug went uncaught."""
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        e = dict(os.environ, PATH=self.bin + os.pathsep + os.environ.get("PATH", ""))
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([sys.executable, TOOL, "--runs", "1", self.build], env=e,
+                               stdout=full, stderr=subprocess.PIPE, universal_newlines=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("catch-times: error: cannot write the output: ", p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
+
     def test_failed_build(self):
         code, out, err = self.run_tool(FAIL_BUILD="1")
         self.assertEqual(code, 2, err)
