@@ -10,6 +10,7 @@ import importlib.util
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -200,6 +201,42 @@ class TestCli(unittest.TestCase):
         with open(os.path.join(out, "before-after.svg")) as fh:
             svg = fh.read()
         self.assertIn("+10.0%", svg)  # every time is 10% longer in after.json
+
+    def test_charts_that_cannot_be_written(self):
+        """A full disk (a 64 KiB tmpfs, in a private mount namespace, as
+        root) while charts are saved: exit 2, one line, and no empty or cut
+        chart left under a chart's name (an empty .svg was)."""
+        if not have_matplotlib():
+            self.skipTest("no Python with matplotlib")
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            self.skipTest("needs root and unshare for a private tmpfs")
+        a = self.write("r.json", sample_report())
+        out = os.path.join(self.dir, "charts")
+        os.mkdir(out)
+        listing = os.path.join(self.dir, "listing")
+        script = ('mount -t tmpfs -o size=64k tmpfs "$1" || exit 99; shift; "$@"; rc=$?; '
+                  'for f in "$OUT"/* "$OUT"/.*part; do [ -f "$f" ] || continue; '
+                  'printf "%s %s " "${f##*/}" "$(stat -c %s "$f")"; '
+                  'tail -c 12 "$f" | od -An -tx1 | tr -d " \\n"; echo; done > "$LISTING"; '
+                  'exit $rc')
+        p = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", out, sys.executable,
+                            PLOT, a, "-o", out],
+                           env=dict(os.environ, OUT=out, LISTING=listing),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        if p.returncode == 99:
+            self.skipTest("cannot mount a tmpfs here: " + p.stderr.strip())
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertNotIn("Traceback", p.stderr)
+        with open(listing) as f:
+            files = [line.split() for line in f.read().splitlines()]
+        for name, size, tail in files:
+            self.assertFalse(name.endswith(".part"), files)
+            if name.endswith(".png"):  # a complete PNG ends with its IEND chunk
+                self.assertTrue(tail.endswith("49454e44ae426082"), (name, size, tail))
+            else:
+                self.assertEqual(bytes.fromhex(tail).rstrip(b"\n")[-6:], b"</svg>", (name, size))
 
     def test_before_after_with_a_zero_time(self):
         if not have_matplotlib():
