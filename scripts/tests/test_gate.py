@@ -543,11 +543,13 @@ class TestPrepareBuilds(unittest.TestCase):
 
     SHA = "0123456789ab" * 3 + "0123"
 
-    def prepare(self, *argv, compiler=None, envs=None):
+    def prepare(self, *argv, compiler=None, envs=None, buildtype="release", real_base=False):
         """(commands run, base build or None, the header's base line).
 
         `compiler`: what the candidate build reports as its C compiler
-        (None: cannot tell); `envs` collects each meson setup's $CC."""
+        (None: cannot tell); `envs` collects each meson setup's $CC;
+        `buildtype`: what the given build directories are configured as;
+        `real_base`: resolve --base in the scratch directory (no commits)."""
         with tempfile.TemporaryDirectory() as tmp:
             new = os.path.join(tmp, "new")
             for d in (new, os.path.join(tmp, "base")):  # configured build directories
@@ -557,8 +559,14 @@ class TestPrepareBuilds(unittest.TestCase):
             calls = []
 
             def run(cmd, cwd=None, log=None, check=True, env=None):
+                if cmd[:3] == ["meson", "introspect", "--buildoptions"]:
+                    return subprocess.CompletedProcess(cmd, 0, json.dumps(
+                        [{"name": "buildtype", "value": buildtype},
+                         {"name": "b_sanitize", "value": "none"}]), "")
                 if cmd[:2] == ["meson", "introspect"]:
                     return subprocess.CompletedProcess(cmd, 1, "", "")
+                if cmd[0] == "git" and "rev-parse" in cmd:  # a directory without commits
+                    return subprocess.CompletedProcess(cmd, 128, "", "")
                 calls.append(cmd)
                 if envs is not None and cmd[:2] == ["meson", "setup"]:
                     envs.append((env or os.environ).get("CC"))
@@ -572,8 +580,10 @@ class TestPrepareBuilds(unittest.TestCase):
                 return self.SHA, "HEAD~1"
 
             args = gate.parse_args(["--new-build", new] + [a % {"tmp": tmp} for a in argv])
+            self.calls = calls
             with mock.patch.object(gate, "run", run), \
-                    mock.patch.object(gate, "resolve_base", resolve_base), \
+                    mock.patch.object(gate, "resolve_base",
+                                      gate.resolve_base if real_base else resolve_base), \
                     mock.patch.object(gate, "ensure_worktree", worktree), \
                     mock.patch.object(gate, "icount_targets", lambda build: [gate.ICOUNT_REL]), \
                     mock.patch.object(gate, "build_compiler", lambda build: compiler):
@@ -635,6 +645,21 @@ class TestPrepareBuilds(unittest.TestCase):
             self.assertEqual(calls, [], argv)
             self.assertIsNone(base, argv)
             self.assertIn("not built", line)
+
+    def test_arguments_are_checked_before_any_build(self):
+        # A --base that names no commit: refused before the candidate is built.
+        with self.assertRaises(gate.SetupError) as cm:
+            self.prepare("--base", "nope", real_base=True)
+        self.assertIn("--base nope: not a commit", str(cm.exception))
+        self.assertEqual(self.calls, [])
+        # A given build directory that is not a release build is refused
+        # (scripts/bench refuses one too): its timings gate nothing.
+        for argv in ((), ("--base-build", os.path.join("%(tmp)s", "base"))):
+            with self.assertRaises(gate.SetupError) as cm:
+                self.prepare(*argv, buildtype="debugoptimized")
+            self.assertRegex(str(cm.exception), r"^--new-build .*: a debugoptimized build; "
+                                                r"the gate times release builds only")
+            self.assertEqual(self.calls, [])
 
     def test_base_build_dir_is_built_only_for_what_uses_it(self):
         base_dir = os.path.join("%(tmp)s", "base")
@@ -771,6 +796,15 @@ class TestCli(unittest.TestCase):
                 gate.run_gates(args)
         self.assertEqual(str(cm.exception),
                          "--full needs a base revision (HEAD has no parent); pass --base REF")
+
+    def test_skipping_every_gate_is_a_usage_error(self):
+        # It used to measure nothing and say "Result: PASS".
+        for argv in (["--skip", "ratio", "--skip", "icount"],
+                     ["--full", "--skip", "ratio", "--skip", "icount", "--skip", "ab"]):
+            code, out, err = self.run_gate(*argv)
+            self.assertEqual(code, 2, (argv, err))
+            self.assertIn("every gate of this mode is skipped", err)
+            self.assertEqual(out, "")
 
     def test_bad_build_dir_is_a_setup_error(self):
         with tempfile.TemporaryDirectory() as tmp:
