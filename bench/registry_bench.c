@@ -700,8 +700,9 @@ static void usage(void)
 	       "  --loader-gap-us=N   pause between the loader thread's loads (3000)\n"
 	       "  --progress          accepted; this program has no progress of its own to show\n\n"
 	       "Reports go to stdout (--benchmark_format=json for JSON); errors to stderr.\n"
-	       "Exit status: 0 success, 1 a benchmark could not run or stdout could not be\n"
-	       "written, 2 usage error, 3 no benchmark matches --benchmark_filter.\n\n");
+	       "Exit status: 0 success, 1 a benchmark could not run or reported an error\n"
+	       "(ERROR OCCURRED) or stdout could not be written, 2 usage error, 3 no\n"
+	       "benchmark matches --benchmark_filter.\n\n");
 	dlreg_bench_print_default_help();
 }
 
@@ -837,6 +838,11 @@ int main(int argc, char **argv)
 		/* A failed run has said why on stderr. */
 		failed = ran == DLREG_BENCH_RUN_FAILED;
 		none = ran == 0;
+		if (!failed && dlreg_bench_error_count() > 0) {
+			fprintf(stderr, "%s: %zu benchmark run(s) reported an error (see the report)\n",
+			        PROG, dlreg_bench_error_count());
+			failed = 1;
+		}
 	}
 	dlreg_bench_shutdown();
 	failed |= variants_release();

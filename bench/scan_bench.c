@@ -1497,8 +1497,9 @@ static void usage(void)
 	       "                      with --no-cold)\n"
 	       "  --progress          report file generation on stderr (default: on a TTY)\n"
 	       "  --meta-plugin=PATH  ELF plugin with a metadata note (default: the build's)\n\n"
-	       "Exit status: 0 success, 1 setup or the run failed or stdout could not be\n"
-	       "written, 2 usage error, 3 no benchmark matches --benchmark_filter.\n\n");
+	       "Exit status: 0 success, 1 setup or the run failed, a benchmark reported an\n"
+	       "error (ERROR OCCURRED) or stdout could not be written, 2 usage error, 3 no\n"
+	       "benchmark matches --benchmark_filter.\n\n");
 	dlreg_bench_print_default_help();
 }
 
@@ -1521,8 +1522,13 @@ int main(int argc, char **argv)
 	dlreg_bench_shutdown();
 	if (none)
 		fprintf(stderr, "%s: no benchmark matches --benchmark_filter\n", PROG);
+	size_t errors = dlreg_bench_error_count();
+
+	if (ran != DLREG_BENCH_RUN_FAILED && errors > 0)
+		fprintf(stderr, "%s: %zu benchmark run(s) reported an error (see the report)\n", PROG,
+		        errors);
 	/* A failed run has said why on stderr. */
-	if (dlreg_bench_stdout_check(PROG) != 0 || ran == DLREG_BENCH_RUN_FAILED)
+	if (dlreg_bench_stdout_check(PROG) != 0 || ran == DLREG_BENCH_RUN_FAILED || errors > 0)
 		return 1;
 	return none ? 3 : 0;
 }

@@ -236,6 +236,13 @@ void dlreg_bench_resume_timing(dlreg_bench_state_t *st);
 /* Marks the run failed with `msg`; the loop then ends at its next check. */
 void dlreg_bench_skip_with_error(dlreg_bench_state_t *st, const char *msg);
 bool dlreg_bench_error_occurred(const dlreg_bench_state_t *st);
+/*
+ * How many times a run was marked failed in this process (skip_with_error,
+ * from a body or from the shim on a failure inside the loop), on any
+ * thread.  After dlreg_bench_run: not 0 means some benchmark reported an
+ * error (ERROR OCCURRED in the report), and the program should fail.
+ */
+size_t dlreg_bench_error_count(void);
 /* With use_manual_time: the time of the iteration (or batch) just run. */
 void dlreg_bench_set_iteration_time(dlreg_bench_state_t *st, double seconds);
 /* These three fail the run with "out of memory" if they cannot allocate. */

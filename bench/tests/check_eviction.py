@@ -43,7 +43,7 @@ def main():
     runs = scan_bench_run.run(sys.argv[1], [
         "--scan-dir=" + scan_dir, "--min-size=" + SIZE, "--max-size=" + SIZE,
         "--read-bufs=128K", "--benchmark_filter=^scan/(marker|note)/cold/auto/",
-        "--benchmark_repetitions=1"], "dlreg-eviction-")
+        "--benchmark_repetitions=1"], "dlreg-eviction-", errors=True)
     if runs is None:
         return 1
     bad = 0

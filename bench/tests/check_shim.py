@@ -211,6 +211,19 @@ def check_run_error(binary):
            f"--run-error: message {p.stderr[-300:]!r}")
 
 
+def check_error_count(path, stderr):
+    """dlreg_bench_error_count: one per run the report shows failed."""
+    try:
+        with open(path) as f:
+            failed = sum(1 for b in json.load(f)["benchmarks"] if b.get("error_occurred"))
+    except (OSError, ValueError):
+        return  # check_report has said so
+    counted = [line.split(":")[1].strip() for line in stderr.splitlines()
+               if line.startswith("runs failed:")]
+    expect(failed > 0 and counted == [str(failed)],
+           f"dlreg_bench_error_count: {counted}, the report has {failed} failed run(s)")
+
+
 def check_out_error(binary):
     """A --benchmark_out report that cannot be written fails the run, with one line."""
     if not os.path.exists("/dev/full"):
@@ -262,6 +275,7 @@ def main():
             failures.append(f"the JSON report is not JSON: {e}")
         # stdout carries the same report in JSON form, as displayed.
         check_display(p.stdout)
+        check_error_count(out, p.stderr)
     check_console(binary)
     check_range_oob(binary)
     check_run_error(binary)

@@ -1,8 +1,10 @@
 """Runs dlreg-bench-scan for the check_*.py tests and returns its JSON report.
 
-run(program, args, prefix): the report's "benchmarks" list, or None after
-printing a FAIL line (the program failed).  Its stderr is passed through;
-the report goes to a temporary directory named with `prefix`.
+run(program, args, prefix, errors=False): the report's "benchmarks" list,
+or None after printing a FAIL line (the program failed).  Its stderr is
+passed through; the report goes to a temporary directory named with
+`prefix`.  With errors=True some runs are meant to report an error: the
+program must then exit 1 and say so in one line.
 """
 import json
 import os
@@ -11,7 +13,7 @@ import sys
 import tempfile
 
 
-def run(program, args, prefix):
+def run(program, args, prefix, errors=False):
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         out = os.path.join(tmp, "report.json")
         p = subprocess.run([program] + list(args) +
@@ -20,8 +22,14 @@ def run(program, args, prefix):
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                            timeout=110)
         sys.stderr.write(p.stderr)
-        if p.returncode != 0:
-            print("FAIL: %s exited %d" % (os.path.basename(program), p.returncode))
+        name = os.path.basename(program)
+        if errors:
+            if p.returncode != 1 or "benchmark run(s) reported an error" not in p.stderr:
+                print("FAIL: %s exited %d with runs that reported errors, want 1 and a line "
+                      "saying so" % (name, p.returncode))
+                return None
+        elif p.returncode != 0:
+            print("FAIL: %s exited %d" % (name, p.returncode))
             return None
         with open(out) as f:
             return json.load(f)["benchmarks"]

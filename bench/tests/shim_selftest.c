@@ -646,6 +646,7 @@ int main(int argc, char **argv)
 	size_t ran = dlreg_bench_run();
 	dlreg_bench_shutdown();
 	fprintf(stderr, "benchmarks run: %zu\n", ran);
+	fprintf(stderr, "runs failed: %zu\n", dlreg_bench_error_count());
 	if (ran == DLREG_BENCH_RUN_FAILED)
 		return 1;
 	return check_hook_counts() || check_after_run();

@@ -674,6 +674,39 @@ class TestPrepareBuilds(unittest.TestCase):
         self.assertEqual(self.ninja_targets(calls), [[]])
 
 
+class TestRunPlan(unittest.TestCase):
+    """A benchmark program exits 1 when a benchmark reported an error: the
+    report is still read (the gates judge the error); any other failure
+    stops the gate."""
+
+    def run_plan(self, rc, runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            prog = os.path.join(tmp, "prog")
+            with open(prog, "w") as f:
+                f.write("#!/bin/sh\nfor a; do case $a in --benchmark_out=*) "
+                        "cat > \"${a#--benchmark_out=}\" <<'EOF'\n%s\nEOF\n;; esac; done\n"
+                        "exit %d\n" % (json.dumps({"context": {}, "benchmarks": runs}), rc))
+            os.chmod(prog, 0o755)
+            log = os.path.join(tmp, "log")
+            with mock.patch.object(gate, "_launcher", []):
+                paths = gate.run_plan([(gate.Program(prog, []), ["BM_a"])], 3, 0.01, tmp,
+                                      "t", log)
+            return [gate.lb.errors(gate.lb.load_report(p)) for p in paths]
+
+    def test_benchmark_error_is_read_from_the_report(self):
+        bad = {"name": "BM_a", "run_name": "BM_a", "run_type": "iteration", "repetitions": 1,
+               "repetition_index": 0, "threads": 1, "iterations": 0, "real_time": 0,
+               "cpu_time": 0, "time_unit": "ns", "error_occurred": True,
+               "error_message": "fixture missing"}
+        self.assertEqual(self.run_plan(1, [bad]), [{"BM_a": "fixture missing"}])
+        good = dict(bad, error_occurred=False, iterations=10, real_time=1.0, cpu_time=1.0)
+        del good["error_message"]
+        for rc, runs in ((1, [good]), (2, [bad]), (1, "not a list")):
+            with self.assertRaises(gate.SetupError, msg=(rc, runs)) as cm:
+                self.run_plan(rc, runs)
+            self.assertIn("failed with status %d" % rc, str(cm.exception))
+
+
 class TestCli(unittest.TestCase):
     def run_gate(self, *args):
         p = subprocess.run([sys.executable, GATE] + list(args), stdout=subprocess.PIPE,
