@@ -96,6 +96,14 @@ def check_scan(prog, extra, scan_dir):
     usage_error(prog, extra + ["--benchmark_context=scan.warm=cold", "--benchmark_list_tests"],
                 "--benchmark_context", "scan.warm")
     expect(not os.listdir(scan_dir), "context clash left files in --scan-dir")
+    # A --meta-plugin without a metadata note: refused before any benchmark
+    # runs (each note benchmark used to fail on its own, and the program exit 0).
+    p = run([prog, "--meta-plugin=" + os.path.abspath(__file__)] + extra)
+    lines = p.stderr.strip().splitlines()
+    expect(p.returncode == 1 and len(lines) == 1 and "no dlreg metadata note" in p.stderr
+           and "Run on" not in p.stderr,
+           "--meta-plugin without a note: exit %d, %r" % (p.returncode, p.stderr))
+    expect(not os.listdir(scan_dir), "--meta-plugin without a note left files in --scan-dir")
     # A reader that quits early (a closed pipe) ends the program with
     # SIGPIPE; its test files must go all the same.
     r, w = os.pipe()
