@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fixture_abi.h"
 #include "storm.h"
@@ -339,6 +340,12 @@ static int check_fixture_dir(const struct storm_config *c)
 	}
 	if (!S_ISDIR(st.st_mode))
 		return cat_error("--fixture-dir '%s' is not a directory", c->fixture_dir);
+	/* Else every plugin in it would be "missing", and the error say so. */
+	if (access(c->fixture_dir, X_OK) != 0) {
+		fprintf(stderr, "dlreg-storm: --fixture-dir '%s': %s\n", c->fixture_dir,
+		        strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
