@@ -58,16 +58,19 @@ static void collect(struct storm *s, struct totals *tt)
 
 	memset(tt, 0, sizeof(*tt));
 	for (unsigned i = 0; i < s->nthreads; i++) {
-		for (int c = 0; c < SC_COUNT; c++)
-			tt->c[c] += atomic_load_explicit(&s->threads[i].counters[c],
-			                                 memory_order_relaxed);
 		/* "ops" is what the workers did, the N of --ops; the helper
 		 * threads' cycles count toward their own progress only. */
-		if (s->threads[i].role && strcmp(s->threads[i].role, "worker") != 0) {
-			uint64_t h = atomic_load_explicit(&s->threads[i].counters[SC_OPS],
+		const char *role = s->threads[i].role;
+		bool helper = role && strcmp(role, "worker") != 0;
+
+		for (int c = 0; c < SC_COUNT; c++) {
+			uint64_t v = atomic_load_explicit(&s->threads[i].counters[c],
 			                                  memory_order_relaxed);
-			tt->c[SC_OPS] -= h;
-			tt->helper_ops += h;
+
+			if (c == SC_OPS && helper)
+				tt->helper_ops += v;
+			else
+				tt->c[c] += v;
 		}
 		if (nh < STORM_MAX_HISTS)
 			hists[nh++] = &s->threads[i].hist;
