@@ -27,7 +27,7 @@ def main():
         "--min-size=4M", "--max-size=4M", "--read-bufs=128K",
         "--benchmark_filter=^scan/marker/(cold/read-128K|warm/mmap)/",
         "--benchmark_enable_random_interleaving=true",
-        "--benchmark_repetitions=%d" % REPS], "dlreg-warm-state-")
+        "--benchmark_repetitions=%d" % REPS], "dlreg-warm-state-", errors="maybe")
     if report is None:
         return 1
     runs = [r for r in report if r.get("run_type") == "iteration"]
