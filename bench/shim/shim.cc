@@ -440,10 +440,27 @@ int flags_check(int argc, char **argv, std::set<std::string> *context)
 	const char *slash = argc > 0 ? std::strrchr(argv[0], '/') : nullptr;
 	const char *prog = slash ? slash + 1 : argc > 0 ? argv[0] : "benchmark";
 
+	bool out_given = false, format_given = false;
 	for (int i = 1; i < argc; i++) {
 		int err = flag_check(prog, argv[i], context);
 		if (err)
 			return err;
+		out_given = out_given || !std::strncmp(argv[i], "--benchmark_out=", 16);
+		format_given = format_given || !std::strncmp(argv[i], "--benchmark_out_format=", 23);
+	}
+	// Google Benchmark takes these from the environment when no flag sets them.
+	std::string why;
+	const char *env = std::getenv("BENCHMARK_OUT");
+	if (env && !out_given && !out_writable(env, &why)) {
+		std::fprintf(stderr, "%s: BENCHMARK_OUT wants a writable file, not '%s': %s\n", prog,
+		             env, why.c_str());
+		return DLREG_BENCH_EINVAL;
+	}
+	env = std::getenv("BENCHMARK_OUT_FORMAT");
+	if (env && !format_given && !format_valid(env)) {
+		std::fprintf(stderr, "%s: BENCHMARK_OUT_FORMAT must be console, json or csv, not '%s'\n",
+		             prog, env);
+		return DLREG_BENCH_EINVAL;
 	}
 	return DLREG_BENCH_OK;
 }
@@ -563,14 +580,20 @@ std::string context_prog = "benchmark";
 std::atomic<size_t> run_errors{0};
 
 // --benchmark_out and --benchmark_out_format as Google Benchmark reads
-// them: "--" only, the last one wins, an empty file name is no file.
+// them: defaults from BENCHMARK_OUT and BENCHMARK_OUT_FORMAT, then the
+// command line ("--" only, the last one wins); an empty file name is no
+// file.
 std::string out_file;
-std::string out_format = "json";
+std::string out_format;
 
 void out_flags_note(int argc, char **argv)
 {
 	static const char kOut[] = "--benchmark_out=";
 	static const char kFormat[] = "--benchmark_out_format=";
+	const char *env_out = std::getenv("BENCHMARK_OUT");
+	const char *env_format = std::getenv("BENCHMARK_OUT_FORMAT");
+	out_file = env_out ? env_out : "";
+	out_format = env_format ? env_format : "json";
 	for (int i = 1; i < argc; i++) {
 		if (!std::strncmp(argv[i], kOut, sizeof(kOut) - 1))
 			out_file = argv[i] + sizeof(kOut) - 1;

@@ -21,8 +21,9 @@ def expect(cond, what):
         failures.append(what)
 
 
-def run(binary, *args):
-    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=100)
+def run(binary, *args, env=None):
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=100,
+                          env=None if env is None else dict(os.environ, **env))
 
 
 def by_name(report):
@@ -235,6 +236,21 @@ def check_out_error(binary):
         line = "dlreg-bench-shim-selftest: cannot write --benchmark_out /dev/full: "
         expect(p.returncode == 1 and p.stderr.count(line) == 1,
                f"--benchmark_out=/dev/full ({fmt}): rc {p.returncode}, stderr {p.stderr[-300:]!r}")
+    # Google Benchmark also takes the file and its format from the environment.
+    p = run(binary, "--benchmark_filter=^shim/single", env={"BENCHMARK_OUT": "/dev/full"})
+    expect(p.returncode == 1 and p.stderr.count(line) == 1,
+           f"BENCHMARK_OUT=/dev/full: rc {p.returncode}, stderr {p.stderr[-300:]!r}")
+    p = run(binary, "--benchmark_filter=^shim/single", env={"BENCHMARK_OUT_FORMAT": "xml"})
+    expect(p.returncode == 2 and "BENCHMARK_OUT_FORMAT" in p.stderr,
+           f"BENCHMARK_OUT_FORMAT=xml: rc {p.returncode}, stderr {p.stderr[-300:]!r}")
+    with tempfile.TemporaryDirectory(prefix="dlreg-shim-") as tmp:
+        out = os.path.join(tmp, "report.csv")
+        p = run(binary, "--benchmark_filter=^shim/single", f"--benchmark_out={out}",
+                env={"BENCHMARK_OUT_FORMAT": "csv"})
+        with open(out) as f:
+            text = f.read()
+        expect(p.returncode == 0 and "name,iterations," in text and not text.startswith("{"),
+               f"BENCHMARK_OUT_FORMAT=csv: rc {p.returncode}, report {text[:120]!r}")
 
 
 def check_command_line(binary):
