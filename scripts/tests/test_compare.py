@@ -202,11 +202,23 @@ class TestVerdicts(CliCase):
         self.assertEqual(doc["only_in_base"], [])
         self.assertEqual(doc["only_in_new"], [])
         self.assertEqual(doc["regressions"], ["BM_a/threads:1"])
-        row = doc["benchmarks"][-1]
+        row = next(r for r in doc["benchmarks"] if r["name"] == "BM_a/threads:1")
         self.assertEqual((row["name"], row["base_name"], row["new_name"]),
                          ("BM_a/threads:1", "BM_a/real_time/threads:1",
                           "BM_a/manual_time/threads:1"))
         self.assertIn("compared as BM_a/threads:1", err)
+        # Every run of the renamed benchmark failed in NEW: a regression,
+        # as under one name.
+        failing = make_report(new, seed=2)
+        for e in failing["benchmarks"]:
+            if e["run_name"] == "BM_a/manual_time/threads:1" and e["run_type"] == "iteration":
+                e.update(error_occurred=True, error_message="fixture missing")
+        f = self.write("f.json", failing)
+        code, doc, err = self.json_compare(a, f)
+        self.assertEqual(code, 1, err)
+        self.assertEqual(doc["failed_in_new"],
+                         [{"name": "BM_a/real_time/threads:1", "error_message": "fixture missing"}])
+        self.assertEqual(doc["only_in_base"], [])
         # Two candidates for one base name: ambiguous, so not paired.
         new2 = dict(new, **{"BM_a/process_time/threads:1": 120.0})
         c = self.write("c.json", make_report(new2, seed=2))
