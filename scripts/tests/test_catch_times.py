@@ -72,7 +72,8 @@ FAKE_MESON = """#!/bin/sh
 # A stand-in meson: one seeded-bug test whose driver "compile" builds.
 case "$1" in
 introspect)
-    printf '[{"name": "storm-bug-x", "cmd": ["/bin/sh", "stress/prog"], "env": {}, "workdir": "%s"}]' "$2"
+    printf '[{"name": "storm-bug-x", "cmd": ["%s", "stress/prog"], "env": {}, "workdir": "%s"}]' \
+        "${INTERP:-/bin/sh}" "$2"
     ;;
 compile)
     [ -n "$FAIL_BUILD" ] && exit 1
@@ -145,6 +146,15 @@ class TestCatchTimesBuild(unittest.TestCase):
         self.assertFalse(alive, "the run's child outlived its timeout")
         self.assertEqual(code, 1, err)
         self.assertRegex(out, r"storm-bug-x .* detectors timeout +caught 0/1")
+
+    def test_test_that_cannot_start(self):
+        """A test program that cannot be executed is bad input (2), not a
+        bug that went uncaught (1), and not "cannot write the output"."""
+        code, out, err = self.run_tool("--runs", "1", INTERP=os.path.join(self.tmp.name, "none"))
+        self.assertEqual(code, 2, err)
+        self.assertIn("storm-bug-x: cannot start ", err)
+        self.assertNotIn("Traceback", err)
+        self.assertEqual(out, "")
 
     def test_output_that_cannot_be_written(self):
         """stdout on a full disk: exit 2 with one line, not a traceback and
