@@ -542,6 +542,35 @@ class TestBench(ShellCase):
         self.assertNotIn("Traceback", p.stderr)
         self.assertEqual(os.listdir(out_dir), [])
 
+    def test_benchmark_errors_are_not_a_failed_program(self):
+        """A program exits 1 when some of its runs reported an error; its
+        report is complete, so bench writes it and names the errors, rather
+        than calling the report partial."""
+        build = self.fake_release_build()
+        entry = ('{"name": "BM_%s", "run_name": "BM_%s", "run_type": "iteration", '
+                 '"repetitions": 1, "repetition_index": 0, "threads": 1, "iterations": %d, '
+                 '"real_time": 1.5, "cpu_time": 1.5, "time_unit": "ns"%s}')
+        report = ('{"context": {"library_build_type": "release"}, "benchmarks": [%s, %s]}'
+                  % (entry % ("ok", "ok", 10, ""),
+                     entry % ("bad", "bad", 0, ', "error_occurred": true, '
+                              '"error_message": "fixture missing"')))
+        with open(os.path.join(self.dir, "fake.json"), "w") as f:
+            f.write(report)
+        for prog in ("dlreg-bench", "dlreg-bench-scan"):
+            write_exe(os.path.join(build, "bench", prog),
+                      "#!/bin/sh\nfor a; do case $a in --benchmark_out=*)\n"
+                      "  cp '%s' \"${a#--benchmark_out=}\" ;; esac; done\n"
+                      "echo 'x: 1 benchmark run(s) reported an error' >&2\nexit 1\n"
+                      % os.path.join(self.dir, "fake.json"))
+        out_dir = os.path.join(self.dir, "out")
+        code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), "--build-dir", build,
+                                         "--out", out_dir)
+        self.assertEqual(code, 1, err)
+        self.assertIn("bench: BM_bad: fixture missing", err)
+        self.assertIn("some benchmarks reported errors", err)
+        self.assertNotIn("a benchmark program failed", err)
+        self.assertEqual(len(os.listdir(out_dir)), 1, os.listdir(out_dir))
+
     def test_bad_usage(self):
         code, out, err = self.run_script(os.path.join(SCRIPTS, "bench"), "--repetitions", "0")
         self.assertEqual(code, 2, err)
