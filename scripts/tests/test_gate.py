@@ -543,12 +543,14 @@ class TestPrepareBuilds(unittest.TestCase):
 
     SHA = "0123456789ab" * 3 + "0123"
 
-    def prepare(self, *argv, compiler=None, envs=None, buildtype="release", real_base=False):
+    def prepare(self, *argv, compiler=None, envs=None, buildtype="release", real_base=False,
+                base_buildtype="release"):
         """(commands run, base build or None, the header's base line).
 
         `compiler`: what the candidate build reports as its C compiler
         (None: cannot tell); `envs` collects each meson setup's $CC;
-        `buildtype`: what the given build directories are configured as;
+        `buildtype`, `base_buildtype`: what the given candidate and base
+        build directories are configured as;
         `real_base`: resolve --base in the scratch directory (no commits)."""
         with tempfile.TemporaryDirectory() as tmp:
             new = os.path.join(tmp, "new")
@@ -560,8 +562,9 @@ class TestPrepareBuilds(unittest.TestCase):
 
             def run(cmd, cwd=None, log=None, check=True, env=None):
                 if cmd[:3] == ["meson", "introspect", "--buildoptions"]:
+                    kind = buildtype if cmd[3] == new else base_buildtype
                     return subprocess.CompletedProcess(cmd, 0, json.dumps(
-                        [{"name": "buildtype", "value": buildtype},
+                        [{"name": "buildtype", "value": kind},
                          {"name": "b_sanitize", "value": "none"}]), "")
                 if cmd[:2] == ["meson", "introspect"]:
                     return subprocess.CompletedProcess(cmd, 1, "", "")
@@ -654,11 +657,15 @@ class TestPrepareBuilds(unittest.TestCase):
         self.assertEqual(self.calls, [])
         # A given build directory that is not a release build is refused
         # (scripts/bench refuses one too): its timings gate nothing.
-        for argv in ((), ("--base-build", os.path.join("%(tmp)s", "base"))):
+        base = ("--base-build", os.path.join("%(tmp)s", "base"))
+        for argv, kinds, opt in (((), ("debugoptimized", "release"), "--new-build"),
+                                 (base, ("debugoptimized", "release"), "--new-build"),
+                                 (base, ("release", "debug"), "--base-build")):
             with self.assertRaises(gate.SetupError) as cm:
-                self.prepare(*argv, buildtype="debugoptimized")
-            self.assertRegex(str(cm.exception), r"^--new-build .*: a debugoptimized build; "
-                                                r"the gate times release builds only")
+                self.prepare(*argv, buildtype=kinds[0], base_buildtype=kinds[1])
+            self.assertRegex(str(cm.exception), r"^%s .*: a %s build; the gate times release "
+                             r"builds only" % (opt, "debug" if opt == "--base-build"
+                                               else "debugoptimized"))
             self.assertEqual(self.calls, [])
 
     def test_base_build_dir_is_built_only_for_what_uses_it(self):
