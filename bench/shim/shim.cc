@@ -433,33 +433,60 @@ int flag_check(const char *prog, const char *arg, std::set<std::string> *context
 	return DLREG_BENCH_OK;
 }
 
+// --benchmark_out and --benchmark_out_format as Google Benchmark reads
+// them: defaults from BENCHMARK_OUT and BENCHMARK_OUT_FORMAT, then the
+// command line ("--" only, the last one wins); an empty file name is no
+// file.
+std::string out_file;
+std::string out_format;
+
+// *out_env, *format_env: the value came from the environment.
+void out_flags_note(int argc, char **argv, bool *out_env, bool *format_env)
+{
+	static const char kOut[] = "--benchmark_out=";
+	static const char kFormat[] = "--benchmark_out_format=";
+	const char *env_out = std::getenv("BENCHMARK_OUT");
+	const char *env_format = std::getenv("BENCHMARK_OUT_FORMAT");
+	out_file = env_out ? env_out : "";
+	out_format = env_format ? env_format : "json";
+	*out_env = env_out != nullptr;
+	*format_env = env_format != nullptr;
+	for (int i = 1; i < argc; i++) {
+		if (!std::strncmp(argv[i], kOut, sizeof(kOut) - 1)) {
+			out_file = argv[i] + sizeof(kOut) - 1;
+			*out_env = false;
+		} else if (!std::strncmp(argv[i], kFormat, sizeof(kFormat) - 1)) {
+			out_format = argv[i] + sizeof(kFormat) - 1;
+			*format_env = false;
+		}
+	}
+}
+
 // Every --benchmark_* flag is checked before Google Benchmark parses them;
-// *context receives the keys --benchmark_context gives.
+// *context receives the keys --benchmark_context gives, out_file and
+// out_format the report's file and format.
 int flags_check(int argc, char **argv, std::set<std::string> *context)
 {
 	const char *slash = argc > 0 ? std::strrchr(argv[0], '/') : nullptr;
 	const char *prog = slash ? slash + 1 : argc > 0 ? argv[0] : "benchmark";
 
-	bool out_given = false, format_given = false;
 	for (int i = 1; i < argc; i++) {
 		int err = flag_check(prog, argv[i], context);
 		if (err)
 			return err;
-		out_given = out_given || !std::strncmp(argv[i], "--benchmark_out=", 16);
-		format_given = format_given || !std::strncmp(argv[i], "--benchmark_out_format=", 23);
 	}
-	// Google Benchmark takes these from the environment when no flag sets them.
+	// The flags are checked above; what the environment gave is checked here.
+	bool out_env, format_env;
+	out_flags_note(argc, argv, &out_env, &format_env);
 	std::string why;
-	const char *env = std::getenv("BENCHMARK_OUT");
-	if (env && !out_given && !out_writable(env, &why)) {
+	if (out_env && !out_writable(out_file.c_str(), &why)) {
 		std::fprintf(stderr, "%s: BENCHMARK_OUT wants a writable file, not '%s': %s\n", prog,
-		             env, why.c_str());
+		             out_file.c_str(), why.c_str());
 		return DLREG_BENCH_EINVAL;
 	}
-	env = std::getenv("BENCHMARK_OUT_FORMAT");
-	if (env && !format_given && !format_valid(env)) {
+	if (format_env && !format_valid(out_format.c_str())) {
 		std::fprintf(stderr, "%s: BENCHMARK_OUT_FORMAT must be console, json or csv, not '%s'\n",
-		             prog, env);
+		             prog, out_format.c_str());
 		return DLREG_BENCH_EINVAL;
 	}
 	return DLREG_BENCH_OK;
@@ -579,29 +606,6 @@ std::string context_prog = "benchmark";
 // Runs marked failed (dlreg_bench_skip_with_error), on any thread.
 std::atomic<size_t> run_errors{0};
 
-// --benchmark_out and --benchmark_out_format as Google Benchmark reads
-// them: defaults from BENCHMARK_OUT and BENCHMARK_OUT_FORMAT, then the
-// command line ("--" only, the last one wins); an empty file name is no
-// file.
-std::string out_file;
-std::string out_format;
-
-void out_flags_note(int argc, char **argv)
-{
-	static const char kOut[] = "--benchmark_out=";
-	static const char kFormat[] = "--benchmark_out_format=";
-	const char *env_out = std::getenv("BENCHMARK_OUT");
-	const char *env_format = std::getenv("BENCHMARK_OUT_FORMAT");
-	out_file = env_out ? env_out : "";
-	out_format = env_format ? env_format : "json";
-	for (int i = 1; i < argc; i++) {
-		if (!std::strncmp(argv[i], kOut, sizeof(kOut) - 1))
-			out_file = argv[i] + sizeof(kOut) - 1;
-		else if (!std::strncmp(argv[i], kFormat, sizeof(kFormat) - 1))
-			out_format = argv[i] + sizeof(kFormat) - 1;
-	}
-}
-
 // The --benchmark_out report as Google Benchmark writes it, with the one
 // check it leaves out: it writes through an ofstream whose state nobody
 // reads, so a full disk or a quota lost the report and the run said
@@ -679,7 +683,6 @@ int dlreg_bench_initialize(int *argc, char **argv, void (*help)(void))
 		// dlreg_bench_context_add must refuse them from now on.
 		context_keys.insert(flag_keys.begin(), flag_keys.end());
 		context_flag_keys.insert(flag_keys.begin(), flag_keys.end());
-		out_flags_note(*argc, argv);
 	} catch (...) {
 		return DLREG_BENCH_ENOMEM;
 	}
