@@ -508,6 +508,8 @@ static void check_fifo_not_opened(void)
  * Root reads through mode 000, so as root the check runs in a child that
  * has dropped to uid/gid 65534.  The same child must still read a 0644 file
  * next to it, so the EACCES comes from the file's mode and nothing else.
+ * The child works in tmpdir by relative names: $TMPDIR itself may be a
+ * private (0700) directory that uid 65534 cannot search.
  */
 static void check_unreadable(void)
 {
@@ -518,11 +520,13 @@ static void check_unreadable(void)
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct dlreg_metadata *m = NULL;
+		if (chdir(tmpdir) != 0)
+			_exit(201);
 		if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
 			_exit(200);
-		if (dlreg_scan_file(open_ok, NULL, &m) != DLREG_OK)
+		if (dlreg_scan_file(strrchr(open_ok, '/') + 1, NULL, &m) != DLREG_OK)
 			_exit(201);
-		_exit(dlreg_scan_file(locked, NULL, &m));
+		_exit(dlreg_scan_file(strrchr(locked, '/') + 1, NULL, &m));
 	}
 	int status = 0;
 	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork/wait");
