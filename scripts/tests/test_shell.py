@@ -149,6 +149,7 @@ setup)
 introspect) echo '[{"name": "t", "suite": ["dlreg:unit"]}]' ;;
 test)
     if [ -n "$FAKE_TEST_ERROR" ]; then echo "ERROR: $FAKE_TEST_ERROR"; exit 1; fi
+    if [ -n "$FAKE_TEST_LITTER" ]; then mkdir "$TMPDIR/$FAKE_TEST_LITTER"; fi
     if [ -n "$FAKE_TEST_CTRL_C" ]; then
         # Ctrl-C: the whole process group gets SIGINT, meson reports and exits 1.
         trap 'echo "1/2 t INTERRUPT"; printf "Ok: 1\\nFail: 1\\n"; exit 1' INT
@@ -203,6 +204,29 @@ esac
         self.assertEqual(code, 1, out)
         self.assertIn("meson test exited with status 1", out)
         self.assertIn("0 passed, 1 failed", out)
+
+    def test_files_left_in_tmpdir_are_a_failure(self):
+        """Each build's tests run in a scratch $TMPDIR under the caller's;
+        what they leave there fails the build's step and is removed."""
+        root, script = self.fake_meson()
+        tmp = os.path.join(self.dir, "tmp")
+        os.mkdir(tmp)
+        code, out, err = self.run_script(script, "--only", "release", "--no-bench", CC="gcc",
+                                         TMPDIR=tmp)
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("1 passed, 0 failed", out)
+        self.assertEqual(os.listdir(tmp), [])
+        code, out, err = self.run_script(script, "--only", "release", "--no-bench", CC="gcc",
+                                         TMPDIR=tmp, FAKE_TEST_LITTER="dlreg-x.123456")
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("FAILED: build-release: left in $TMPDIR: dlreg-x.123456 (removed)", out)
+        self.assertTrue(out.rstrip().splitlines()[-1].startswith("1 passed, 1 failed"), out)
+        self.assertEqual(os.listdir(tmp), [])
+        # A $TMPDIR where no scratch directory can be made fails the step.
+        code, out, err = self.run_script(script, "--only", "release", "--no-bench", CC="gcc",
+                                         TMPDIR=os.path.join(self.dir, "missing"))
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("FAILED: build-release: cannot create a scratch directory", out)
 
     def test_ctrl_c_stops_after_the_report(self):
         """Ctrl-C during a build's tests: meson stops and reports; the script
