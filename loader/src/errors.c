@@ -1,6 +1,7 @@
 /* errors.c - error names and the per-thread detail text. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -34,7 +35,7 @@ const char *dlreg_strerror(int err)
 	return err_text[err];
 }
 
-static _Thread_local char detail[512];
+static _Thread_local char detail[DLREG__DETAIL_LEN];
 
 const char *dlreg_errdetail(void)
 {
@@ -52,4 +53,16 @@ void dlreg__set_detail(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
+}
+
+void dlreg__save_detail(struct dlreg__detail *saved)
+{
+	size_t n = strlen(detail);
+	memcpy(saved->text, detail, n + 1);
+}
+
+void dlreg__restore_detail(const struct dlreg__detail *saved)
+{
+	size_t n = strlen(saved->text);
+	memcpy(detail, saved->text, n + 1);
 }

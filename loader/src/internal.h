@@ -43,8 +43,20 @@ static inline int dlreg__rtld_flags(unsigned hints)
 }
 
 /* The calling thread's detail text (see dlreg_errdetail). */
+#define DLREG__DETAIL_LEN 512
 void dlreg__set_detail(const char *fmt, ...) DLREG_PRINTF(1, 2);
 void dlreg__clear_detail(void);
+
+/*
+ * A copy of the detail text, kept across user code a call runs (the log
+ * sink, a plugin's constructor or destructor), which may call the registry
+ * and so replace the text the caller is to see.
+ */
+struct dlreg__detail {
+	char text[DLREG__DETAIL_LEN];
+};
+void dlreg__save_detail(struct dlreg__detail *saved);
+void dlreg__restore_detail(const struct dlreg__detail *saved);
 
 /*
  * Writes a loggable form of `path` into buf: "basename#1a2b3c4d" (the hash

@@ -317,9 +317,12 @@ static void reg_log(dlreg_t *reg, enum dlreg_log_level lvl, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	struct dlreg__detail saved;
+	dlreg__save_detail(&saved);
 	tl_in_sink++;
 	reg->cfg.log(reg->cfg.log_ctx, lvl, msg);
 	tl_in_sink--;
+	dlreg__restore_detail(&saved);
 }
 
 /* ------------------------------------------------------- retire/reclaim */
@@ -402,11 +405,15 @@ static void poison_and_free_lib(struct dlreg_lib *lib)
 
 static void lib_dlclose(struct dlreg *reg, void *dl)
 {
+	/* Destructors may call the registry; the caller's detail stays. */
+	struct dlreg__detail saved;
+	dlreg__save_detail(&saved);
 	dl_enter();
 	tl_in_loader++;
 	dlclose(dl);
 	tl_in_loader--;
 	dl_leave();
+	dlreg__restore_detail(&saved);
 	/* Release: held_dl_refs() must see the dlopen this dlclose follows. */
 	atomic_fetch_add_explicit(&reg->st.dlclose_calls, 1, memory_order_release);
 }
@@ -791,6 +798,13 @@ static int out_of_memory(const char *what)
 {
 	dlreg__set_detail("%s: out of memory", what);
 	return DLREG_ENOMEM;
+}
+
+static int too_many_refs(const char *what)
+{
+	dlreg__set_detail("%s: the library holds %u references, the most it may", what,
+			  (unsigned)REFS_MAX);
+	return DLREG_EOVERFLOW;
 }
 
 static int reg_init_sets(struct dlreg *reg)
@@ -1489,11 +1503,8 @@ int dlreg_lib_acquire(dlreg_reader_t *reader, const dlreg_lib_t *clib, dlreg_lib
 		return DLREG_EINVAL;
 	}
 	int got = ref_get_live(lib);
-	if (got < 0) {
-		dlreg__set_detail("acquire: the library holds %u references, the most it may",
-				  (unsigned)REFS_MAX);
-		return DLREG_EOVERFLOW;
-	}
+	if (got < 0)
+		return too_many_refs("acquire");
 	if (!got) {
 		dlreg__set_detail("acquire: the entry was retired");
 		return DLREG_ENOTLOADED;
@@ -1564,9 +1575,15 @@ void dlreg_stats(dlreg_t *reg, struct dlreg_stats *out)
  */
 #define HINTS_PROMOTED (DLREG_HINT_GLOBAL | DLREG_HINT_NODELETE)
 
-/* Fast path: the path is registered and has the promotable hints we ask for. */
-static struct dlreg_lib *open_fast(struct dlreg *reg, const char *path, unsigned hints)
+/*
+ * Fast path: the path is registered and has the promotable hints we ask
+ * for.  Sets *full where the entry holds REFS_MAX references: the open
+ * fails before the loader runs (a NODELETE dlopen could not be undone).
+ */
+static struct dlreg_lib *open_fast(struct dlreg *reg, const char *path, unsigned hints,
+				   bool *full)
 {
+	*full = false;
 	struct dlreg_reader *rd = dlreg_reader_self(reg);
 	if (!rd)
 		return NULL;
@@ -1577,8 +1594,11 @@ static struct dlreg_lib *open_fast(struct dlreg *reg, const char *path, unsigned
 		unsigned have = atomic_load_explicit(&lib->hints, memory_order_relaxed);
 		/* LAZY, NOW and DEEPBIND: a dlopen would return this object as it is. */
 		unsigned need = hints & HINTS_PROMOTED;
-		if ((have & need) == need && ref_get_live(lib) > 0)
+		int ref = (have & need) == need ? ref_get_live(lib) : 0;
+		if (ref > 0)
 			got = lib;
+		else if (ref < 0 || atomic_load_explicit(&lib->refs, memory_order_relaxed) >= REFS_MAX)
+			*full = true;
 	}
 	dlreg_read_end(rd);
 	return got;
@@ -1758,11 +1778,8 @@ static int open_insert_locked(struct dlreg *reg, void *dl, unsigned hints,
 	if (lib) {
 		dlreg_ann_acquire(lib);
 		/* Fast-path opens stop at REFS_MAX; this one and the pin below at most pass it by two. */
-		if (atomic_load_explicit(&lib->refs, memory_order_relaxed) >= REFS_MAX) {
-			dlreg__set_detail("open: the library holds %u references, the most it may",
-					  (unsigned)REFS_MAX);
-			return DLREG_EOVERFLOW;
-		}
+		if (atomic_load_explicit(&lib->refs, memory_order_relaxed) >= REFS_MAX)
+			return too_many_refs("open");
 		int err = alias_attach(reg, lib, p->alias, &attached);
 		if (err)
 			return err;
@@ -1856,9 +1873,17 @@ static void *do_dlopen(struct dlreg *reg, const char *path, unsigned hints)
 
 static int open_slow(struct dlreg *reg, const char *path, unsigned hints, dlreg_lib_t **out)
 {
-	struct open_prep p = { .alias = alias_new(path) };
-	if (!p.alias)
-		return out_of_memory("open: the path's alias");
+	/*
+	 * Both allocated before the loader runs: a NODELETE dlopen cannot be
+	 * undone, so an open should not fail after it.  Only growing the sets
+	 * (open_insert_locked) still can (documented at dlreg_open).
+	 */
+	struct open_prep p = { .alias = alias_new(path), .fresh = lib_new(reg, NULL, hints) };
+	if (!p.alias || !p.fresh) {
+		free(p.alias);
+		free(p.fresh);
+		return out_of_memory(p.alias ? "open: the entry" : "open: the path's alias");
+	}
 #ifdef DLREG_SEEDED_BUG_wait_for_load
 	struct loading me;
 	wait_for_other_load(reg, path, &me);
@@ -1875,17 +1900,16 @@ static int open_slow(struct dlreg *reg, const char *path, unsigned hints, dlreg_
 		unlock_writer(reg);
 #endif
 		free(p.alias);
+		free(p.fresh);
 		return load_failed(reg, path);
 	}
 	atomic_fetch_add_explicit(&reg->st.dlopen_calls, 1, memory_order_relaxed);
-	p.fresh = lib_new(reg, dl, hints);
+	p.fresh->dl = dl; /* published, if at all, under the lock below */
 	struct dlreg_lib *lib = NULL;
-	int err = p.fresh ? DLREG_OK : out_of_memory("open: the entry");
 #ifndef DLREG_SEEDED_BUG_lock_across_dlopen
 	lock_writer(reg);
 #endif
-	if (p.fresh)
-		err = open_insert_locked(reg, dl, hints, &p, &lib);
+	int err = open_insert_locked(reg, dl, hints, &p, &lib);
 	unlock_writer(reg);
 	if (err != DLREG_OK || p.extra_ref)
 		lib_dlclose(reg, dl);
@@ -1910,9 +1934,12 @@ int dlreg_open(dlreg_t *reg, const char *path, unsigned hints, dlreg_lib_t **out
 		dlreg__set_detail("open: empty path");
 		return DLREG_EINVAL;
 	}
-	struct dlreg_lib *lib = open_fast(reg, path, hints);
+	bool full;
+	struct dlreg_lib *lib = open_fast(reg, path, hints, &full);
 	int err = DLREG_OK;
-	if (!lib)
+	if (full)
+		err = too_many_refs("open");
+	else if (!lib)
 		err = open_slow(reg, path, hints, &lib);
 	if (err == DLREG_OK) {
 		atomic_fetch_add_explicit(&reg->st.opens, 1, memory_order_relaxed);
@@ -2011,8 +2038,10 @@ static bool ref_put(struct dlreg *reg, struct dlreg_lib *lib)
 int dlreg_close(dlreg_t *reg, dlreg_lib_t *lib)
 {
 	dlreg__clear_detail();
-	if (!reg || !lib)
+	if (!reg || !lib) {
+		dlreg__set_detail("close: NULL registry or handle");
 		return DLREG_EINVAL;
+	}
 	if (atomic_load_explicit(&lib->reg, memory_order_relaxed) != reg) {
 		dlreg__set_detail("close: handle belongs to another (or a destroyed) registry");
 		return DLREG_EINVAL;

@@ -726,7 +726,9 @@ static void test_bad_arguments(void)
 	CHECK_ERR(dlreg_open(reg, fixture("does_not_exist"), 0, &a), DLREG_ENOENT);
 	CHECK(strstr(dlreg_errdetail(), fixdir) == NULL);
 	CHECK_ERR(dlreg_close(reg, NULL), DLREG_EINVAL);
+	CHECK(strstr(dlreg_errdetail(), "close: NULL") != NULL);
 	CHECK_ERR(dlreg_close(NULL, NULL), DLREG_EINVAL);
+	CHECK(strstr(dlreg_errdetail(), "close: NULL") != NULL);
 	/* Each failure has its own detail, never an earlier call's. */
 	CHECK_ERR(dlreg_open(reg, fixture("does_not_exist"), 0, &a), DLREG_ENOENT);
 	CHECK_ERR(dlreg_sym(NULL, "x", (void **)&a), DLREG_EINVAL);
@@ -1269,6 +1271,65 @@ static void reentrant_log(void *ctx, enum dlreg_log_level lvl, const char *msg)
 }
 
 static dlreg_lib_t *sink_orphans[2]; /* reachable for LeakSanitizer */
+
+/*
+ * A failing call's detail survives the user code it runs before returning:
+ * a log sink that opens and closes a library, a plugin destructor (run by
+ * the failing open's reclamation) that does the same.  Both clear the
+ * thread's detail for their own calls.
+ */
+struct busy_sink {
+	dlreg_t *reg;
+	int calls; /* registry calls the sink made that returned DLREG_OK */
+};
+
+static void busy_log(void *ctx, enum dlreg_log_level lvl, const char *msg)
+{
+	struct busy_sink *s = ctx;
+	(void)lvl;
+	(void)msg;
+	dlreg_lib_t *h;
+	if (dlreg_open(s->reg, fixture("plain02"), 0, &h) == DLREG_OK &&
+	    dlreg_close(s->reg, h) == DLREG_OK)
+		s->calls++;
+}
+
+static void test_detail_survives_user_code(void)
+{
+	struct busy_sink s = { 0 };
+	struct dlreg_config cfg = { .log = busy_log, .log_ctx = &s, .log_level = DLREG_LOG_WARN };
+	CHECK_ERR(dlreg_create(&cfg, &s.reg), DLREG_OK);
+	host_reg = s.reg;
+	dlreg_lib_t *a;
+	CHECK_ERR(dlreg_open(s.reg, fixture("does_not_exist"), 0, &a), DLREG_ENOENT);
+	CHECK(s.calls == 1);
+	CHECK(strstr(dlreg_errdetail(), "libdoes_not_exist.so#") != NULL);
+	done_reg(s.reg);
+
+	/*
+	 * The destructor of a retired plugin runs inside a later failing open
+	 * (the close, made inside a read section, reclaims nothing).
+	 */
+	dlreg_t *reg = new_reg();
+	dlreg_reader_t *rd = dlreg_reader_self(reg);
+	CHECK(rd != NULL);
+	CHECK_ERR(dlreg_open(reg, fixture("dtor_cb"), 0, &a), DLREG_OK);
+	dlreg_read_begin(rd);
+	int closed = dlreg_close(reg, a);
+	dlreg_read_end(rd);
+	CHECK_ERR(closed, DLREG_OK);
+	bool ran = false;
+	for (int i = 0; i < 100 && !ran; i++) {
+		unsigned long dtors = dlreg_fixture_host_instance.dtor_runs;
+		CHECK_ERR(dlreg_open(reg, fixture("does_not_exist"), 0, &a), DLREG_ENOENT);
+		ran = dlreg_fixture_host_instance.dtor_runs != dtors;
+	}
+	CHECK(ran);
+	CHECK(strstr(dlreg_errdetail(), "libdoes_not_exist.so#") != NULL);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	CHECK(!mapped("dtor_cb") && !mapped("plain01"));
+	done_reg(reg);
+}
 
 static void test_log_sink_reentry(void)
 {
@@ -2127,6 +2188,30 @@ static void test_allocation_failures(void)
 	CHECK_ERR(dlreg_open(reg, fixture("plain12"), 0, &base), DLREG_OK);
 	sym_sweep("read_sym", base, rd);
 	CHECK_ERR(dlreg_close(reg, base), DLREG_OK);
+
+	/*
+	 * dlreg_open with DLREG_HINT_NODELETE of a library not loaded: the
+	 * loader's no-delete cannot be undone, so no allocation may fail once
+	 * the object is loaded.
+	 */
+	const char *pinned = fixture("plain13");
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	uint64_t refs0 = held_refs(reg);
+	for (k = 0;; k++) {
+		dlreg_lib_t *a = (dlreg_lib_t *)1;
+		fail_alloc(k);
+		err = dlreg_open(reg, pinned, DLREG_HINT_NODELETE, &a);
+		failed = alloc_was_failed();
+		if (err == DLREG_OK) {
+			CHECK(!failed && dlreg_lib_refs(a) == 2);
+			CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+			break;
+		}
+		check_enomem("open with NODELETE", k, err, failed);
+		CHECK(a == NULL && held_refs(reg) == refs0 && !mapped("plain13"));
+	}
+	CHECK(k > 0 && mapped("plain13"));
+
 	unlink(link);
 	rmdir(dir);
 	done_reg(reg);
@@ -2153,6 +2238,9 @@ static void test_refs_limit(void)
 	CHECK(more == NULL && strstr(dlreg_errdetail(), "references") != NULL);
 	/* The slow path too: a GLOBAL open misses the fast path. */
 	CHECK_ERR(dlreg_open(reg, fixture("plain21"), DLREG_HINT_GLOBAL, &more), DLREG_EOVERFLOW);
+	/* NODELETE too, refused before the loader makes the object stay for good. */
+	CHECK_ERR(dlreg_open(reg, fixture("plain21"), DLREG_HINT_NODELETE, &more), DLREG_EOVERFLOW);
+	CHECK(!(dlreg_lib_hints(h[0]) & DLREG_HINT_NODELETE));
 	dlreg_reader_t *r = dlreg_reader_self(reg);
 	CHECK(r != NULL);
 	dlreg_read_begin(r);
@@ -2207,6 +2295,7 @@ static const struct test tests[] = {
 	{ "sym_misses_and_orphans", test_sym_misses_and_orphans },
 	{ "log_sink_reentry", test_log_sink_reentry },
 	{ "log_sink_in_read_section", test_log_sink_in_read_section },
+	{ "detail_survives_user_code", test_detail_survives_user_code },
 	{ "destroy_while_readers_exit", test_destroy_while_readers_exit },
 	{ "quiesce_with_busy_readers", test_quiesce_with_busy_readers },
 	{ "fork_in_destructor", test_fork_in_destructor },

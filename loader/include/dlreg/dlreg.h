@@ -67,7 +67,9 @@ DLREG_API const char *dlreg_strerror(int err);
  * example the dynamic loader's dlerror() text, captured at once).  Paths in
  * it are redacted unless the registry was created with
  * DLREG_CONFIG_FULL_PATHS.  Valid until the same thread's next dlreg call;
- * "" when there is none.  Thread-safe: each thread has its own.
+ * "" when there is none.  Thread-safe: each thread has its own.  Calls that
+ * the failing call's own user code makes (the log sink, a plugin's
+ * constructor or destructor) do not replace it.
  */
 DLREG_API const char *dlreg_errdetail(void);
 
@@ -161,6 +163,11 @@ DLREG_API int dlreg_destroy(dlreg_t *reg, size_t *still_referenced);
  * a NOW open of an object opened LAZY (by dlreg or by anyone) returns the
  * lazily bound object, as dlopen does, and DEEPBIND does not apply to it.
  * GLOBAL and NODELETE do apply, and are added to the entry's hints.
+ * The loader's no-delete cannot be undone, so an open allocates its entry
+ * and checks the reference limit before dlopen runs; still, with
+ * DLREG_HINT_NODELETE, a DLREG_ENOMEM growing the registry's sets, or a
+ * DLREG_EOVERFLOW reached by other threads' opens in the meantime, leaves
+ * the object loaded (a later open registers it).
  */
 DLREG_API int dlreg_open(dlreg_t *reg, const char *path, unsigned hints, dlreg_lib_t **out);
 
