@@ -86,6 +86,10 @@ struct img_opts {
 	const char *debug; /* bytes between the notes and the string table */
 	size_t debug_len;
 	size_t note_skew; /* bytes put in front of the notes (unaligned area) */
+	uint32_t build_id_len; /* 0: 20 */
+	const char *owner;     /* the dlreg note's owner name bytes; NULL: "dlreg" */
+	uint32_t owner_sz;     /* its namesz (zero-filled past the name); 0: strlen + 1 */
+	int bare_record;       /* no NUL after the record: its length fills the note */
 };
 
 enum { E_PHOFF, E_SHOFF, E_PHENTSIZE, E_PHNUM, E_SHENTSIZE, E_SHNUM, E_SHSTRNDX };
@@ -123,16 +127,21 @@ static void set_s(struct img *m, unsigned i, int f, uint64_t v)
 	put(m, base + (m->is64 ? o64[f] : o32[f]), v, word ? (m->is64 ? 8 : 4) : 4);
 }
 
-static void note(struct img *m, const char *name, uint32_t type, const void *desc, uint32_t dsz,
-                 unsigned align)
+/* A note whose owner is `name` in nsz bytes (0: strlen + 1), zero-filled. */
+static void note(struct img *m, const char *name, uint32_t nsz, uint32_t type, const void *desc,
+                 uint32_t dsz, unsigned align)
 {
 	size_t start = m->b.len;
-	uint32_t nsz = (uint32_t)strlen(name) + 1;
+	size_t slen = strlen(name);
+	if (!nsz)
+		nsz = (uint32_t)slen + 1;
 	b_put(&m->b, NULL, 12);
 	put(m, start, nsz, 4);
 	put(m, start + 4, dsz, 4);
 	put(m, start + 8, type, 4);
-	b_put(&m->b, name, nsz);
+	b_put(&m->b, name, slen < nsz ? slen : nsz);
+	if (slen < nsz)
+		b_put(&m->b, NULL, nsz - slen);
 	while ((m->b.len - start) % align) /* padding counts from the area, not the file */
 		b_put(&m->b, NULL, 1);
 	b_put(&m->b, desc, dsz);
@@ -144,18 +153,21 @@ static void notes(struct img *m, const struct img_opts *o)
 {
 	m->note_off = m->b.len;
 	if (o->build_id) {
-		unsigned char id[20];
+		unsigned char id[DLREG_BUILD_ID_MAX + 1];
+		uint32_t n = o->build_id_len ? o->build_id_len : 20;
 		for (unsigned i = 0; i < sizeof id; i++)
 			id[i] = (unsigned char)(0x40 + i);
-		note(m, "GNU", NT_GNU_BUILD_ID, id, sizeof id, o->align);
+		note(m, "GNU", 0, NT_GNU_BUILD_ID, id, n, o->align);
 	}
 	if (o->dlreg_note) {
 		struct bytes d = {0};
 		const char *json = o->json ? o->json : J_OK;
 		b_record(&d, json, (uint32_t)strlen(json));
-		b_put(&d, NULL, 1);
+		if (!o->bare_record)
+			b_put(&d, NULL, 1);
 		m->dlreg_note = m->b.len;
-		note(m, "dlreg", DLREG_NOTE_TYPE_METADATA, d.p, (uint32_t)d.len, o->align);
+		note(m, o->owner ? o->owner : "dlreg", o->owner_sz, DLREG_NOTE_TYPE_METADATA, d.p,
+		     (uint32_t)d.len, o->align);
 		free(d.p);
 	}
 	m->note_len = m->b.len - m->note_off;
@@ -536,7 +548,7 @@ static void notes_overlapping_many(struct bytes *out)
 	b_put(&m.b, NULL, SEGS * 56);
 	size_t area = m.b.len;
 	for (unsigned i = 0; i < NOTES; i++)
-		note(&m, "", 1, NULL, 0, 4);
+		note(&m, "", 0, 1, NULL, 0, 4);
 	const struct img_opts o = {.is64 = 1};
 	ident(&m, &o, 64);
 	set_e(&m, E_PHOFF, m.phoff);
@@ -674,6 +686,85 @@ static void dlreg_too_big(struct bytes *out)
 	done(&m, out);
 }
 
+/*
+ * The note area ends exactly where the dlreg note's descriptor does (its
+ * padding cut off: still valid), or one byte before (it runs past).
+ */
+static size_t dlreg_desc_end(const struct img *m)
+{
+	const unsigned char *h = m->b.p + m->dlreg_note;
+	uint32_t dsz = (uint32_t)h[4] | (uint32_t)h[5] << 8 | (uint32_t)h[6] << 16 |
+	               (uint32_t)h[7] << 24;
+	size_t end = m->dlreg_note - m->note_off + 12 + 8 + dsz; /* "dlreg\0" padded to 8 */
+	if (end >= m->note_len) { /* the case would test nothing */
+		fprintf(stderr, "corpus: the dlreg descriptor needs padding\n");
+		exit(99);
+	}
+	return end;
+}
+
+PATCH_CASE(ok_note_area_exact, set_p(&m, 1, P_FILESZ, dlreg_desc_end(&m)))
+PATCH_CASE(note_area_one_short, set_p(&m, 1, P_FILESZ, dlreg_desc_end(&m) - 1))
+/* The record's length one byte more than its note holds. */
+PATCH_CASE(dlreg_len_one_past, put(&m, m.dlreg_note + 36, strlen(J_OK) + 2, 4))
+
+static void opts_case(struct bytes *out, const struct img_opts *o)
+{
+	struct img m;
+	img_build(&m, o);
+	done(&m, out);
+}
+
+/* A record that fills its descriptor to the last byte. */
+static void ok_dlreg_len_exact(struct bytes *out)
+{
+	struct img_opts o = std64;
+	o.bare_record = 1;
+	opts_case(out, &o);
+}
+
+/* The longest build-id kept, and one byte longer (ignored). */
+static void ok_build_id_max(struct bytes *out)
+{
+	struct img_opts o = std64;
+	o.build_id_len = DLREG_BUILD_ID_MAX;
+	opts_case(out, &o);
+}
+
+static void ok_build_id_over(struct bytes *out)
+{
+	struct img_opts o = std64;
+	o.build_id_len = DLREG_BUILD_ID_MAX + 1;
+	opts_case(out, &o);
+}
+
+/*
+ * Owner names that start like "dlreg" but are not it: not the metadata
+ * note (the record in it is then found as a marker).
+ */
+static void owner_longer(struct bytes *out)
+{
+	struct img_opts o = std64;
+	o.owner = "dlreg";
+	o.owner_sz = 7; /* "dlreg\0\0" */
+	opts_case(out, &o);
+}
+
+static void owner_prefix(struct bytes *out)
+{
+	struct img_opts o = std64;
+	o.owner = "dlregs";
+	opts_case(out, &o);
+}
+
+static void owner_cut(struct bytes *out)
+{
+	struct img_opts o = std64;
+	o.owner = "dlreg";
+	o.owner_sz = 5; /* no NUL */
+	opts_case(out, &o);
+}
+
 static void sections_only(struct img *m)
 {
 	struct img_opts o = std64;
@@ -721,11 +812,16 @@ static void elf_build_id_only(struct bytes *out)
 
 #define OK(name, where, json, fn)                                                                  \
 	{                                                                                          \
-		name, DLREG_OK, where, json, fn                                                    \
+		name, DLREG_OK, where, json, fn, NULL                                              \
 	}
 #define ERR(name, err, fn)                                                                         \
 	{                                                                                          \
-		name, err, 0, NULL, fn                                                             \
+		name, err, 0, NULL, fn, NULL                                                       \
+	}
+/* A failure whose detail must say `detail` (the check that caught it). */
+#define ERRD(name, err, fn, detail)                                                                \
+	{                                                                                          \
+		name, err, 0, NULL, fn, detail                                                     \
 	}
 
 const struct corpus_case corpus_cases[] = {
@@ -744,6 +840,10 @@ const struct corpus_case corpus_cases[] = {
         OK("ok-marker-after-debug", DLREG_META_MARKER, J_OK, ok_marker_after_debug),
         OK("ok-elf-marker-in-rodata", DLREG_META_MARKER, J_OK, ok_elf_marker_in_rodata),
         OK("ok-marker-straddle", DLREG_META_MARKER, J_OK, ok_marker_straddle),
+        OK("ok-note-area-exact", DLREG_META_NOTE_SEGMENT, J_OK, ok_note_area_exact),
+        OK("ok-dlreg-len-exact", DLREG_META_NOTE_SEGMENT, J_OK, ok_dlreg_len_exact),
+        OK("ok-build-id-max", DLREG_META_NOTE_SEGMENT, J_OK, ok_build_id_max),
+        OK("ok-build-id-over", DLREG_META_NOTE_SEGMENT, J_OK, ok_build_id_over),
         ERR("empty", DLREG_ENOMETA, empty),
         ERR("text-no-meta", DLREG_ENOMETA, text_no_meta),
         ERR("marker-cut", DLREG_ENOMETA, marker_cut),
@@ -784,15 +884,18 @@ const struct corpus_case corpus_cases[] = {
         ERR("note-offset-overflow", DLREG_EMALFORMED, note_offset_overflow),
         ERR("note-filesz-overflow", DLREG_EMALFORMED, note_filesz_overflow),
         ERR("note-past-eof", DLREG_EMALFORMED, note_past_eof),
-        ERR("note-misaligned", DLREG_EMALFORMED, note_misaligned),
+        ERRD("note-misaligned", DLREG_EMALFORMED, note_misaligned, "misaligned offset"),
         ERR("note-bad-align", DLREG_EMALFORMED, note_bad_align),
         ERR("note-area-short", DLREG_EMALFORMED, note_area_short),
+        ERRD("note-area-one-short", DLREG_EMALFORMED, note_area_one_short,
+             "runs past its area"),
         ERR("note-header-cut", DLREG_EMALFORMED, note_header_cut),
         ERR("note-namesz-huge", DLREG_EMALFORMED, note_namesz_huge),
         ERR("note-descsz-huge", DLREG_EMALFORMED, note_descsz_huge),
         ERR("dlreg-desc-short", DLREG_EMALFORMED, dlreg_desc_short),
         ERR("dlreg-bad-magic", DLREG_EMALFORMED, dlreg_bad_magic),
         ERR("dlreg-len-past-desc", DLREG_EMALFORMED, dlreg_len_past_desc),
+        ERRD("dlreg-len-one-past", DLREG_EMALFORMED, dlreg_len_one_past, "runs past its note"),
         ERR("dlreg-len-zero", DLREG_EMALFORMED, dlreg_len_zero),
         ERR("dlreg-json-broken", DLREG_EMALFORMED, dlreg_json_broken),
         ERR("dlreg-json-ctrl", DLREG_EMALFORMED, dlreg_json_ctrl),
@@ -804,10 +907,14 @@ const struct corpus_case corpus_cases[] = {
         ERR("strtab-wrong-type", DLREG_EMALFORMED, strtab_wrong_type),
         ERR("section-note-past-eof", DLREG_EMALFORMED, section_note_past_eof),
         ERR("section-note-size-overflow", DLREG_EMALFORMED, section_note_size_overflow),
-        ERR("section-note-misaligned", DLREG_EMALFORMED, section_note_misaligned),
+        ERRD("section-note-misaligned", DLREG_EMALFORMED, section_note_misaligned,
+             "misaligned offset"),
         ERR("shnum-extended-huge", DLREG_ETOOBIG, shnum_extended_huge),
         ERR("elf-no-notes", DLREG_ENOMETA, elf_no_notes),
         ERR("elf-build-id-only", DLREG_ENOMETA, elf_build_id_only),
+        OK("ok-owner-longer", DLREG_META_MARKER, J_OK, owner_longer),
+        OK("ok-owner-prefix", DLREG_META_MARKER, J_OK, owner_prefix),
+        OK("ok-owner-cut", DLREG_META_MARKER, J_OK, owner_cut),
 };
 const size_t corpus_count = sizeof corpus_cases / sizeof corpus_cases[0];
 

@@ -22,6 +22,7 @@ struct corpus_case {
 	int where;        /* enum dlreg_meta_where for ok cases */
 	const char *json; /* expected metadata for ok cases */
 	void (*build)(struct bytes *out);
+	const char *detail; /* if set, in dlreg_errdetail() of a failing case */
 };
 
 extern const struct corpus_case corpus_cases[];

@@ -6,6 +6,7 @@
  * Usage: test_scan_malformed [PLUGIN.so]   (a plugin built with
  * DLREG_PLUGIN_METADATA whose metadata has "name":"scan-a")
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -110,6 +111,8 @@ static void check_case(const struct corpus_case *c)
 	int rc = dlreg_scan_buffer(b.p, b.len, NULL, &ref);
 	CHECK(rc == c->expect, "%s: buffer: got %s, want %s (%s)", c->name, dlreg_strerror(rc),
 	      dlreg_strerror(c->expect), dlreg_errdetail());
+	CHECK(rc == DLREG_OK || !c->detail || strstr(dlreg_errdetail(), c->detail),
+	      "%s: buffer: detail '%s' does not say '%s'", c->name, dlreg_errdetail(), c->detail);
 	if (rc == DLREG_OK) {
 		CHECK(strcmp(ref->json, c->json) == 0, "%s: wrong json %s", c->name, ref->json);
 		CHECK((int)ref->where == c->where, "%s: found by %s", c->name,
@@ -126,6 +129,9 @@ static void check_case(const struct corpus_case *c)
 		CHECK((rc == DLREG_OK) == (m != NULL), "%s: %s: result pointer", c->name, bn);
 		if (rc != DLREG_OK) {
 			check_detail_redacted(c->name);
+			CHECK(!c->detail || strstr(dlreg_errdetail(), c->detail),
+			      "%s: %s: detail '%s' does not say '%s'", c->name, bn,
+			      dlreg_errdetail(), c->detail);
 			continue;
 		}
 		if (ref)
@@ -169,6 +175,22 @@ static void check_elf_details(void)
 		m = NULL;
 		free(b.p);
 	}
+	/* A build-id of DLREG_BUILD_ID_MAX bytes is kept whole; a longer one is none. */
+	for (size_t i = 0; i < corpus_count; i++) {
+		const struct corpus_case *c = &corpus_cases[i];
+		if (strncmp(c->name, "ok-build-id-", 12) != 0)
+			continue;
+		size_t want = strcmp(c->name, "ok-build-id-max") == 0 ? DLREG_BUILD_ID_MAX : 0;
+		corpus_build(c, &b);
+		CHECK(dlreg_scan_buffer(b.p, b.len, NULL, &m) == DLREG_OK, "%s", c->name);
+		CHECK(m && m->build_id_len == want &&
+		              (!want || (m->build_id[0] == 0x40 && m->build_id[want - 1] == 0x7f)),
+		      "%s: build-id of %zu bytes, want %zu", c->name, m ? m->build_id_len : 0,
+		      want);
+		dlreg_metadata_free(m);
+		m = NULL;
+		free(b.p);
+	}
 	for (size_t i = 0; i < corpus_count; i++) {
 		if (strcmp(corpus_cases[i].name, "ok-sections-only") != 0)
 			continue;
@@ -203,6 +225,36 @@ static void check_limits(void)
 		dlreg_metadata_free(m);
 		m = NULL;
 		free(b.p);
+	}
+	/* max_meta_size admits metadata of exactly that size, in a note or a marker. */
+	static const struct {
+		const char *name;
+		int over; /* the result one byte over the limit */
+	} at_limit[] = {{"ok-elf64-le", DLREG_ETOOBIG}, {"ok-marker-text", DLREG_ENOMETA}};
+	for (size_t k = 0; k < sizeof at_limit / sizeof at_limit[0]; k++) {
+		for (size_t i = 0; i < corpus_count; i++) {
+			if (strcmp(corpus_cases[i].name, at_limit[k].name) != 0)
+				continue;
+			corpus_build(&corpus_cases[i], &b);
+			CHECK(dlreg_scan_buffer(b.p, b.len, NULL, &m) == DLREG_OK, "%s",
+			      at_limit[k].name);
+			struct dlreg_scan_options lim = {.max_meta_size = m ? m->json_len : 1};
+			dlreg_metadata_free(m);
+			m = NULL;
+			int rc = dlreg_scan_buffer(b.p, b.len, &lim, &m);
+			CHECK(rc == DLREG_OK, "%s with max_meta_size %zu: %s (%s)", at_limit[k].name,
+			      lim.max_meta_size, dlreg_strerror(rc), dlreg_errdetail());
+			dlreg_metadata_free(m);
+			m = NULL;
+			lim.max_meta_size--;
+			rc = dlreg_scan_buffer(b.p, b.len, &lim, &m);
+			CHECK(rc == at_limit[k].over, "%s with max_meta_size %zu: %s, want %s",
+			      at_limit[k].name, lim.max_meta_size, dlreg_strerror(rc),
+			      dlreg_strerror(at_limit[k].over));
+			dlreg_metadata_free(m);
+			m = NULL;
+			free(b.p);
+		}
 	}
 	/* Metadata larger than the read window is read around it, and mapped whole. */
 	char path[512];
@@ -611,6 +663,58 @@ static void check_plugin(const char *plugin)
 	CHECK(dlreg_scan_file(path, &no_marker, &m) == DLREG_ENOMETA, "NO_MARKER flag");
 }
 
+/* Open descriptors and mappings of this process. */
+static void count_fds_maps(size_t *fds, size_t *maps)
+{
+	*fds = *maps = 0;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d && (e = readdir(d));)
+		*fds += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	FILE *f = fopen("/proc/self/maps", "re");
+	for (int c; f && (c = getc(f)) != EOF;)
+		*maps += c == '\n';
+	if (f)
+		fclose(f);
+}
+
+/*
+ * Scans give back every descriptor and mapping they take, on success and
+ * on each kind of failure, through every backend.
+ */
+static void check_no_leaks(const char *plugin)
+{
+	static const char *const names[] = {"ok-marker-straddle", "ok-elf64-le",
+	                                    "note-area-one-short", "marker-cut", "dlreg-too-big"};
+	static const enum dlreg_scan_backend backends[] = {DLREG_SCAN_MMAP, DLREG_SCAN_READ,
+	                                                   DLREG_SCAN_AUTO};
+	char paths[sizeof names / sizeof names[0] + 3][512];
+	size_t n = 0;
+	for (; n < sizeof names / sizeof names[0]; n++)
+		path_in(paths[n], sizeof paths[n], names[n]);
+	snprintf(paths[n++], sizeof paths[0], "%s", plugin);
+	snprintf(paths[n++], sizeof paths[0], "%s", tmpdir);      /* opened, then refused */
+	snprintf(paths[n++], sizeof paths[0], "%s", "/dev/null"); /* likewise */
+	size_t fds0 = 0, maps0 = 0, fds, maps;
+	for (int round = 0; round < 2; round++) {
+		if (round == 1)
+			count_fds_maps(&fds0, &maps0);
+		for (int rep = 0; rep < (round ? 20 : 1); rep++)
+			for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++)
+				for (size_t i = 0; i < n; i++) {
+					struct dlreg_scan_options o = {.backend = backends[b]};
+					struct dlreg_metadata *m = NULL;
+					(void)dlreg_scan_file(paths[i], &o, &m);
+					dlreg_metadata_free(m);
+				}
+	}
+	count_fds_maps(&fds, &maps);
+	CHECK(fds == fds0 && maps == maps0,
+	      "%zu scans: %zu descriptors and %zu mappings before, %zu and %zu after",
+	      20 * n * (sizeof backends / sizeof backends[0]), fds0, maps0, fds, maps);
+}
+
 /* Writes `size` bytes of 'x' to a new file, `tail` (if any) at its very end. */
 static int write_filled(const char *path, uint64_t size, const void *tail, size_t tail_len)
 {
@@ -654,6 +758,40 @@ static void marker_record(unsigned char rec[22])
 	static const unsigned char magic[] = DLREG_METADATA_MAGIC_BYTES;
 	memcpy(rec, magic, 16);
 	memcpy(rec + 16, "\x02\x00\x00\x00{}", 6);
+}
+
+/*
+ * The read backend searches window by window, carrying the magic's length
+ * less one byte into the next: a record that starts at any offset across
+ * the first two window edges (the second window starts that carry early)
+ * is found, where it is.
+ */
+static void check_window_edges(void)
+{
+	const size_t w = DLREG_SCAN_READ_BUF_MIN, carry = DLREG_METADATA_MAGIC_LEN - 1;
+	const size_t edges[] = {w, 2 * w - carry};
+	static unsigned char file[4 * DLREG_SCAN_READ_BUF_MIN];
+	unsigned char rec[22];
+	char path[512];
+	path_in(path, sizeof path, "window-edge");
+	marker_record(rec);
+	struct dlreg_scan_options o = {.backend = DLREG_SCAN_READ, .read_buf_size = w};
+	for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++) {
+		for (size_t at = edges[e] - sizeof rec; at <= edges[e] + 2; at++) {
+			memset(file, 'x', sizeof file);
+			memcpy(file + at, rec, sizeof rec);
+			CHECK(write_file(path, file, sizeof file) == 0, "cannot write %s", path);
+			struct dlreg_metadata *m = NULL;
+			int rc = dlreg_scan_file(path, &o, &m);
+			CHECK(rc == DLREG_OK && m->where == DLREG_META_MARKER &&
+			              m->offset == at + DLREG_METADATA_HEADER_LEN,
+			      "record at %zu (window edge %zu): %s (%s), at %llu", at, edges[e],
+			      dlreg_strerror(rc), dlreg_errdetail(),
+			      m ? (unsigned long long)m->offset : 0ULL);
+			dlreg_metadata_free(m);
+		}
+	}
+	unlink(path);
 }
 
 /*
@@ -1278,9 +1416,11 @@ int main(int argc, char **argv)
 	check_fifo_not_opened();
 	check_unreadable();
 	check_sparse();
+	check_window_edges();
 	check_full_paths_flag();
 	if (argc > 1) {
 		check_plugin(argv[1]);
+		check_no_leaks(argv[1]);
 		check_auto(argv[1]);
 	}
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
