@@ -11,7 +11,9 @@
  * signals are queued by the thread to itself (rt_tgsigqueueinfo, which
  * lets a thread give itself a kernel si_code), with an address inside the
  * armed range: BUS_ADRERR there must jump (the control: the scope is
- * armed and the signal arrives), BUS_MCEERR_AO must not.
+ * armed and the signal arrives), BUS_MCEERR_AO must not.  Nor may a
+ * BUS_ADRERR one byte outside the range, on either side: a fault that is
+ * not the scan's goes on to the application's handler too.
  */
 #include <signal.h>
 #include <setjmp.h>
@@ -46,18 +48,23 @@ static int send_self(int code, void *addr)
 	                    &si);
 }
 
-/* 1 if the handler jumped out of the armed scope, 0 if not, -1 if the
- * signal could not be sent. */
-static int jumps(int code, void *base, size_t len)
+/* 1 if the handler jumped out of the armed scope [base, base + len) for a
+ * fault at base + off, 0 if not, -1 if the signal could not be sent. */
+static int jumps_at(int code, void *base, size_t len, intptr_t off)
 {
 	struct dlreg__fault_scope scope;
 	volatile int sent = 0;
 	if (sigsetjmp(scope.env, 1))
 		return 1; /* the handler popped the scope */
 	dlreg__fault_arm(&scope, base, len);
-	sent = send_self(code, (char *)base + 100) == 0;
+	sent = send_self(code, (void *)((uintptr_t)base + (uintptr_t)off)) == 0;
 	dlreg__fault_disarm(&scope);
 	return sent ? 0 : -1;
+}
+
+static int jumps(int code, void *base, size_t len)
+{
+	return jumps_at(code, base, len, 100);
 }
 
 int main(void)
@@ -95,6 +102,22 @@ int main(void)
 	CHECK(chained_code == BUS_MCEERR_AO,
 	      "BUS_MCEERR_AO did not reach the application's handler (si_code seen: %d)",
 	      (int)chained_code);
+
+	/* The range's first and last bytes are the scan's; the bytes around it are not. */
+	static const struct {
+		intptr_t off;
+		int jump;
+	} edge[] = {{0, 1}, {-1, 0}, {0, 1}, {1, 0}};
+	for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+		intptr_t off = i < 2 ? edge[i].off : (intptr_t)len - 1 + edge[i].off;
+		chained_code = -1;
+		r = jumps_at(BUS_ADRERR, page, len, off);
+		CHECK(r == edge[i].jump, "BUS_ADRERR at offset %ld of the armed range: %s", (long)off,
+		      r == 1 ? "jumped" : r == 0 ? "did not jump" : "could not be sent");
+		CHECK(chained_code == (edge[i].jump ? -1 : BUS_ADRERR),
+		      "BUS_ADRERR at offset %ld: the application's handler saw si_code %d", (long)off,
+		      (int)chained_code);
+	}
 	munmap(page, len);
 	return check_report("scan_fault_ao");
 }
