@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -1272,6 +1273,97 @@ static void reentrant_log(void *ctx, enum dlreg_log_level lvl, const char *msg)
 
 static dlreg_lib_t *sink_orphans[2]; /* reachable for LeakSanitizer */
 
+#ifdef DLREG_TEST_UNLOCK_HOOK
+/*
+ * The path set grows (64 slots, then 128, ... past 512) while other threads
+ * look paths up in it: the map a reader is walking is freed only after a
+ * grace period.  Run by test_registry_hooked, whose frees overwrite the
+ * memory first: after an early free a reader follows garbage and crashes
+ * (the sanitizers cannot see it: Concurrency Kit's loads are inline
+ * assembly).  Each path is the same plugin reached through another number
+ * of "./", so each open adds an alias; a new registry each round starts
+ * the set small again.
+ */
+enum { GROW_PATHS = 600, GROW_ROUNDS = 12, GROW_READERS = 2 };
+static atomic_bool poison_frees; /* see __wrap_free */
+
+struct grow_ctx {
+	dlreg_t *reg;
+	char **paths;
+	atomic_int published; /* paths opened so far */
+	atomic_bool stop;
+	atomic_long hits;
+};
+
+static void *grow_reader(void *arg)
+{
+	struct grow_ctx *c = arg;
+	dlreg_reader_t *rd = dlreg_reader_self(c->reg);
+	unsigned x = (unsigned)(uintptr_t)&x;
+	long hits = 0;
+	while (rd && !atomic_load(&c->stop)) {
+		int n = atomic_load(&c->published);
+		dlreg_read_begin(rd);
+		for (int k = 0; k < 16 && n > 0; k++) {
+			x = x * 1103515245u + 12345u;
+			hits += dlreg_read_lookup(rd, c->paths[(x >> 8) % (unsigned)n]) != NULL;
+		}
+		dlreg_read_end(rd);
+	}
+	atomic_fetch_add(&c->hits, hits);
+	return NULL;
+}
+
+static void test_path_set_grows_under_readers(void)
+{
+	static char *paths[GROW_PATHS];
+	static dlreg_lib_t *libs[GROW_PATHS];
+	for (int i = 0; i < GROW_PATHS; i++) {
+		size_t len = strlen(fixdir) + 2 * (size_t)i + 32;
+		paths[i] = malloc(len);
+		CHECK(paths[i] != NULL);
+		int n = snprintf(paths[i], len, "%s/", fixdir);
+		for (int k = 0; k < i; k++)
+			n += snprintf(paths[i] + n, len - (size_t)n, "./");
+		snprintf(paths[i] + n, len - (size_t)n, "libplain14.so");
+	}
+	long hits = 0;
+	atomic_store(&poison_frees, true);
+	for (int round = 0; round < GROW_ROUNDS; round++) {
+		struct grow_ctx c = { .reg = new_reg(), .paths = paths };
+		pthread_t t[GROW_READERS];
+		for (int i = 0; i < GROW_READERS; i++)
+			CHECK(pthread_create(&t[i], NULL, grow_reader, &c) == 0);
+		for (int i = 0; i < GROW_PATHS; i++) {
+			CHECK_ERR(dlreg_open(c.reg, paths[i], 0, &libs[i]), DLREG_OK);
+			atomic_store(&c.published, i + 1);
+		}
+		atomic_store(&c.stop, true);
+		for (int i = 0; i < GROW_READERS; i++)
+			pthread_join(t[i], NULL);
+		hits += atomic_load(&c.hits);
+		/* Every alias names the one entry. */
+		dlreg_reader_t *rd = dlreg_reader_self(c.reg);
+		CHECK(rd != NULL);
+		dlreg_read_begin(rd);
+		int found = 0;
+		for (int i = 0; i < GROW_PATHS; i++)
+			found += dlreg_read_lookup(rd, paths[i]) == (const dlreg_lib_t *)libs[0];
+		dlreg_read_end(rd);
+		CHECK(found == GROW_PATHS);
+		CHECK(dlreg_lib_refs(libs[0]) == GROW_PATHS);
+		for (int i = 0; i < GROW_PATHS; i++)
+			CHECK_ERR(dlreg_close(c.reg, libs[i]), DLREG_OK);
+		done_reg(c.reg);
+	}
+	atomic_store(&poison_frees, false);
+	CHECK(hits > 0);
+	CHECK(!mapped("plain14"));
+	for (int i = 0; i < GROW_PATHS; i++)
+		free(paths[i]);
+}
+#endif
+
 /*
  * A failing call's detail survives the user code it runs before returning:
  * a log sink that opens and closes a library, a plugin destructor (run by
@@ -1930,6 +2022,21 @@ void *__wrap_malloc(size_t n)
 	return alloc_fails(n) ? NULL : __real_malloc(n);
 }
 
+/*
+ * With poison_frees set, memory is overwritten before it is freed: a reader
+ * still walking a freed map then follows garbage and crashes, where the
+ * sanitizers see nothing (Concurrency Kit's loads are inline assembly).
+ */
+void __real_free(void *p);
+void __wrap_free(void *p);
+
+void __wrap_free(void *p)
+{
+	if (p && atomic_load_explicit(&poison_frees, memory_order_relaxed))
+		memset(p, 0xa5, malloc_usable_size(p));
+	__real_free(p);
+}
+
 void *__wrap_calloc(size_t k, size_t n)
 {
 	return alloc_fails(k * n) ? NULL : __real_calloc(k, n);
@@ -1966,15 +2073,27 @@ static uint64_t held_refs(dlreg_t *reg)
 	return st.dlopen_calls - st.dlclose_calls;
 }
 
-/* An ENOMEM is reported with its own detail, and only for a failed allocation. */
-static void check_enomem(const char *what, long k, int err, bool failed)
+/*
+ * An ENOMEM is reported with its own detail, and only for a failed
+ * allocation.  Otherwise the calling test stops: its sweep would go on
+ * for ever.
+ */
+static bool enomem_ok(const char *what, long k, int err, bool failed)
 {
 	if (err == DLREG_ENOMEM && failed && dlreg_errdetail()[0])
-		return;
-	fprintf(stderr, "%s, allocation %ld %s: %s (detail '%s')\n", what, k,
-		failed ? "failed" : "not failed", dlreg_strerror(err), dlreg_errdetail());
-	CHECK(!"ENOMEM with a detail, only after a failed allocation");
+		return true;
+	fprintf(stderr, "%s, allocation %ld %s: %s (detail '%s'); want ENOMEM with a detail, only "
+		"after a failed allocation\n", what, k, failed ? "failed" : "not failed",
+		dlreg_strerror(err), dlreg_errdetail());
+	failures++;
+	return false;
 }
+
+#define CHECK_ENOMEM(what, k, err, failed)                   \
+	do {                                                 \
+		if (!enomem_ok((what), (k), (err), (failed))) \
+			return;                              \
+	} while (0)
 
 /* A loaded library is usable through every path: by handle, by path, by symbol. */
 static void check_usable(dlreg_t *reg, dlreg_reader_t *rd, const char *path)
@@ -2007,7 +2126,7 @@ static void sym_sweep(const char *what, dlreg_lib_t *lib, dlreg_reader_t *rd)
 				return;
 			continue;
 		}
-		check_enomem(what, k, err, failed);
+		CHECK_ENOMEM(what, k, err, failed);
 	}
 }
 
@@ -2075,7 +2194,7 @@ static void test_path_set_full(void)
 			continue;
 		}
 		refused++;
-		check_enomem("open with the path set full", i, err, failed);
+		CHECK_ENOMEM("open with the path set full", i, err, failed);
 		CHECK(lib == NULL);
 		CHECK_ERR(found, DLREG_ENOTLOADED);
 		CHECK(held_refs(reg) == held);
@@ -2117,7 +2236,7 @@ static void test_allocation_failures(void)
 			done_reg(reg);
 			break;
 		}
-		check_enomem("create", k, err, failed);
+		CHECK_ENOMEM("create", k, err, failed);
 		CHECK(reg == NULL);
 	}
 	CHECK(k > 0);
@@ -2141,7 +2260,7 @@ static void test_allocation_failures(void)
 				break;
 			continue;
 		}
-		check_enomem("open", k, err, failed);
+		CHECK_ENOMEM("open", k, err, failed);
 		CHECK(a == NULL && held_refs(reg) == 0 && !mapped("plain10"));
 		CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
 	}
@@ -2178,7 +2297,7 @@ static void test_allocation_failures(void)
 				break;
 			continue;
 		}
-		check_enomem("open by a second path", k, err, failed);
+		CHECK_ENOMEM("open by a second path", k, err, failed);
 		CHECK(a == NULL && dlreg_lib_refs(base) == 1 && held_refs(reg) == 1);
 	}
 
@@ -2207,7 +2326,7 @@ static void test_allocation_failures(void)
 			CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
 			break;
 		}
-		check_enomem("open with NODELETE", k, err, failed);
+		CHECK_ENOMEM("open with NODELETE", k, err, failed);
 		CHECK(a == NULL && held_refs(reg) == refs0 && !mapped("plain13"));
 	}
 	CHECK(k > 0 && mapped("plain13"));
@@ -2312,6 +2431,7 @@ static const struct test tests[] = {
 	{ "quiesce_waits_for_batch_in_flight", test_quiesce_waits_for_batch_in_flight },
 	{ "allocation_failures", test_allocation_failures },
 	{ "path_set_full", test_path_set_full },
+	{ "path_set_grows_under_readers", test_path_set_grows_under_readers },
 #endif
 };
 
