@@ -1273,6 +1273,68 @@ static void reentrant_log(void *ctx, enum dlreg_log_level lvl, const char *msg)
 
 static dlreg_lib_t *sink_orphans[2]; /* reachable for LeakSanitizer */
 
+/*
+ * What one thread wrote into an entry (a symbol it cached) before its
+ * close is seen by the thread whose last close frees the entry: the
+ * reference count's decrement and last decrement order them, and nothing
+ * else does here (the closer learns of the close from a relaxed counter).
+ * Under ThreadSanitizer a weaker ordering on either is a reported race.
+ */
+struct order_ctx {
+	dlreg_t *reg;
+	const char *path;
+	sem_t go;
+	atomic_bool quit;
+	atomic_int errors;
+};
+
+static void *order_user(void *arg)
+{
+	struct order_ctx *c = arg;
+	for (;;) {
+		sem_wait(&c->go);
+		if (atomic_load(&c->quit))
+			return NULL;
+		dlreg_lib_t *h = NULL;
+		void *sym = NULL;
+		if (dlreg_open(c->reg, c->path, 0, &h) != DLREG_OK ||
+		    dlreg_sym(h, DLREG_FIXTURE_SYM_ANSWER, &sym) != DLREG_OK ||
+		    dlreg_close(c->reg, h) != DLREG_OK)
+			atomic_fetch_add(&c->errors, 1);
+	}
+}
+
+static void test_close_orders_entry_writes(void)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s", fixture("plain15"));
+	struct order_ctx c = { .reg = new_reg(), .path = path };
+	CHECK(sem_init(&c.go, 0, 0) == 0);
+	pthread_t t;
+	CHECK(pthread_create(&t, NULL, order_user, &c) == 0);
+	for (int i = 0; i < 40; i++) {
+		dlreg_lib_t *lib;
+		CHECK_ERR(dlreg_open(c.reg, c.path, 0, &lib), DLREG_OK);
+		struct dlreg_stats st;
+		dlreg_stats(c.reg, &st);
+		uint64_t closes = st.closes;
+		sem_post(&c.go);
+		do {
+			sched_yield();
+			dlreg_stats(c.reg, &st);
+		} while (st.closes == closes);
+		CHECK_ERR(dlreg_close(c.reg, lib), DLREG_OK);
+		CHECK_ERR(dlreg_quiesce(c.reg), DLREG_OK);
+		CHECK(!mapped("plain15"));
+	}
+	atomic_store(&c.quit, true);
+	sem_post(&c.go);
+	pthread_join(t, NULL);
+	sem_destroy(&c.go);
+	CHECK(atomic_load(&c.errors) == 0);
+	done_reg(c.reg);
+}
+
 #ifdef DLREG_TEST_UNLOCK_HOOK
 /*
  * The path set grows (64 slots, then 128, ... past 512) while other threads
@@ -2415,6 +2477,7 @@ static const struct test tests[] = {
 	{ "log_sink_reentry", test_log_sink_reentry },
 	{ "log_sink_in_read_section", test_log_sink_in_read_section },
 	{ "detail_survives_user_code", test_detail_survives_user_code },
+	{ "close_orders_entry_writes", test_close_orders_entry_writes },
 	{ "destroy_while_readers_exit", test_destroy_while_readers_exit },
 	{ "quiesce_with_busy_readers", test_quiesce_with_busy_readers },
 	{ "fork_in_destructor", test_fork_in_destructor },
