@@ -912,9 +912,9 @@ const struct corpus_case corpus_cases[] = {
         ERR("shnum-extended-huge", DLREG_ETOOBIG, shnum_extended_huge),
         ERR("elf-no-notes", DLREG_ENOMETA, elf_no_notes),
         ERR("elf-build-id-only", DLREG_ENOMETA, elf_build_id_only),
-        OK("ok-owner-longer", DLREG_META_MARKER, J_OK, owner_longer),
-        OK("ok-owner-prefix", DLREG_META_MARKER, J_OK, owner_prefix),
-        OK("ok-owner-cut", DLREG_META_MARKER, J_OK, owner_cut),
+        OK("ok-elf-marker-owner-longer", DLREG_META_MARKER, J_OK, owner_longer),
+        OK("ok-elf-marker-owner-prefix", DLREG_META_MARKER, J_OK, owner_prefix),
+        OK("ok-elf-marker-owner-cut", DLREG_META_MARKER, J_OK, owner_cut),
 };
 const size_t corpus_count = sizeof corpus_cases / sizeof corpus_cases[0];
 
