@@ -68,6 +68,37 @@ static void say(const char *s)
 	(void)n;
 }
 
+/*
+ * One stderr line built piece by piece and written with one write(2): a
+ * line another thread writes meanwhile (a second fatal signal's, the
+ * SUMMARY) then never lands in the middle of it, where a reader looking
+ * for a line starting "SUMMARY " would miss it.
+ */
+struct say_line {
+	char buf[512];
+	size_t len;
+};
+
+static void add(struct say_line *l, const char *s)
+{
+	size_t n = strlen(s), room = sizeof(l->buf) - 1 - l->len; /* 1 kept for the '\n' */
+
+	if (n > room)
+		n = room;
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+static void say_line(struct say_line *l)
+{
+	ssize_t n;
+
+	if (l->len == 0 || l->buf[l->len - 1] != '\n')
+		l->buf[l->len++] = '\n';
+	n = write(2, l->buf, l->len);
+	(void)n;
+}
+
 static const char *signal_name(int sig)
 {
 	switch (sig) {
@@ -137,29 +168,26 @@ void storm_end_lost(struct storm *s)
 	storm_exit_now(code > 0 ? code : STORM_EXIT_CRASH);
 }
 
-/* One line naming what the failing thread was doing. */
-static void say_where(struct storm *s)
+/* Adds what the failing thread was doing to its line. */
+static void add_where(struct say_line *l, struct storm *s)
 {
 	struct storm_thread *t = self_thread(s);
 	const char *what, *state;
 	int plugin;
 
-	if (!t) {
-		say("\n");
+	if (!t)
 		return;
-	}
 	what = atomic_load_explicit(&t->what, memory_order_relaxed);
 	state = atomic_load_explicit(&t->state, memory_order_relaxed);
 	plugin = atomic_load_explicit(&t->plugin, memory_order_relaxed);
-	say(" in thread role=");
-	say(t->role);
-	say(" op=");
-	say(what ? what : "idle");
-	say(" state=");
-	say(state ? state : "-");
-	say(" plugin=");
-	say(plugin >= 0 && (size_t)plugin < s->cat.n ? s->cat.v[plugin].name : "-");
-	say("\n");
+	add(l, " in thread role=");
+	add(l, t->role);
+	add(l, " op=");
+	add(l, what ? what : "idle");
+	add(l, " state=");
+	add(l, state ? state : "-");
+	add(l, " plugin=");
+	add(l, plugin >= 0 && (size_t)plugin < s->cat.n ? s->cat.v[plugin].name : "-");
 }
 
 /* Which of stop_signals got on_interrupt (not those ignored from the start). */
@@ -188,37 +216,43 @@ static void on_interrupt(int sig)
 	struct storm *s = storm_global;
 	int none = 0;
 
+	struct say_line l = {.len = 0};
+
 	stop_signals_default();
-	say(sig == SIGINT ? "dlreg-storm: SIGINT" : "dlreg-storm: SIGTERM");
+	add(&l, sig == SIGINT ? "dlreg-storm: SIGINT" : "dlreg-storm: SIGTERM");
 	if (s && !atomic_compare_exchange_strong_explicit(&s->interrupted, &none, sig,
 	                                                  memory_order_relaxed,
 	                                                  memory_order_relaxed) &&
 	    none < 0) {
 		/* storm_report_close_interrupts ran: the verdict is being taken. */
-		say(": the run is over, not counted (a second signal ends it at once)\n");
+		add(&l, ": the run is over, not counted (a second signal ends it at once)");
+		say_line(&l);
 		return;
 	}
 	if (s)
 		atomic_store_explicit(&s->stop, true, memory_order_relaxed);
-	say(": stopping the run (a second signal ends it at once)\n");
+	add(&l, ": stopping the run (a second signal ends it at once)");
+	say_line(&l);
 }
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	struct storm *s = storm_global;
 
+	struct say_line l = {.len = 0};
+
 	(void)si;
 	(void)uc;
-	say("dlreg-storm: fatal ");
-	say(signal_name(sig));
+	add(&l, "dlreg-storm: fatal ");
+	add(&l, signal_name(sig));
+	if (s)
+		add_where(&l, s);
+	say_line(&l);
 	if (s) {
-		say_where(s);
 		if (!storm_end_claim(s, STORM_DET_CRASH, STORM_EXIT_CRASH))
 			storm_end_lost(s);
 		storm_report_final(s, false);
 		storm_churn_remove();
-	} else {
-		say("\n");
 	}
 	storm_exit_now(STORM_EXIT_CRASH);
 }
@@ -267,12 +301,15 @@ static void on_sanitizer_death(void)
 	struct storm *s = storm_global;
 	enum storm_detector d = sanitizer_detector();
 
+	struct say_line l = {.len = 0};
+
 	if (!s)
 		return;
-	say("dlreg-storm: the sanitizer stopped the run (");
-	say(storm_detector_name(d));
-	say(")");
-	say_where(s);
+	add(&l, "dlreg-storm: the sanitizer stopped the run (");
+	add(&l, storm_detector_name(d));
+	add(&l, ")");
+	add_where(&l, s);
+	say_line(&l);
 	/* The sanitizer exits with its own code (-1 here) once this returns. */
 	if (!storm_end_claim(s, d, -1))
 		storm_end_lost(s);
