@@ -2,7 +2,13 @@
  * test_scan_find - dlreg_find against a naive search: random haystacks over
  * small alphabets (many partial matches), every needle length from 1 to 70,
  * every alignment of the haystack start, matches near both ends, and the
- * adversarial inputs that push it onto the memmem fallback.
+ * adversarial inputs that push it onto the memmem fallback.  Haystacks of
+ * 8 to 24 KiB take the SIMD loops through their prefetching part, the hand
+ * over to the plain part and the last block, with the needle planted at
+ * every position of each of those stretches among decoys that pass the
+ * first/last-byte filter.  Built twice: against the library (AVX2 where
+ * the CPU has it) and, as scan_find_sse2, with find.c compiled in under
+ * DLREG_FIND_NO_AVX2, so the SSE2 loops are tested on any x86-64.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -115,6 +121,79 @@ static void adversarial(void)
 	free(h);
 }
 
+/*
+ * A haystack over {first byte, last byte, filler} with none of the
+ * needle's middle bytes in it (m >= 3: every first/last pair is a decoy
+ * the SIMD filter lets through and memcmp rejects) and, for m == 2, no
+ * first byte followed by the last: the only match is the planted one.
+ */
+static void long_fill(unsigned char *h, size_t n, const unsigned char *nd, size_t m)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned r = rnd() % 16;
+		h[i] = r == 0 ? nd[0] : r == 1 ? nd[m - 1] : (unsigned char)('x' + (r & 1));
+		if (m == 2 && i > 0 && h[i - 1] == nd[0] && h[i] == nd[1])
+			h[i] = 'x';
+	}
+}
+
+/* The needle planted at `at` in a copy of `base`. */
+static void long_case(unsigned char *h, const unsigned char *base, size_t n,
+                      const unsigned char *nd, size_t m, size_t at)
+{
+	memcpy(h, base, n);
+	memcpy(h + at, nd, m);
+	size_t got = dlreg_find(h, n, nd, m);
+	CHECK(got == at, "long: n=%zu m=%zu at=%zu got %zu", n, m, at, got);
+	/* A second copy at the end changes nothing; with the first cut, the
+	 * second is found; with both cut, none. */
+	if (at + 2 * m <= n) {
+		memcpy(h + n - m, nd, m);
+		got = dlreg_find(h, n, nd, m);
+		CHECK(got == at, "long, two copies: n=%zu m=%zu at=%zu got %zu", n, m, at, got);
+		memset(h + at, 'x', m);
+		got = dlreg_find(h, n, nd, m);
+		CHECK(got == n - m, "long, first cut: n=%zu m=%zu at=%zu got %zu", n, m, at, got);
+		memset(h + n - m, 'x', m);
+		got = dlreg_find(h, n, nd, m);
+		CHECK(got == SIZE_MAX, "long, none: n=%zu m=%zu at=%zu got %zu", n, m, at, got);
+	}
+}
+
+static void long_haystacks(void)
+{
+	/* Around 8 KiB + a block pair, and well past it. */
+	static const size_t sizes[] = {8191, 8255, 8256, 8320,  8383,
+	                               8384, 8449, 9000, 16447, 24593};
+	static const size_t lengths[] = {2, 3, 16, 17, 33, 64, 65};
+	enum { WIN = 160 };
+	for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+		size_t n = sizes[si];
+		/* Exact size: ASan sees reads past the end. */
+		unsigned char *h = malloc(n), *base = malloc(n);
+		for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+			size_t m = lengths[li];
+			unsigned char nd[65];
+			nd[0] = 'a';
+			for (size_t k = 1; k + 1 < m; k++)
+				nd[k] = (unsigned char)('c' + k % 20); /* never in the haystack */
+			nd[m - 1] = 'b';
+			long_fill(base, n, nd, m);
+			size_t last = n - m;
+			/* The start, where the prefetching loop hands over (n - 8 KiB
+			 * and the block pair before it), and the tail. */
+			size_t marks[] = {0, n > 8192 + 256 ? n - 8192 - 256 : 0,
+			                  last > 2 * WIN ? last - 2 * WIN : 0};
+			for (size_t k = 0; k < 3; k++)
+				for (size_t at = marks[k]; at <= last && at < marks[k] + 2 * WIN;
+				     at++)
+					long_case(h, base, n, nd, m, at);
+		}
+		free(h);
+		free(base);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
@@ -124,6 +203,7 @@ int main(int argc, char **argv)
 	edges();
 	alignments();
 	random_cases();
+	long_haystacks();
 	adversarial();
 	return check_report("scan_find");
 }
