@@ -9,10 +9,13 @@
  *                      auto, mmap and read (default buffer) on one file,
  *                      side by side in every iteration; counters compare
  *                      auto with the better of the other two
- *   scan/marker/warm/memchr|memmem|dlreg_find
+ *   scan/marker/warm/memchr|memmem|dlreg_find|dlreg_find_noprefetch
  *                      the same search over the same bytes already in RAM,
  *                      in huge pages where a file mapping gets PMD entries
- *                      (the limits a warm file scan is measured against)
+ *                      (the limits a warm file scan is measured against);
+ *                      dlreg_find_noprefetch is find.c built without its
+ *                      software prefetch, which helps on some CPUs and not
+ *                      on others
  *   scan/marker/warm/auto_vs_memory
  *                      auto's warm marker search, memchr and memmem (as
  *                      above) side by side in every iteration; counters
@@ -950,6 +953,14 @@ static size_t search_dlreg_find(const unsigned char *buf, size_t n)
 	return dlreg_find(buf, n, magic, sizeof(magic));
 }
 
+/* find.c built with DLREG_FIND_PREFETCH=0 under this name (meson.build). */
+size_t dlreg_bench_find_noprefetch(const void *hay, size_t n, const void *needle, size_t m);
+
+static size_t search_dlreg_find_noprefetch(const unsigned char *buf, size_t n)
+{
+	return dlreg_bench_find_noprefetch(buf, n, magic, sizeof(magic));
+}
+
 static void bench_mem(dlreg_bench_state_t *st, void *data)
 {
 	const struct mem_family *f = data;
@@ -1165,6 +1176,7 @@ static int register_mem(void)
 	        {"scan/marker/warm/memchr", search_memchr},
 	        {"scan/marker/warm/memmem", search_memmem},
 	        {"scan/marker/warm/dlreg_find", search_dlreg_find},
+	        {"scan/marker/warm/dlreg_find_noprefetch", search_dlreg_find_noprefetch},
 	};
 
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {

@@ -4,8 +4,9 @@
 usage: check_mem_pages.py PROGRAM
 
 Runs dlreg-bench-scan's warm mmap scan of a 4 MiB marker file and the
-memchr, memmem and dlreg_find searches over its bytes in RAM, which are
-the limits the warm scan is held against.  Each in-RAM run must report
+memchr, memmem, dlreg_find and dlreg_find_noprefetch searches over its
+bytes in RAM, which are the limits the warm scan is held against (each
+must also find the marker where it is, or its run reports an error).  Each in-RAM run must report
 pmd_mapped (the share of its buffer in huge pages), at least as large as
 the share of the file the mmap run's mapping got in PMD entries: a buffer
 in 4 KiB pages pays a TLB miss per page that the file scan does not, and
@@ -19,7 +20,7 @@ import sys
 import scan_bench_run
 
 SIZE = "4M"
-MEM = ("memchr", "memmem", "dlreg_find")
+MEM = ("memchr", "memmem", "dlreg_find", "dlreg_find_noprefetch")
 
 
 def side_by_side(run, file_share):

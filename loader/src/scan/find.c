@@ -40,8 +40,12 @@
 #define FIND_SLACK 4096u
 
 #ifdef DLREG_FIND_X86
-/* Distance of the software prefetch in the SIMD loops (see the top). */
-#define FIND_PREFETCH 8192u
+/* Distance of the software prefetch in the SIMD loops (see the top); the
+ * benchmarks build a copy with 0 (none) to measure it on each host. */
+#ifndef DLREG_FIND_PREFETCH
+#define DLREG_FIND_PREFETCH 8192u
+#endif
+#define FIND_PREFETCH ((size_t)DLREG_FIND_PREFETCH)
 #endif
 
 static int over_budget(size_t work, size_t scanned)
@@ -147,7 +151,8 @@ __attribute__((noinline)) static size_t next_block_sse2(const unsigned char *h, 
 	const __m128i f = _mm_set1_epi8((char)nd[0]);
 	const __m128i l = _mm_set1_epi8((char)nd[m - 1]);
 	const size_t pair_stop = stop > 32 ? stop - 32 : 0;
-	const size_t pf_stop = pair_stop > FIND_PREFETCH ? pair_stop - FIND_PREFETCH : 0;
+	const size_t pf_stop =
+	        FIND_PREFETCH && pair_stop > FIND_PREFETCH ? pair_stop - FIND_PREFETCH : 0;
 	size_t k;
 	for (; i < pf_stop; i += 64) {
 		_mm_prefetch((const char *)(h + i + FIND_PREFETCH), _MM_HINT_T0);
@@ -207,7 +212,8 @@ __attribute__((target("avx2"), noinline)) static size_t next_block_avx2(const un
 	const __m256i f = _mm256_set1_epi8((char)nd[0]);
 	const __m256i l = _mm256_set1_epi8((char)nd[m - 1]);
 	const size_t pair_stop = stop > 64 ? stop - 64 : 0;
-	const size_t pf_stop = pair_stop > FIND_PREFETCH ? pair_stop - FIND_PREFETCH : 0;
+	const size_t pf_stop =
+	        FIND_PREFETCH && pair_stop > FIND_PREFETCH ? pair_stop - FIND_PREFETCH : 0;
 	size_t k;
 	for (; i < pf_stop; i += 128) {
 		_mm_prefetch((const char *)(h + i + FIND_PREFETCH), _MM_HINT_T0);
