@@ -115,7 +115,8 @@ _Static_assert(BUFCACHE_KEEP_MAX >= DLREG_SCAN_READ_BUF_MAX, "every read window 
  */
 int dlreg__test_populate_hook(uint64_t from, uint64_t to);
 int dlreg__test_faults_slow(void);
-/* Whether stretch [from, to) is taken for small folios: 1 yes, 0 no, -1 as measured. */
+/* Whether stretch [from, to) is taken for small folios: 1 yes, 0 no, -1 as
+ * measured, -2 as the kernel says (PAGEMAP_SCAN), as if the stretch was slow. */
 int dlreg__test_small_folios(uint64_t from, uint64_t to);
 #endif
 
@@ -344,6 +345,8 @@ static int mem_populate(struct mem_src *m, uint64_t from, uint64_t to)
 	int forced = dlreg__test_small_folios(from, to);
 	if (forced >= 0)
 		return forced;
+	if (forced == -2)
+		slow = 1;
 #endif
 	/* Where the kernel cannot tell (-1), the time decides. */
 	return slow && mostly_small(m, a, b) != 0;

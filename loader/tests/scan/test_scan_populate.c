@@ -17,6 +17,7 @@
  * switch, past a rejected marker too; the result says read.  The mmap
  * backend, and auto where faults are cheap, never switch.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -56,8 +57,11 @@ int dlreg__test_populate_hook(uint64_t from, uint64_t to)
 	return i == fail_call ? fail_errno : 0;
 }
 
-static int small_from = -1; /* the first stretch, by index, taken for small folios */
-static int nasked;            /* verdicts asked */
+/* The first stretch, by index, taken for small folios; ASK_KERNEL: every
+ * stretch counts as slow and PAGEMAP_SCAN decides, as in production. */
+static int small_from = -1;
+#define ASK_KERNEL (-2)
+static int nasked; /* verdicts asked */
 
 int dlreg__test_small_folios(uint64_t from, uint64_t to);
 int dlreg__test_small_folios(uint64_t from, uint64_t to)
@@ -65,6 +69,8 @@ int dlreg__test_small_folios(uint64_t from, uint64_t to)
 	(void)from;
 	(void)to;
 	nasked++;
+	if (small_from == ASK_KERNEL)
+		return -2;
 	return small_from >= 0 && nseen - 1 >= small_from;
 }
 
@@ -244,6 +250,58 @@ static void auto_switch(uint64_t size, uint64_t at, uint64_t bad, int small,
 	CHECK(nasked == nseen, "%s: %d verdicts asked over %d stretches", what, nasked, nseen);
 }
 
+/* Open descriptors of this process (the directory stream's own included). */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * Auto over a cached 9 MiB file whose every stretch counts as slow, so
+ * that the kernel is asked how it is mapped (PAGEMAP_SCAN on
+ * /proc/self/pagemap, opened once a scan): whatever it answers (mapped on,
+ * or on through pread), the record is found, every stretch was asked
+ * about, and each scan closes the descriptor it opened.
+ */
+static void ask_kernel(void)
+{
+	if (make_file(9 * MIB + 100, 9 * MIB + 20, 0, 0) != 0) {
+		CHECK(0, "ask the kernel: cannot write the file: %s", strerror(errno));
+		return;
+	}
+	if (access("/proc/self/pagemap", R_OK) != 0)
+		printf("no /proc/self/pagemap to read (%s): the kernel is never asked\n",
+		       strerror(errno));
+	int before = count_fds();
+	for (int i = 0; i < 8; i++) {
+		reset_hooks(1);
+		small_from = ASK_KERNEL;
+		struct dlreg_scan_options o = {.backend = DLREG_SCAN_AUTO};
+		struct dlreg_metadata *m = NULL;
+		int err = dlreg_scan_file(path, &o, &m);
+		CHECK(err == DLREG_OK && m->offset == 9 * MIB + 20 + DLREG_METADATA_HEADER_LEN,
+		      "ask the kernel, scan %d: %s, json at %llu", i, dlreg_strerror(err),
+		      (unsigned long long)(m ? m->offset : 0));
+		CHECK(!m || m->backend == DLREG_SCAN_MMAP || m->backend == DLREG_SCAN_READ,
+		      "ask the kernel, scan %d: backend %s", i,
+		      m ? dlreg_scan_backend_name(m->backend) : "-");
+		CHECK(nseen >= 1 && nasked == nseen,
+		      "ask the kernel, scan %d: %d verdicts asked over %d stretches", i, nasked,
+		      nseen);
+		dlreg_metadata_free(m);
+	}
+	int after = count_fds();
+	CHECK(before >= 0 && after == before,
+	      "ask the kernel: %d descriptors open before 8 scans, %d after", before, after);
+}
+
 /*
  * Whether auto maps a cached 9 MiB file in the test's directory at all: it
  * reads where the file system keeps no large folios (tmpfs without huge=),
@@ -382,6 +440,7 @@ int main(void)
 		auto_switch(9 * MIB + 100, 7 * MIB, 1 * MIB, 1, DLREG_SCAN_READ, 2);
 		auto_switch(9 * MIB + 100, 9 * MIB + 20, UINT64_MAX, 2, DLREG_SCAN_READ, 3);
 		auto_switch(9 * MIB + 100, 9 * MIB + 20, UINT64_MAX, -1, DLREG_SCAN_MMAP, 3);
+		ask_kernel();
 	}
 
 	/* The mmap backend maps to the end, and is never asked about folios. */
