@@ -679,6 +679,35 @@ static void count_fds_maps(size_t *fds, size_t *maps)
 		fclose(f);
 }
 
+/* Bytes of address space this process has mapped (/proc/self/maps). */
+static unsigned long long mapped_bytes(void)
+{
+	unsigned long long total = 0, lo, hi;
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "%llx-%llx", &lo, &hi) == 2)
+			total += hi - lo;
+	if (f)
+		fclose(f);
+	return total;
+}
+
+/*
+ * The fault-cost probe, which runs at the first dlreg_scan_fault_cost_ns()
+ * call of a process (here, before any scan), unmaps the pages it faults
+ * in.  Counted in bytes, not mappings: its leftovers could merge.
+ */
+static void check_fault_probe_unmaps(void)
+{
+	(void)mapped_bytes(); /* its own first allocations settle */
+	unsigned long long before = mapped_bytes();
+	unsigned ns = dlreg_scan_fault_cost_ns();
+	unsigned long long after = mapped_bytes();
+	CHECK(after == before, "the fault-cost probe (%u ns a fault) left %lld bytes mapped", ns,
+	      (long long)(after - before));
+}
+
 /*
  * Scans give back every descriptor and mapping they take, on success and
  * on each kind of failure, through every backend.
@@ -1406,6 +1435,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test_scan_malformed: cannot create a temporary directory\n");
 		return 2;
 	}
+	check_fault_probe_unmaps(); /* first: the probe runs once a process */
 	check_corpus();
 	check_elf_details();
 	check_limits();
