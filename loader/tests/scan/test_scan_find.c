@@ -3,11 +3,11 @@
  * small alphabets (many partial matches), every needle length from 1 to 70,
  * every alignment of the haystack start, matches near both ends, and the
  * adversarial inputs that push it onto the memmem fallback.  Haystacks of
- * 8 to 24 KiB take the SIMD loops through their prefetching part, the hand
- * over to the plain part and the last block, with the needle planted at
- * every position of each of those stretches among decoys that pass the
- * first/last-byte filter.  Built twice: against the library (AVX2 where
- * the CPU has it) and, as scan_find_sse2, with find.c compiled in under
+ * 8 to 24 KiB (no prefetch) and over 512 KiB (prefetching, then the hand
+ * over to the plain loop) take the SIMD loops through each part and the
+ * last block, with the needle planted at every position of each of those
+ * stretches among decoys that pass the first/last-byte filter.  Built twice: against the library
+ * (AVX2 where the CPU has it) and, as scan_find_sse2, with find.c compiled in under
  * DLREG_FIND_NO_AVX2, so the SSE2 loops are tested on any x86-64.
  */
 #include <stdint.h>
@@ -160,18 +160,20 @@ static void long_case(unsigned char *h, const unsigned char *base, size_t n,
 	}
 }
 
-static void long_haystacks(void)
+/*
+ * Haystacks of n bytes, needles of each length: the needle planted at
+ * every position of 2 * win from the start, from where the prefetching
+ * loop hands over (n - 8 KiB and the block pair before it) and up to the
+ * end.
+ */
+static void long_haystacks(const size_t *sizes, size_t nsizes, const size_t *lengths,
+                           size_t nlengths, size_t win)
 {
-	/* Around 8 KiB + a block pair, and well past it. */
-	static const size_t sizes[] = {8191, 8255, 8256, 8320,  8383,
-	                               8384, 8449, 9000, 16447, 24593};
-	static const size_t lengths[] = {2, 3, 16, 17, 33, 64, 65};
-	enum { WIN = 160 };
-	for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+	for (size_t si = 0; si < nsizes; si++) {
 		size_t n = sizes[si];
 		/* Exact size: ASan sees reads past the end. */
 		unsigned char *h = malloc(n), *base = malloc(n);
-		for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+		for (size_t li = 0; li < nlengths; li++) {
 			size_t m = lengths[li];
 			unsigned char nd[65];
 			nd[0] = 'a';
@@ -180,18 +182,30 @@ static void long_haystacks(void)
 			nd[m - 1] = 'b';
 			long_fill(base, n, nd, m);
 			size_t last = n - m;
-			/* The start, where the prefetching loop hands over (n - 8 KiB
-			 * and the block pair before it), and the tail. */
 			size_t marks[] = {0, n > 8192 + 256 ? n - 8192 - 256 : 0,
-			                  last > 2 * WIN ? last - 2 * WIN : 0};
+			                  last > 2 * win ? last - 2 * win : 0};
 			for (size_t k = 0; k < 3; k++)
-				for (size_t at = marks[k]; at <= last && at < marks[k] + 2 * WIN;
+				for (size_t at = marks[k]; at <= last && at < marks[k] + 2 * win;
 				     at++)
 					long_case(h, base, n, nd, m, at);
 		}
 		free(h);
 		free(base);
 	}
+}
+
+/* Below 512 KiB the loops do not prefetch; from it on they do. */
+static void long_cases(void)
+{
+	static const size_t small[] = {8191, 8255, 8256, 8320,  8383,
+	                               8384, 8449, 9000, 16447, 24593};
+	static const size_t small_lengths[] = {2, 3, 16, 17, 33, 64, 65};
+	static const size_t big[] = {512 * 1024 + 129, 600001};
+	static const size_t big_lengths[] = {2, 16, 65};
+	long_haystacks(small, sizeof small / sizeof small[0], small_lengths,
+	               sizeof small_lengths / sizeof small_lengths[0], 160);
+	long_haystacks(big, sizeof big / sizeof big[0], big_lengths,
+	               sizeof big_lengths / sizeof big_lengths[0], 80);
 }
 
 int main(int argc, char **argv)
@@ -203,7 +217,7 @@ int main(int argc, char **argv)
 	edges();
 	alignments();
 	random_cases();
-	long_haystacks();
+	long_cases();
 	adversarial();
 	return check_report("scan_find");
 }
