@@ -17,14 +17,14 @@
  * and the warm marker scan from 0.79-0.86 to 0.93-0.95 times memchr's
  * bytes/s (dlreg-bench-scan, old and new builds alternated, 5 repetitions
  * each).  prefetcht0, prefetcht1 and prefetchnta at 4, 8 and 16 KiB came
- * within 6 % of each other, 64 KiB fell back; in-L2 throughput does not
- * change.  The gain is this CPU's: on the EPYC guest of the 20261202
- * reports (2.1 GHz, slow page faults) the loop without prefetch already
- * ran at memchr's speed, and a prefetch 2-8 KiB ahead made it 5-15 %
- * slower over a 256 MiB buffer (a scratch program, medians of 31, order
- * rotated).  A prefetch never faults, not even on a page of a truncated
- * file, so it is safe inside the scanner's SIGBUS scope; it stays inside
- * the haystack.
+ * within 6 % of each other, 64 KiB fell back.  In the L2 cache it only
+ * costs, so small haystacks go without (FIND_PREFETCH_MIN).  The gain is
+ * this CPU's: on the EPYC guest of the 20261202 reports (2.1 GHz, slow
+ * page faults) the loop without prefetch already ran at memchr's speed,
+ * and a prefetch 2-8 KiB ahead made it 5-15 % slower over a 256 MiB
+ * buffer (a scratch program, medians of 31, order rotated).  A prefetch
+ * never faults, not even on a page of a truncated file, so it is safe
+ * inside the scanner's SIGBUS scope; it stays inside the haystack.
  */
 #include <stdint.h>
 #include <string.h>
