@@ -51,6 +51,15 @@
  * where a prefetch only costs (256 KiB in RAM: 1.04-1.10x the time with it,
  * 1 MiB 0.97-0.99x, 4 MiB 0.93x; dlreg-bench-scan, builds alternated). */
 #define FIND_PREFETCH_MIN ((size_t)512 * 1024)
+
+/* Where a loop over turns up to pair_stop stops prefetching (0: never
+ * starts), for blocks up to stop: FIND_PREFETCH short of pair_stop. */
+static size_t prefetch_stop(size_t stop, size_t pair_stop)
+{
+	return FIND_PREFETCH && stop >= FIND_PREFETCH_MIN && pair_stop > FIND_PREFETCH
+	               ? pair_stop - FIND_PREFETCH
+	               : 0;
+}
 #endif
 
 static int over_budget(size_t work, size_t scanned)
@@ -156,10 +165,7 @@ __attribute__((noinline)) static size_t next_block_sse2(const unsigned char *h, 
 	const __m128i f = _mm_set1_epi8((char)nd[0]);
 	const __m128i l = _mm_set1_epi8((char)nd[m - 1]);
 	const size_t pair_stop = stop > 32 ? stop - 32 : 0;
-	const size_t pf_stop =
-	        FIND_PREFETCH && stop >= FIND_PREFETCH_MIN && pair_stop > FIND_PREFETCH
-	                ? pair_stop - FIND_PREFETCH
-	                : 0;
+	const size_t pf_stop = prefetch_stop(stop, pair_stop);
 	size_t k;
 	for (; i < pf_stop; i += 64) {
 		_mm_prefetch((const char *)(h + i + FIND_PREFETCH), _MM_HINT_T0);
@@ -219,10 +225,7 @@ __attribute__((target("avx2"), noinline)) static size_t next_block_avx2(const un
 	const __m256i f = _mm256_set1_epi8((char)nd[0]);
 	const __m256i l = _mm256_set1_epi8((char)nd[m - 1]);
 	const size_t pair_stop = stop > 64 ? stop - 64 : 0;
-	const size_t pf_stop =
-	        FIND_PREFETCH && stop >= FIND_PREFETCH_MIN && pair_stop > FIND_PREFETCH
-	                ? pair_stop - FIND_PREFETCH
-	                : 0;
+	const size_t pf_stop = prefetch_stop(stop, pair_stop);
 	size_t k;
 	for (; i < pf_stop; i += 128) {
 		_mm_prefetch((const char *)(h + i + FIND_PREFETCH), _MM_HINT_T0);
