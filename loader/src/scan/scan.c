@@ -118,6 +118,10 @@ int dlreg__test_faults_slow(void);
 /* Whether stretch [from, to) is taken for small folios: 1 yes, 0 no, -1 as
  * measured, -2 as the kernel says (PAGEMAP_SCAN), as if the stretch was slow. */
 int dlreg__test_small_folios(uint64_t from, uint64_t to);
+/* Whether cachestat() counts as missing (as before Linux 6.5), and the
+ * file system as keeping no large folios, whatever this host has. */
+int dlreg__test_no_cachestat(void);
+int dlreg__test_no_large_folios(void);
 #endif
 
 static int faults_cheap(void);
@@ -777,10 +781,19 @@ struct fs_traits {
 	unsigned bits;
 };
 
+static unsigned traits_seen(unsigned bits)
+{
+#ifdef DLREG_TEST_POPULATE_HOOK
+	if (dlreg__test_no_large_folios())
+		bits &= ~(unsigned)DLREG__LARGE_FOLIOS;
+#endif
+	return bits;
+}
+
 static unsigned traits_of(struct fs_traits *t)
 {
 	if (!t->known) {
-		t->bits = dlreg__fd_cache_traits(t->fd, t->dev, 0);
+		t->bits = traits_seen(dlreg__fd_cache_traits(t->fd, t->dev, 0));
 		t->known = 1;
 	}
 	return t->bits;
@@ -789,7 +802,7 @@ static unsigned traits_of(struct fs_traits *t)
 static unsigned traits_checked(struct fs_traits *t)
 {
 	if (t->known != 2) {
-		t->bits = dlreg__fd_cache_traits(t->fd, t->dev, 1);
+		t->bits = traits_seen(dlreg__fd_cache_traits(t->fd, t->dev, 1));
 		t->known = 2;
 	}
 	return t->bits;
@@ -991,6 +1004,10 @@ static int mostly_resident(const struct mapping *mp, unsigned samples)
 static int cachestat_resident(int fd, struct fs_traits *ft, uint64_t size, unsigned samples,
                               size_t sample_pages)
 {
+#ifdef DLREG_TEST_POPULATE_HOOK
+	if (dlreg__test_no_cachestat())
+		return -1;
+#endif
 #ifdef SYS_cachestat
 	if (traits_of(ft) & DLREG__CACHE_ELSEWHERE)
 		return -1; /* overlayfs: the pages are the layer file's (folios.c) */

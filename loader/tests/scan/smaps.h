@@ -1,4 +1,4 @@
-/* smaps.h - the scanner tests' look at /proc/self/smaps. */
+/* smaps.h - the scanner tests' look at /proc/self/smaps and /proc/self/maps. */
 #ifndef DLREG_TEST_SMAPS_H
 #define DLREG_TEST_SMAPS_H
 
@@ -24,6 +24,20 @@ static inline long file_pmd_mapped_kb(const void *p)
 	}
 	fclose(f);
 	return kb;
+}
+
+/* Bytes of address space this process has mapped (/proc/self/maps). */
+static inline unsigned long long mapped_bytes(void)
+{
+	unsigned long long total = 0, lo, hi;
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "%llx-%llx", &lo, &hi) == 2)
+			total += hi - lo;
+	if (f)
+		fclose(f);
+	return total;
 }
 
 #endif

@@ -679,20 +679,6 @@ static void count_fds_maps(size_t *fds, size_t *maps)
 		fclose(f);
 }
 
-/* Bytes of address space this process has mapped (/proc/self/maps). */
-static unsigned long long mapped_bytes(void)
-{
-	unsigned long long total = 0, lo, hi;
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	while (f && fgets(line, sizeof line, f))
-		if (sscanf(line, "%llx-%llx", &lo, &hi) == 2)
-			total += hi - lo;
-	if (f)
-		fclose(f);
-	return total;
-}
-
 /*
  * The fault-cost probe, which runs at the first dlreg_scan_fault_cost_ns()
  * call of a process (here, before any scan), unmaps the pages it faults

@@ -16,6 +16,10 @@
  * that stretch on, and finds a record before, across and after the
  * switch, past a rejected marker too; the result says read.  The mmap
  * backend, and auto where faults are cheap, never switch.
+ *
+ * And auto where cachestat() is missing and the file system keeps no
+ * large folios (hooks again), from 16 MiB: mincore() on the mapping
+ * decides; a cold file is read and its mapping given back.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,10 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "dlreg/scan.h"
+#include "smaps.h"
 
 #define MIB ((uint64_t)1 << 20)
 #define OVERLAP (DLREG_METADATA_MAGIC_LEN - 1)
@@ -74,6 +80,20 @@ int dlreg__test_small_folios(uint64_t from, uint64_t to)
 	return small_from >= 0 && nseen - 1 >= small_from;
 }
 
+static int no_cachestat, no_large_folios;
+
+int dlreg__test_no_cachestat(void);
+int dlreg__test_no_cachestat(void)
+{
+	return no_cachestat;
+}
+
+int dlreg__test_no_large_folios(void);
+int dlreg__test_no_large_folios(void)
+{
+	return no_large_folios;
+}
+
 static void reset_hooks(int slow)
 {
 	faults_slow = slow;
@@ -82,6 +102,7 @@ static void reset_hooks(int slow)
 	fail_errno = 0;
 	small_from = -1;
 	nasked = 0;
+	no_cachestat = no_large_folios = 0;
 }
 
 static char dir[4096];
@@ -302,6 +323,88 @@ static void ask_kernel(void)
 	      "ask the kernel: %d descriptors open before 8 scans, %d after", before, after);
 }
 
+/* Pages of the file at `path` in the page cache (mincore), or -1. */
+static long resident_pages(uint64_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -1;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t pages = (size_t)((size + page - 1) / page);
+	unsigned char *vec = malloc(pages);
+	long in = -1;
+	if (vec && mincore(p, (size_t)size, vec) == 0) {
+		in = 0;
+		for (size_t i = 0; i < pages; i++)
+			in += vec[i] & 1;
+	}
+	free(vec);
+	munmap(p, (size_t)size);
+	return in;
+}
+
+/* Drops the file's pages from the page cache (written back first). */
+static int evict(void)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd) == 0 ? posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) : -1;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Auto over a 17 MiB file where cachestat() is missing (Linux < 6.5, or a
+ * seccomp filter) and the file system keeps no large folios: the file is
+ * mapped and mincore() over four runs of pages decides.  Cached, the
+ * search stays on the mapping; cold (evicted, but for what the header
+ * pass reads), the mapping is given back and the file read.  Either way
+ * each scan leaves the bytes mapped as they were.
+ */
+static void cachestat_missing(void)
+{
+	uint64_t size = DLREG_SCAN_AUTO_SMALL_FOLIO_MMAP_MIN + MIB;
+	uint64_t at = size - 4096;
+	if (make_file(size, at, 0, 0) != 0) {
+		CHECK(0, "no cachestat: cannot write the file: %s", strerror(errno));
+		return;
+	}
+	for (int cold = 0; cold < 2; cold++) {
+		const char *how = cold ? "cold" : "cached";
+		unsigned long long before = 0;
+		for (int i = 0; i < 4; i++) {
+			long in = cold ? (evict() == 0 ? resident_pages(size) : -1) : 0;
+			if (cold && (in < 0 || (uint64_t)in * 4096 > size / 8)) {
+				printf("no cachestat, cold: the file's pages stay cached in %s (%ld resident "
+				       "after POSIX_FADV_DONTNEED): skipped\n",
+				       dir, in);
+				break;
+			}
+			reset_hooks(0);
+			no_cachestat = no_large_folios = 1;
+			int err;
+			uint64_t off = scan_with(DLREG_SCAN_AUTO,
+			                         cold ? DLREG_SCAN_READ : DLREG_SCAN_MMAP, &err);
+			CHECK(off == at + DLREG_METADATA_HEADER_LEN,
+			      "no cachestat, %s, scan %d: %s, json at %llu", how, i,
+			      dlreg_strerror(err), (unsigned long long)off);
+			/* The first scan settles what the library keeps (its read buffer). */
+			unsigned long long now = mapped_bytes();
+			if (i == 0)
+				before = now;
+			CHECK(now == before,
+			      "no cachestat, %s: %lld bytes more mapped after %d scans", how,
+			      (long long)(now - before), i + 1);
+		}
+	}
+	reset_hooks(0);
+}
+
 /*
  * Whether auto maps a cached 9 MiB file in the test's directory at all: it
  * reads where the file system keeps no large folios (tmpfs without huge=),
@@ -464,6 +567,8 @@ int main(void)
 		CHECK(nseen == 0 && nasked == 0, "auto, cheap faults: %d stretches, %d verdicts",
 		      nseen, nasked);
 	}
+
+	cachestat_missing();
 
 	unlink(path);
 	rmdir(dir);
