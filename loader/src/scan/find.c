@@ -12,17 +12,20 @@
  * The SIMD loops prefetch FIND_PREFETCH bytes ahead.  Two compares per
  * position leave the hardware prefetchers behind on a search from DRAM
  * (a warm page cache or a large buffer).  On the AMD EPYC guest of the
- * 20261203 reports in results/ (2.6 GHz, AVX-512), dlreg_find over 256 MiB
+ * 2169c50 report in results/ (2.6 GHz, AVX-512), dlreg_find over 256 MiB
  * and 1 GiB in RAM went from 24-33 to 34-37 GB/s (glibc memchr: 33-38),
  * and the warm marker scan from 0.79-0.86 to 0.93-0.95 times memchr's
  * bytes/s (dlreg-bench-scan, old and new builds alternated, 5 repetitions
  * each).  prefetcht0, prefetcht1 and prefetchnta at 4, 8 and 16 KiB came
  * within 6 % of each other, 64 KiB fell back.  In the L2 cache it only
  * costs, so small haystacks go without (FIND_PREFETCH_MIN).  The gain is
- * this CPU's: on the EPYC guest of the 20261202 reports (2.1 GHz, slow
- * page faults) the loop without prefetch already ran at memchr's speed,
- * and a prefetch 2-8 KiB ahead made it 5-15 % slower over a 256 MiB
- * buffer (a scratch program, medians of 31, order rotated).  A prefetch
+ * this CPU's: on the EPYC guest of the 20261202 reports and of e9626e1's
+ * (2.1 GHz, slow page faults) the loop without prefetch already ran at
+ * memchr's speed at 256 MiB, and a prefetch 2-8 KiB ahead made it 5-15 %
+ * slower there (a scratch program, medians of 31, order rotated); in
+ * e9626e1's report it saved 2-14 % from 1 to 64 MiB and cost 8-9 % at
+ * 256 MiB and 1 GiB.  A choice made at run time, once per process, was
+ * measured and not kept (results/README.md, e9626e1).  A prefetch
  * never faults, not even on a page of a truncated file, so it is safe
  * inside the scanner's SIGBUS scope; it stays inside the haystack.
  */
