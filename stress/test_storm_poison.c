@@ -56,10 +56,12 @@ int main(int argc, char **argv)
 	void *reg = NULL, *handle = NULL, *reader;
 	unsigned long leaked = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s FIXTURE_DIR\n", argv[0]);
-		return 2;
-	}
+	int usage = tap_args(argc, argv, 1,
+	                     "usage: test_storm_poison FIXTURE_DIR\n"
+	                     "The storm's poison check on a live, a retired and a released "
+	                     "entry (TAP).\n");
+	if (usage >= 0)
+		return usage;
 	snprintf(path, sizeof(path), "%s/" DLREG_FIXTURE_PLAIN_FORMAT, argv[1], 0);
 	if (v->create(&reg) != DLREG_OK || v->open(reg, path, 0, &handle) != DLREG_OK ||
 	    !(reader = v->reader(reg))) {

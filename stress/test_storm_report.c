@@ -289,8 +289,14 @@ static void test_json(void)
 	   "without --json, fatal end: the SUMMARY on stdout");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int usage =
+	        tap_args(argc, argv, 0,
+	                 "usage: test_storm_report\n"
+	                 "The storm's verdict and final report, of runs built by hand (TAP).\n");
+	if (usage >= 0)
+		return usage;
 	test_did_nothing();
 	test_did_something();
 	test_interrupted();

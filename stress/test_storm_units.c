@@ -108,8 +108,13 @@ static void test_prng(void)
 	ok(differ, "seed + 1, another stream");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int usage = tap_args(argc, argv, 0,
+	                     "usage: test_storm_units\n"
+	                     "The storm's histogram, operation mix and random streams (TAP).\n");
+	if (usage >= 0)
+		return usage;
 	test_buckets();
 	test_quantiles();
 	test_mix();

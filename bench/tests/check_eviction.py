@@ -34,6 +34,9 @@ def tmpfs_dir():
 
 
 def main():
+    if sys.argv[1:] in (["--help"], ["-h"]):
+        print(__doc__.strip())
+        return 0
     if len(sys.argv) != 2:
         raise SystemExit(__doc__.split("\n\n")[1])
     scan_dir = tmpfs_dir()

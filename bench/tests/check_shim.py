@@ -273,6 +273,9 @@ def check_command_line(binary):
 
 
 def main():
+    if sys.argv[1:] in (["--help"], ["-h"]):
+        print(__doc__.strip())
+        return 0
     if len(sys.argv) != 2:
         print("usage: check_shim.py SELFTEST_BINARY", file=sys.stderr)
         return 2

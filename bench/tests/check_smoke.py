@@ -52,6 +52,9 @@ def problems(report, expect, allow):
 
 
 def main():
+    if sys.argv[1:] in (["--help"], ["-h"]):
+        print(__doc__.strip())
+        return 0
     expect, allow, command = parse(sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="dlreg-smoke-") as tmp:
         out = os.path.join(tmp, "report.json")

@@ -21,6 +21,9 @@ REPS = 6
 
 
 def main():
+    if sys.argv[1:] in (["--help"], ["-h"]):
+        print(__doc__.strip())
+        return 0
     if len(sys.argv) != 2:
         raise SystemExit(__doc__.split("\n\n")[1])
     report = scan_bench_run.run(sys.argv[1], [

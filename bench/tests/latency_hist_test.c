@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "latency_hist.h"
 
@@ -80,8 +81,15 @@ static void test_quantiles(void)
 	expect(latency_hist_quantile(&other, 0.5) == 0, "empty histogram", 0, 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1) {
+		int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+		fputs("usage: latency_hist_test\n"
+		      "The histogram behind read_latency's percentiles: buckets and quantiles.\n",
+		      help ? stdout : stderr);
+		return help ? 0 : 2;
+	}
 	test_bucket_floors();
 	test_resolution();
 	test_quantiles();

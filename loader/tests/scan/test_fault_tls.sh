@@ -8,6 +8,13 @@
 # async-signal-safe (a crash inside malloc would hang).  Checked on the
 # built library's code: on_fault must exist and call no __tls_get_addr.
 set -u
+case ${1-} in
+-h | --help)
+	echo "usage: test_fault_tls.sh LIB"
+	echo "The fault handler in LIB reads its thread-local without __tls_get_addr."
+	exit 0
+	;;
+esac
 lib=${1:?usage: test_fault_tls.sh LIB}
 case $lib in
 *.so | *.so.*) ;;

@@ -121,8 +121,14 @@ static void check_exclusive(void)
 	dlreg__buf_drop_all();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int usage =
+	        check_no_args(argc, argv,
+	                      "usage: test_scan_bufcache\n"
+	                      "The read windows the scanner keeps between scans (bufcache.c).\n");
+	if (usage >= 0)
+		return usage;
 	dlreg__buf_drop_all();
 	check_reuse();
 	dlreg__buf_drop_all();

@@ -213,8 +213,14 @@ static int skip(const char *why)
 	return 77;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int usage = check_no_args(
+	        argc, argv,
+	        "usage: test_scan_eio\n"
+	        "A page the kernel cannot read is DLREG_EIO through every backend (root: FUSE).\n");
+	if (usage >= 0)
+		return usage;
 	const char *tmp = getenv("TMPDIR");
 	char dir[512];
 	char opts[128];

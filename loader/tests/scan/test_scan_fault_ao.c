@@ -67,8 +67,14 @@ static int jumps(int code, void *base, size_t len)
 	return jumps_at(code, base, len, 100);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int usage = check_no_args(
+	        argc, argv,
+	        "usage: test_scan_fault_ao\n"
+	        "The fault handler jumps only for the scan's own faults, not for BUS_MCEERR_AO.\n");
+	if (usage >= 0)
+		return usage;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = app_handler;

@@ -435,6 +435,12 @@ static const char *describe(int status, char *buf, size_t n)
 
 int main(int argc, char **argv)
 {
+	/* Two arguments: one of the cases, run as a child by the test itself. */
+	if (argc != 1 && argc != 3)
+		return check_no_args(
+		        argc, argv,
+		        "usage: test_scan_fault_chain\n"
+		        "Faults that are not a scan's reach the application's own action.\n");
 	real_sigaction = find_real_sigaction();
 	if (!real_sigaction) {
 		fprintf(stderr, "no sigaction to forward to\n");

@@ -423,8 +423,14 @@ static int auto_maps_here(void)
 	return maps;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int usage = check_no_args(
+	        argc, argv,
+	        "usage: test_scan_populate\n"
+	        "The mapped marker search where page faults are slow (populated stretches).\n");
+	if (usage >= 0)
+		return usage;
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	snprintf(dir, sizeof dir, "%s/dlreg-populate-XXXXXX", base);
 	if (!mkdtemp(dir)) {

@@ -107,8 +107,14 @@ static int scan_all(const char *plugin)
 	return faulted;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int usage = check_no_args(argc, argv,
+	                          "usage: test_scan_unfilled\n"
+	                          "A mapped page the kernel cannot fill in an unchanged file is "
+	                          "read (root: tmpfs).\n");
+	if (usage >= 0)
+		return usage;
 	const char *tmp = getenv("TMPDIR");
 	char dir[512], plugin[600], filler[600];
 	if (geteuid() != 0)
