@@ -379,9 +379,10 @@ static void cachestat_missing(void)
 		unsigned long long before = 0;
 		for (int i = 0; i < 4; i++) {
 			long in = cold ? (evict() == 0 ? resident_pages(size) : -1) : 0;
-			if (cold && (in < 0 || (uint64_t)in * 4096 > size / 8)) {
-				printf("no cachestat, cold: the file's pages stay cached in %s (%ld resident "
-				       "after POSIX_FADV_DONTNEED): skipped\n",
+			if (cold &&
+			    (in < 0 || (uint64_t)in * (uint64_t)sysconf(_SC_PAGESIZE) > size / 8)) {
+				printf("no cachestat, cold: the file's pages stay cached in %s (%ld "
+				       "resident after POSIX_FADV_DONTNEED): skipped\n",
 				       dir, in);
 				break;
 			}
