@@ -31,6 +31,22 @@ static void check_reuse(void)
 	void *d = dlreg__buf_take(1);
 	CHECK(d && dlreg__buf_cap(d) == 8192, "the too-small window was dropped, the big one kept");
 	dlreg__buf_give(d);
+	dlreg__buf_drop_all();
+	/* Two windows, so that the same pointer cannot come back from malloc instead. */
+	void *e = dlreg__buf_take(256), *x = dlreg__buf_take(256);
+	dlreg__buf_give(e);
+	dlreg__buf_give(x);
+	void *f = dlreg__buf_take(256), *y = dlreg__buf_take(256);
+	CHECK(e && x && f == e && y == x, "requests of the windows' exact size take them again");
+	dlreg__buf_give(f);
+	dlreg__buf_give(y);
+	dlreg__buf_give(NULL); /* the read backend gives back what it may not have got */
+	void *g = dlreg__buf_take(256);
+	CHECK(g == f, "giving back NULL is a no-op");
+	dlreg__buf_give(g);
+	CHECK(dlreg__buf_take((size_t)-1) == NULL &&
+	              dlreg__buf_take((size_t)-1 - sizeof(max_align_t) + 1) == NULL,
+	      "a size whose header would wrap is refused");
 }
 
 static void check_bounds(void)
@@ -55,6 +71,12 @@ static void check_bounds(void)
 	      "%d of %d windows kept (want %d), %d fresh", kept, N, BUFCACHE_SLOTS, fresh);
 	for (int i = 0; i < N; i++)
 		dlreg__buf_give(w[i]);
+	dlreg__buf_drop_all();
+	void *max = dlreg__buf_take(BUFCACHE_KEEP_MAX);
+	dlreg__buf_give(max);
+	void *again = dlreg__buf_take(16);
+	CHECK(max && again == max, "a window of exactly %zu bytes is kept", (size_t)BUFCACHE_KEEP_MAX);
+	dlreg__buf_give(again);
 	dlreg__buf_drop_all();
 	void *big = dlreg__buf_take(BUFCACHE_KEEP_MAX + 1);
 	CHECK(big != NULL, "take a window over the kept maximum");

@@ -16,6 +16,7 @@
  * written and resident: whether cachestat() sees its pages (not on
  * overlayfs) must be what auto thinks, both ways.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "scan/folios.h"
@@ -112,6 +114,9 @@ static void check_overlay_options(void)
 	/* A '\\:' in a one-layer option is a ':' too, and does not separate. */
 	check_layers("rw,lowerdir=/l,upperdir=/u\\134:p,lowerdir+=/a:b", 0, "/l|/u:p|/a:b");
 	check_layers("rw,lowerdir=/a\\134:b:/c", 0, "/a:b|/c");
+	/* Every octal digit (\\047 is a quote), an escape ending the options, a '\\' ending a name. */
+	check_layers("rw,lowerdir=/a\\047b,upperdir=/u\\040", 0, "/a'b|/u ");
+	check_layers("rw,upperdir=/u\\134,workdir=/w", 0, "/u\\");
 	check_layers("rw,workdir=/w,xino=off", -1, "");
 	check_layers("", -1, "");
 	check_layers("rw,lowerdir=,upperdir=", -1, "");
@@ -128,6 +133,62 @@ static void check_overlay_options(void)
 	struct layers l2 = {.got = "", .stop_at = 0, .calls = 0};
 	CHECK(dlreg__overlay_layers(big, collect, &l2) == -1 && l2.calls == 0,
 	      "a layer name past PATH_MAX");
+	/* At the bound: a name of PATH_MAX - 1 bytes fits its buffer, one of PATH_MAX does not. */
+	big[10 + PATH_MAX - 2] = '\0';
+	struct layers l3 = {.got = "", .stop_at = 0, .calls = 0};
+	CHECK(dlreg__overlay_layers(big, collect, &l3) == 0 && l3.calls == 1,
+	      "a layer name of PATH_MAX - 1 bytes");
+	big[10 + PATH_MAX - 2] = 'x';
+	big[10 + PATH_MAX - 1] = '\0';
+	struct layers l4 = {.got = "", .stop_at = 0, .calls = 0};
+	CHECK(dlreg__overlay_layers(big, collect, &l4) == -1 && l4.calls == 0,
+	      "a layer name of PATH_MAX bytes");
+}
+
+/*
+ * The memo, with made-up device numbers (major 4000: no block device, so no
+ * options file is read for them): an answer is remembered for its device
+ * and given for no other, neither one sharing its slot nor one whose minor
+ * does not fit the memo.  Needs dir on a file system with large folios,
+ * whose answer differs from procfs's none.
+ */
+static void check_memo(const char *dir)
+{
+	int large = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int none = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	dev_t a = makedev(4000, 1), b = makedev(4000, 9); /* the same slot */
+	dlreg__folios_forget();
+	if (large < 0 || none < 0 || dlreg__fd_cache_traits(large, a, 0) != DLREG__LARGE_FOLIOS) {
+		printf("note: %s: no large folios here; the memo's checks did not run\n", dir);
+	} else {
+		CHECK(dlreg__fd_cache_traits(none, a, 0) == DLREG__LARGE_FOLIOS,
+		      "a device's answer is remembered");
+		CHECK(dlreg__fd_cache_traits(none, b, 0) == 0,
+		      "and not given for another device in its slot");
+		dlreg__folios_forget();
+		/* Minor 2^20 of major 4000 must not read as major 4001's minor 0. */
+		CHECK(dlreg__fd_cache_traits(large, makedev(4001, 0), 0) == DLREG__LARGE_FOLIOS &&
+		              dlreg__fd_cache_traits(none, makedev(4000, 1u << 20), 0) == 0,
+		      "a minor past 20 bits is asked each time, not taken for another device's");
+	}
+	dlreg__folios_forget();
+	if (large >= 0)
+		close(large);
+	if (none >= 0)
+		close(none);
+}
+
+/* Descriptors open in this process, or -1. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* Whether transparent huge pages are off ("[never]"), so no PMD entry maps a file. */
@@ -264,11 +325,13 @@ static void probe(const char *dir, int strict)
 		close(fd);
 		return;
 	}
+	int fds = open_fds();
 	dlreg__folios_forget();
 	int said = dlreg__fd_caches_large_folios(fd, st.st_dev);
 	CHECK(dlreg__fd_caches_large_folios(fd, st.st_dev) == said, "%s: the memo answers the same",
 	      dir);
 	int elsewhere = dlreg__fd_cache_elsewhere(fd, st.st_dev);
+	CHECK(open_fds() == fds, "%s: asking left %d descriptors open", dir, open_fds() - fds);
 	int blind = kernel_cache_elsewhere(fd, PROBE_SIZE); /* written: all resident */
 	printf("%s: auto says cachestat() %s; it %s\n", dir,
 	       elsewhere ? "cannot see the file's pages" : "sees the file's pages",
@@ -341,6 +404,7 @@ int main(int argc, char **argv)
 	check_fs_types();
 	check_overlay_options();
 	const char *dir = getenv("TMPDIR");
+	check_memo(dir && *dir ? dir : "/var/tmp");
 	probe(dir && *dir ? dir : "/var/tmp", 0);
 	return check_report("test_scan_folios");
 }

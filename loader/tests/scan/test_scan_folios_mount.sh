@@ -5,7 +5,8 @@
 # default; nodelalloc,nodioread_nolock (which /proc/self/mountinfo shows
 # like the last, though it keeps large folios); the encrypt feature; the
 # verity feature, a documented miss (auto cannot see it); and overlayfs
-# over ext4, with its layers in sight and hidden.  Each must agree with the
+# over ext4, with its layers in sight and hidden, and over another
+# overlay.  Each must agree with the
 # kernel, except the documented misses, which are reported.  Everything is mounted
 # in a private mount namespace and goes away with it.  Needs root, unshare,
 # mkfs.ext4, tune2fs and loop devices; exits 77 (skipped) without them.
@@ -175,12 +176,48 @@ memo_remount() {
 	*) echo "FAIL: memo-remount: the memo kept the first overlay's answer: '$first' then '$second'"; failed=1 ;;
 	esac
 }
+# An overlay whose lower layer is another overlay (out of reach: it counts
+# as ext4 with default options) and whose upper layer, where the probe file
+# is written, is default ext4: large folios.
+ovl_nested() {
+	kind=overlay-nested img=$tmp/overlay-nested.img base=$tmp/overlay-nested
+	inner=$tmp/overlay-nested-inner
+	mkdir -p "$base" "$inner" "$tmp/$kind-merged"
+	rm -f "$img"
+	truncate -s 64M "$img"
+	if ! mkfs.ext4 -q -F "$img" >"$tmp/log" 2>&1 || ! mount -o loop "$img" "$base" 2>"$tmp/log"; then
+		echo "note: $kind: cannot set up the ext4 layer: $(cat "$tmp/log")"
+		return
+	fi
+	mkdir -p "$base/il" "$base/iu" "$base/iw" "$base/upper" "$base/work"
+	if ! mount -t overlay overlay -o "lowerdir=$base/il,upperdir=$base/iu,workdir=$base/iw" \
+		"$inner" 2>"$tmp/log"; then
+		echo "note: $kind: cannot mount the inner overlay: $(cat "$tmp/log")"
+		umount "$base"
+		return
+	fi
+	if ! mount -t overlay overlay -o "lowerdir=$inner,upperdir=$base/upper,workdir=$base/work" \
+		"$tmp/$kind-merged" 2>"$tmp/log"; then
+		echo "note: $kind: cannot mount an overlay over an overlay: $(cat "$tmp/log")"
+		umount "$inner"
+		umount "$base"
+		return
+	fi
+	ran=$((ran + 1))
+	"$probe" --probe "$tmp/$kind-merged"
+	rc=$?
+	umount "$tmp/$kind-merged"
+	umount "$inner"
+	umount "$base"
+	verdict "$kind" agree "$rc"
+}
 if grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null; then
 	memo_remount
 	ovl overlay "" "" agree
 	ovl overlay-journal data=journal "" agree
 	ovl overlay-hidden "" hide agree
 	ovl overlay-hidden-journal data=journal hide known-miss
+	ovl_nested
 else
 	echo "note: no overlayfs here"
 fi
