@@ -74,21 +74,26 @@ one() {
 	umount "$mnt"
 	verdict "$kind" "$expect" "$rc"
 }
+# ext4_layer KIND MOUNT-OPTIONS: a fresh 64 MiB ext4 image mounted on
+# $tmp/KIND, the overlays' layers; fails, with a note, if it cannot be.
+ext4_layer() {
+	mkdir -p "$tmp/$1"
+	rm -f "$tmp/$1.img"
+	truncate -s 64M "$tmp/$1.img"
+	if ! mkfs.ext4 -q -F "$tmp/$1.img" >"$tmp/log" 2>&1 ||
+		! mount -o "loop${2:+,$2}" "$tmp/$1.img" "$tmp/$1" 2>"$tmp/log"; then
+		echo "note: $1: cannot set up the ext4 layer: $(cat "$tmp/log")"
+		return 1
+	fi
+}
 # overlayfs over a loop-mounted ext4: kind ext4-mount-options hide expect.
 # With hide, a tmpfs mounted over the layers' directory hides them, as a
 # container's mount namespace hides its host's: auto then assumes ext4 or
 # xfs with default options.
 ovl() {
 	kind=$1 opts=$2 hide=$3 expect=$4
-	img=$tmp/$kind.img base=$tmp/$kind
-	mkdir -p "$base"
-	rm -f "$img"
-	truncate -s 64M "$img"
-	if ! mkfs.ext4 -q -F "$img" >"$tmp/log" 2>&1 ||
-		! mount -o "loop${opts:+,$opts}" "$img" "$base" 2>"$tmp/log"; then
-		echo "note: $kind: cannot set up the ext4 layer: $(cat "$tmp/log")"
-		return
-	fi
+	base=$tmp/$kind
+	ext4_layer "$kind" "$opts" || return
 	mkdir -p "$base/layers/lower" "$base/layers/upper" "$base/layers/work" "$tmp/$kind-merged"
 	if ! mount -t overlay overlay -o "lowerdir=$base/layers/lower,upperdir=$base/layers/upper,workdir=$base/layers/work" \
 		"$tmp/$kind-merged" 2>"$tmp/log"; then
@@ -180,15 +185,9 @@ memo_remount() {
 # as ext4 with default options) and whose upper layer, where the probe file
 # is written, is default ext4: large folios.
 ovl_nested() {
-	kind=overlay-nested img=$tmp/overlay-nested.img base=$tmp/overlay-nested
-	inner=$tmp/overlay-nested-inner
-	mkdir -p "$base" "$inner" "$tmp/$kind-merged"
-	rm -f "$img"
-	truncate -s 64M "$img"
-	if ! mkfs.ext4 -q -F "$img" >"$tmp/log" 2>&1 || ! mount -o loop "$img" "$base" 2>"$tmp/log"; then
-		echo "note: $kind: cannot set up the ext4 layer: $(cat "$tmp/log")"
-		return
-	fi
+	kind=overlay-nested base=$tmp/overlay-nested inner=$tmp/overlay-nested-inner
+	mkdir -p "$inner" "$tmp/$kind-merged"
+	ext4_layer "$kind" "" || return
 	mkdir -p "$base/il" "$base/iu" "$base/iw" "$base/upper" "$base/work"
 	if ! mount -t overlay overlay -o "lowerdir=$base/il,upperdir=$base/iu,workdir=$base/iw" \
 		"$inner" 2>"$tmp/log"; then
