@@ -15,7 +15,8 @@
  * The ext4 exceptions were measured on Linux 6.18 with loop-mounted file
  * systems (a hinted mapping of an evicted 8 MiB file, FileHugePages in
  * /proc/meminfo; loader/tests/scan/test_scan_folios_mount.sh checks them
- * against the kernel).  data=journal is read from /proc/fs/ext4/DEV/options,
+ * against the kernel, and the version rules as if on Linux 5.18, 6.15 and
+ * 6.16).  data=journal is read from /proc/fs/ext4/DEV/options,
  * which lists the superblock's default options too (/proc/self/mountinfo
  * does not: there such a mount looks like one with nodelalloc and
  * nodioread_nolock, which has large folios).  The encrypt feature is
@@ -84,9 +85,19 @@ enum {
 	TRAIT_ELSEWHERE = DLREG__CACHE_ELSEWHERE, /* its pages are another file's */
 };
 
+#ifdef DLREG_TEST_KERNEL_HOOK
+/* Defined by test_scan_folios.c: the kernel version to answer instead of
+ * the running one's (major * 1000 + minor), or 0 for the running one. */
+unsigned dlreg__test_kernel_version(void);
+#endif
+
 /* Running kernel's major * 1000 + minor, once; 0 if unreadable. */
 static unsigned kernel_version(void)
 {
+#ifdef DLREG_TEST_KERNEL_HOOK
+	if (dlreg__test_kernel_version())
+		return dlreg__test_kernel_version();
+#endif
 	static _Atomic unsigned cached; /* 0: not asked yet; 1: asked, unreadable */
 	unsigned v = atomic_load_explicit(&cached, memory_order_relaxed);
 	if (v)

@@ -36,6 +36,16 @@
 
 #define PROBE_SIZE ((size_t)4 << 20)
 
+/* The kernel version folios.c is told it runs on (--traits --kernel X.Y;
+ * major * 1000 + minor), 0 for the running one. */
+static unsigned as_kernel;
+
+unsigned dlreg__test_kernel_version(void);
+unsigned dlreg__test_kernel_version(void)
+{
+	return as_kernel;
+}
+
 static int has(const char *text, const char *opt)
 {
 	return dlreg__options_have(text, strlen(text), opt);
@@ -362,13 +372,26 @@ static void probe(const char *dir, int strict)
 int main(int argc, char **argv)
 {
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: test_scan_folios [--probe DIR | --traits]\n\n"
+		printf("usage: test_scan_folios [--probe DIR | --traits [--kernel X.Y]]\n\n"
 		       "Checks which file systems the scanner's auto backend counts on to cache\n"
 		       "large folios, against what the kernel does: unit checks and a probe of\n"
 		       "$TMPDIR (default /var/tmp), or with --probe only DIR, strict both ways.\n"
 		       "--traits: for each path read from stdin, what auto thinks of its file\n"
-		       "system (large=0|1 elsewhere=0|1), remembered as auto remembers it.\n");
+		       "system (large=0|1 elsewhere=0|1), remembered as auto remembers it;\n"
+		       "with --kernel X.Y, as if the kernel were Linux X.Y.\n");
 		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "--traits") && !strcmp(argv[2], "--kernel")) {
+		unsigned maj, min;
+		char end;
+		if (sscanf(argv[3], "%u.%u%c", &maj, &min, &end) != 2 || maj == 0 || min >= 1000) {
+			fprintf(stderr,
+			        "test_scan_folios: --kernel wants X.Y (6.15, say), not '%s'\n",
+			        argv[3]);
+			return 2;
+		}
+		as_kernel = maj * 1000 + min;
+		argc = 2;
 	}
 	if (argc == 2 && !strcmp(argv[1], "--traits")) {
 		/* One path a line on stdin, the memo kept from one to the next. */
@@ -396,8 +419,8 @@ int main(int argc, char **argv)
 		return check_report("test_scan_folios --probe");
 	}
 	if (argc != 1) {
-		fprintf(stderr,
-		        "usage: test_scan_folios [--probe DIR | --traits] (--help for more)\n");
+		fprintf(stderr, "usage: test_scan_folios [--probe DIR | --traits [--kernel X.Y]] "
+		                "(--help for more)\n");
 		return 2;
 	}
 	check_options();
