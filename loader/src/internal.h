@@ -66,16 +66,13 @@ void dlreg__restore_detail(const struct dlreg__detail *saved);
 void dlreg__redact_path(const char *path, char *buf, size_t len, int full);
 
 /*
- * Copies text into buf, redacting every absolute path it contains (a run
- * starting with '/' up to whitespace, ':' , ',' , ')' or quote) unless full.
- */
-void dlreg__redact_text(const char *text, char *buf, size_t len, int full);
-
-/*
- * dlreg__redact_text that also redacts every occurrence of `path` (when it
- * has a directory part) as one path, wherever it stands: the string a
- * caller gave may be relative or hold spaces or colons, which the scan for
- * absolute paths would cut short or miss.
+ * Copies text into buf, redacting unless full every absolute path it
+ * contains (a run starting with '/' at the text's start or after a space,
+ * quote, '(' or ':', up to whitespace, ':', ',', ')' or a quote) and every
+ * occurrence of `path` (when it is not NULL and has a directory part) as
+ * one path, wherever it stands: the string a caller gave may be relative or
+ * hold spaces or colons, which the scan for absolute paths would cut short
+ * or miss.  Always NUL-terminates when len > 0.
  */
 void dlreg__redact_text_path(const char *text, const char *path, char *buf, size_t len,
 			     int full);

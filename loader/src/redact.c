@@ -79,8 +79,3 @@ void dlreg__redact_text_path(const char *text, const char *path, char *buf, size
 	}
 	buf[o] = '\0';
 }
-
-void dlreg__redact_text(const char *text, char *buf, size_t len, int full)
-{
-	dlreg__redact_text_path(text, NULL, buf, len, full);
-}
