@@ -378,6 +378,49 @@ static void test_retired_entry_not_acquired(void)
 	done_reg(reg);
 }
 
+/* An entry a reader found, acquired: the same entry with one reference
+ * more (one more open in the stats), usable after the read section and
+ * closed like an open's handle; NULL arguments are refused. */
+static void test_acquire_live(void)
+{
+	dlreg_t *reg = new_reg();
+	dlreg_lib_t *a, *b = NULL, *c = NULL;
+	CHECK_ERR(dlreg_open(reg, fixture("plain08"), 0, &a), DLREG_OK);
+	struct dlreg_stats st0, st;
+	dlreg_stats(reg, &st0);
+	dlreg_reader_t *rd = dlreg_reader_self(reg);
+	CHECK(rd != NULL);
+	dlreg_read_begin(rd);
+	const dlreg_lib_t *l = dlreg_read_lookup(rd, fixture("plain08"));
+	int got = dlreg_lib_acquire(rd, l, &b);
+	int null_reader = dlreg_lib_acquire(NULL, l, &c);
+	int null_entry = dlreg_lib_acquire(rd, NULL, &c);
+	int null_out = dlreg_lib_acquire(rd, l, NULL);
+	bool null_said = strstr(dlreg_errdetail(), "NULL") != NULL;
+	dlreg_read_end(rd);
+	CHECK(l == a);
+	CHECK_ERR(got, DLREG_OK);
+	CHECK(b == a && dlreg_lib_refs(a) == 2);
+	CHECK_ERR(null_reader, DLREG_EINVAL);
+	CHECK_ERR(null_entry, DLREG_EINVAL);
+	CHECK_ERR(null_out, DLREG_EINVAL);
+	CHECK(c == NULL && null_said);
+	dlreg_stats(reg, &st);
+	CHECK(st.opens == st0.opens + 1);
+	/* The open's handle closed: the acquired reference keeps the library. */
+	CHECK_ERR(dlreg_close(reg, a), DLREG_OK);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	void *sym = NULL;
+	CHECK_ERR(dlreg_sym(b, DLREG_FIXTURE_SYM_ANSWER, &sym), DLREG_OK);
+	CHECK(sym != NULL && dlreg_lib_refs(b) == 1 && mapped("plain08"));
+	CHECK_ERR(dlreg_close(reg, b), DLREG_OK);
+	CHECK_ERR(dlreg_quiesce(reg), DLREG_OK);
+	CHECK(!mapped("plain08"));
+	dlreg_stats(reg, &st);
+	CHECK(st.closes == st0.closes + 2 && st.live == 0 && st.dlopen_calls == st.dlclose_calls);
+	done_reg(reg);
+}
+
 /* An entry of one registry cannot be acquired through another's reader:
  * the reference would be taken where that registry's grace periods and
  * destroy never look. */
@@ -2464,6 +2507,7 @@ static const struct test tests[] = {
 	{ "quiesce_destroy_inside_loader", test_quiesce_destroy_inside_loader },
 	{ "elf_not_shared_object", test_elf_not_shared_object },
 	{ "bare_name_found_file_redacted", test_bare_name_found_file_redacted },
+	{ "acquire_live", test_acquire_live },
 	{ "acquire_other_registry", test_acquire_other_registry },
 	{ "unbalanced_read_end_aborts", test_unbalanced_read_end_aborts },
 	{ "fork_child_opens_and_closes", test_fork_child_opens_and_closes },
