@@ -24,15 +24,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "dlreg/scan.h"
+#include "scan/folios.h"
 #include "smaps.h"
 
 #define MIB ((uint64_t)1 << 20)
@@ -52,9 +55,36 @@ int dlreg__test_faults_slow(void)
 	return faults_slow;
 }
 
+/* With --overlay: the start of the scanned file's mapping, seen from the
+ * first populate call of each scan (0: not found). */
+static int find_mapping;
+static const char probe_name[] = "dlreg-populate-aligned";
+static uintptr_t mapping_start;
+
+static uintptr_t file_mapping_start(void)
+{
+	char line[4608];
+	uintptr_t lo = 0, found = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+	while (f && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = '\0';
+		const char *slash = strrchr(line, '/');
+		if (slash && strcmp(slash + 1, probe_name) == 0 &&
+		    sscanf(line, "%" SCNxPTR "-", &lo) == 1) {
+			found = lo;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 int dlreg__test_populate_hook(uint64_t from, uint64_t to);
 int dlreg__test_populate_hook(uint64_t from, uint64_t to)
 {
+	if (find_mapping && nseen == 0)
+		mapping_start = file_mapping_start();
 	int i = nseen++;
 	if (i < MAX_STRETCHES) {
 		seen_from[i] = from;
@@ -106,7 +136,7 @@ static void reset_hooks(int slow)
 }
 
 static char dir[4096];
-static char path[sizeof dir + 16];
+static char path[sizeof dir + 32];
 
 /* Writes `len` bytes of filler (no 0xf0, the magic's first byte) at `off`. */
 static int write_filler(int fd, uint64_t off, uint64_t len)
@@ -424,12 +454,86 @@ static int auto_maps_here(void)
 	return maps;
 }
 
+/*
+ * --overlay DIR (test_scan_overlay.sh): DIR is overlayfs over a file system
+ * that caches large folios.  The kernel does not align a mapping of an
+ * overlay file to 2 MiB (overlayfs has no get_unmapped_area), so the
+ * scanner reserves an aligned range and maps the file into it (map_file):
+ * each mapping must start 2 MiB-aligned, the reservation's unused head and
+ * tail must be given back (the bytes mapped are as before, scan after
+ * scan), and the record must be found, through the mmap backend and auto.
+ */
+static int overlay(const char *where)
+{
+	snprintf(dir, sizeof dir, "%s", where);
+	snprintf(path, sizeof path, "%s/%s", dir, probe_name);
+	if (make_file(4 * MIB, UINT64_MAX, 0, 0) != 0) {
+		fprintf(stderr, "test_scan_populate: cannot write %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int large = 0, elsewhere = 0;
+	if (fd >= 0 && fstat(fd, &st) == 0) {
+		large = dlreg__fd_caches_large_folios(fd, st.st_dev);
+		elsewhere = dlreg__fd_cache_elsewhere(fd, st.st_dev);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!large || !elsewhere) {
+		printf("skip: %s: %s\n", dir,
+		       !elsewhere ? "not overlayfs" : "its layers keep no large folios");
+		unlink(path);
+		return 77;
+	}
+	static const struct {
+		uint64_t size, at;
+		enum dlreg_scan_backend backend;
+	} cases[] = {
+	        {4 * MIB + 123, 3 * MIB + 7, DLREG_SCAN_MMAP},
+	        {17 * MIB, 17 * MIB - 100, DLREG_SCAN_MMAP},
+	        {4 * MIB + 123, 3 * MIB + 7, DLREG_SCAN_AUTO},
+	        {17 * MIB, 17 * MIB - 100, DLREG_SCAN_AUTO},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		const char *b = dlreg_scan_backend_name(cases[c].backend);
+		if (make_file(cases[c].size, cases[c].at, 0, 0) != 0) {
+			CHECK(0, "cannot write %s: %s", path, strerror(errno));
+			continue;
+		}
+		unsigned long long before = mapped_bytes();
+		for (int round = 0; round < 4; round++) {
+			reset_hooks(1);
+			find_mapping = 1;
+			mapping_start = 0;
+			int err;
+			uint64_t off = scan_with(cases[c].backend, DLREG_SCAN_MMAP, &err);
+			find_mapping = 0;
+			CHECK(off == cases[c].at + DLREG_METADATA_HEADER_LEN,
+			      "%s, %llu bytes: %s, json at %llu", b, (unsigned long long)cases[c].size,
+			      dlreg_strerror(err), (unsigned long long)off);
+			CHECK(mapping_start != 0 && mapping_start % (2 * MIB) == 0,
+			      "%s, %llu bytes: the mapping starts at %#lx, not 2 MiB-aligned", b,
+			      (unsigned long long)cases[c].size, (unsigned long)mapping_start);
+		}
+		unsigned long long after = mapped_bytes();
+		CHECK(after == before, "%s, %llu bytes: %lld bytes more mapped after 4 scans", b,
+		      (unsigned long long)cases[c].size, (long long)(after - before));
+	}
+	unlink(path);
+	return check_report("scan_populate --overlay");
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--overlay") == 0)
+		return overlay(argv[2]);
 	int usage = check_no_args(
 	        argc, argv,
-	        "usage: test_scan_populate\n"
-	        "The mapped marker search where page faults are slow (populated stretches).\n");
+	        "usage: test_scan_populate [--overlay DIR]\n"
+	        "The mapped marker search where page faults are slow (populated stretches).\n"
+	        "--overlay DIR: on overlayfs over a file system with large folios, each\n"
+	        "mapping starts 2 MiB-aligned and leaves nothing mapped behind it.\n");
 	if (usage >= 0)
 		return usage;
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
