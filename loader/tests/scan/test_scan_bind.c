@@ -6,7 +6,14 @@
  * handle closed again; with nothing replaced the open succeeds.  Runs once
  * with build-ids and once with plugins linked without them (file identity).
  *
- * Usage: test_scan_bind A.so B.so A-nobid.so B-nobid.so
+ * With --no-proc (test_scan_bind_noproc.sh runs it with /proc hidden):
+ * the same, where the identity check cannot ask /proc/self/maps which file
+ * is mapped and stat()s the loaded object's name instead (bind.c): an
+ * unchanged file without build-id still loads, a replaced or rewritten one
+ * is still refused, and an older object glibc holds from a file since
+ * replaced is the documented miss (reported, not failed).
+ *
+ * Usage: test_scan_bind [--no-proc] A.so B.so A-nobid.so B-nobid.so
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +30,7 @@
 
 static char tmpdir[256];
 static dlreg_t *reg;
+static int no_proc; /* --no-proc: /proc is hidden */
 
 /* Copies src to dst through a temporary name, so dst gets a new inode. */
 static int install_copy(const char *src, const char *dst)
@@ -155,8 +163,18 @@ static void stale_loaded_object(const char *a, const char *b, const char *tag)
 	CHECK(install_copy(b, p) == 0, "replace");
 	struct dlreg_metadata *m = scan(p);
 	CHECK(m && strstr(m->json, "\"scan-b\""), "scanned B");
-	if (m)
+	if (m && no_proc && m->build_id_len == 0) {
+		/* The documented miss: the name glibc loaded A by now names B. */
+		dlreg_lib_t *lib = NULL;
+		int rc = dlreg_open_verified(reg, p, 0, m, &lib);
+		printf("%s: older object still loaded, /proc hidden: %s (bind.c: without /proc "
+		       "this cannot be told)\n",
+		       tag, rc == DLREG_OK ? "taken for the scanned file" : dlreg_strerror(rc));
+		if (lib)
+			dlreg_close(reg, lib);
+	} else if (m) {
 		expect_replaced("older object still loaded", p, m);
+	}
 	dlreg_metadata_free(m);
 	if (held)
 		dlreg_close(reg, held);
@@ -203,9 +221,18 @@ static void remove_tmpdir(void)
 
 int main(int argc, char **argv)
 {
+	if (argc == 6 && strcmp(argv[1], "--no-proc") == 0) {
+		no_proc = 1;
+		argc--;
+		argv++;
+		if (access("/proc/self/maps", R_OK) == 0) {
+			fprintf(stderr, "test_scan_bind: --no-proc, but /proc/self/maps is there\n");
+			return 2;
+		}
+	}
 	if (argc != 5) {
 		fprintf(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
-		        "usage: test_scan_bind A.so B.so A-nobid.so B-nobid.so\n");
+		        "usage: test_scan_bind [--no-proc] A.so B.so A-nobid.so B-nobid.so\n");
 		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
 	}
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -228,5 +255,5 @@ int main(int argc, char **argv)
 	      (unsigned long long)st.dlopen_calls, (unsigned long long)st.dlclose_calls);
 	CHECK(dlreg_destroy(reg, NULL) == DLREG_OK, "destroy");
 	remove_tmpdir();
-	return check_report("scan_bind");
+	return check_report(no_proc ? "scan_bind --no-proc" : "scan_bind");
 }
