@@ -437,6 +437,57 @@ static void cachestat_missing(void)
 }
 
 /*
+ * auto's choice for small and mid-sized marker files, cold and cached, as
+ * the fault cost decides it (the hook, whatever this host's cost): a cold
+ * file of 96 KiB (from DLREG_SCAN_AUTO_COLD_SMALL_MIN) or 1.5 MiB (below
+ * DLREG_SCAN_AUTO_MMAP_MIN) is mapped where faults are cheap and the file
+ * system caches large folios, read where faults are slow or it does not,
+ * and on overlayfs (neither cachestat() nor RWF_NOWAIT can tell it cold);
+ * a cached one is read.  The record, near the end, is found each time.
+ */
+static void fault_cost_decides(void)
+{
+	static const uint64_t sizes[] = {96 * 1024, 3 * MIB / 2};
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		uint64_t size = sizes[k], at = size - 200;
+		if (make_file(size, at, 0, 0) != 0) {
+			CHECK(0, "fault cost: cannot write the file: %s", strerror(errno));
+			return;
+		}
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		int large = fd >= 0 && fstat(fd, &st) == 0 &&
+		            dlreg__fd_caches_large_folios(fd, st.st_dev) == 1;
+		int elsewhere = large && dlreg__fd_cache_elsewhere(fd, st.st_dev) == 1;
+		if (fd >= 0)
+			close(fd);
+		for (int slow = 0; slow < 2; slow++) {
+			for (int cold = 1; cold >= 0; cold--) {
+				long in = cold ? (evict() == 0 ? resident_pages(size) : -1) : 0;
+				if (cold && in != 0) {
+					printf("fault cost, %llu bytes: %ld pages stay cached "
+					       "in %s: cold case skipped\n",
+					       (unsigned long long)size, in, dir);
+					continue;
+				}
+				reset_hooks(slow);
+				enum dlreg_scan_backend want = cold && large && !elsewhere && !slow
+				                                       ? DLREG_SCAN_MMAP
+				                                       : DLREG_SCAN_READ;
+				int err;
+				uint64_t off = scan_with(DLREG_SCAN_AUTO, want, &err);
+				CHECK(off == at + DLREG_METADATA_HEADER_LEN,
+				      "fault cost, %llu bytes, %s, faults %s: %s, json at %llu",
+				      (unsigned long long)size, cold ? "cold" : "cached",
+				      slow ? "slow" : "cheap", dlreg_strerror(err),
+				      (unsigned long long)off);
+			}
+		}
+	}
+	reset_hooks(0);
+}
+
+/*
  * Whether auto maps a cached 9 MiB file in the test's directory at all: it
  * reads where the file system keeps no large folios (tmpfs without huge=),
  * and then has no mapped search to switch from.
@@ -510,8 +561,9 @@ static int overlay(const char *where)
 			uint64_t off = scan_with(cases[c].backend, DLREG_SCAN_MMAP, &err);
 			find_mapping = 0;
 			CHECK(off == cases[c].at + DLREG_METADATA_HEADER_LEN,
-			      "%s, %llu bytes: %s, json at %llu", b, (unsigned long long)cases[c].size,
-			      dlreg_strerror(err), (unsigned long long)off);
+			      "%s, %llu bytes: %s, json at %llu", b,
+			      (unsigned long long)cases[c].size, dlreg_strerror(err),
+			      (unsigned long long)off);
 			CHECK(mapping_start != 0 && mapping_start % (2 * MIB) == 0,
 			      "%s, %llu bytes: the mapping starts at %#lx, not 2 MiB-aligned", b,
 			      (unsigned long long)cases[c].size, (unsigned long)mapping_start);
@@ -520,6 +572,7 @@ static int overlay(const char *where)
 		CHECK(after == before, "%s, %llu bytes: %lld bytes more mapped after 4 scans", b,
 		      (unsigned long long)cases[c].size, (long long)(after - before));
 	}
+	fault_cost_decides();
 	unlink(path);
 	return check_report("scan_populate --overlay");
 }
@@ -680,6 +733,7 @@ int main(int argc, char **argv)
 	}
 
 	cachestat_missing();
+	fault_cost_decides();
 
 	unlink(path);
 	rmdir(dir);
