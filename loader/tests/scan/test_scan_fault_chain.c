@@ -7,7 +7,10 @@
  * the first mapped scan, over whatever the child set up first.
  *   - a handler installed with SA_RESETHAND that returns (to fault again)
  *     runs once, and the repeated fault then kills with the default action;
- *   - a handler runs with its sa_mask blocked;
+ *   - a handler runs with its sa_mask blocked, and its own signal too
+ *     unless installed with SA_NODEFER;
+ *   - an application that replaces the scanner's SIGBUS handler gets
+ *     read scans (a mapping would be unguarded) and its own faults;
  *   - an ignored SIGBUS (with and without SA_SIGINFO in sa_flags) stays
  *     ignored for a signal someone sent; a real fault still kills, by SIGBUS;
  *   - a thread that blocks every signal (as one that leaves them to a
@@ -197,13 +200,24 @@ static void count_and_return(int sig, siginfo_t *si, void *uc)
 		_exit(3); /* looping: the reset never took effect */
 }
 
+static volatile sig_atomic_t segv_blocked;
+
 static void note_mask_and_leave(int sig)
 {
 	sigset_t cur;
 	(void)sig;
 	calls++;
-	if (pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0)
+	if (pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0) {
 		usr1_blocked = sigismember(&cur, SIGUSR1) == 1;
+		segv_blocked = sigismember(&cur, SIGSEGV) == 1;
+	}
+	siglongjmp(back, 1);
+}
+
+static void leave(int sig)
+{
+	(void)sig;
+	calls++;
 	siglongjmp(back, 1);
 }
 
@@ -261,7 +275,43 @@ static int child_mask(void)
 		return 2;
 	if (sigsetjmp(back, 1) == 0)
 		(void)g[0];
-	return calls == 1 && usr1_blocked ? 0 : 5;
+	/* sa_mask, and the signal itself as without SA_NODEFER. */
+	return calls == 1 && usr1_blocked && segv_blocked ? 0 : 5;
+}
+
+/* With SA_NODEFER the handler runs with its own signal let through. */
+static int child_nodefer(void)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	set_action(SIGSEGV, note_mask_and_leave, NULL, SA_NODEFER, &mask);
+	volatile char *g = guard_page();
+	if (!g || mapped_scan() != 0)
+		return 2;
+	if (sigsetjmp(back, 1) == 0)
+		(void)g[0];
+	return calls == 1 && usr1_blocked && !segv_blocked ? 0 : 5;
+}
+
+/*
+ * An application that replaces the scanner's SIGBUS handler after it was
+ * installed: a mapped scan would no longer be guarded, so it is read
+ * instead; the application's handler still gets its faults.
+ */
+static int child_replaced(void)
+{
+	if (mapped_scan() != 0)
+		return 2;
+	set_action(SIGBUS, leave, NULL, 0, NULL);
+	if (marker_scan(DLREG_SCAN_READ) != 0)
+		return 6;
+	volatile char *b = bus_page();
+	if (!b)
+		return 2;
+	if (sigsetjmp(back, 1) == 0)
+		(void)b[0];
+	return calls == 1 ? 0 : 5;
 }
 
 static int child_ignored(int flags, int real_fault)
@@ -454,6 +504,10 @@ int main(int argc, char **argv)
 			return child_resethand();
 		if (!strcmp(argv[1], "mask"))
 			return child_mask();
+		if (!strcmp(argv[1], "nodefer"))
+			return child_nodefer();
+		if (!strcmp(argv[1], "replaced"))
+			return child_replaced();
 		if (!strcmp(argv[1], "ignored-sent"))
 			return child_ignored(0, 0);
 		if (!strcmp(argv[1], "ignored-siginfo-sent"))
@@ -479,12 +533,12 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
-	static const char *const names[] = {"resethand", "mask", "ignored-sent",
-	                                    "ignored-siginfo-sent", "ignored-fault",
-	                                    "ignored-siginfo-fault", "blocked",
+	static const char *const names[] = {"resethand", "mask", "nodefer", "replaced",
+	                                    "ignored-sent", "ignored-siginfo-sent",
+	                                    "ignored-fault", "ignored-siginfo-fault", "blocked",
 	                                    "window-bus", "window-segv", "window-restore",
 	                                    "resethand-restore"};
-	static const int sigs[] = {SIGSEGV, 0, 0, 0, SIGBUS, SIGBUS, 0, 0, 0, 0, 0};
+	static const int sigs[] = {SIGSEGV, 0, 0, 0, 0, 0, SIGBUS, SIGBUS, 0, 0, 0, 0, 0};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		pid_t pid = fork();
 		if (pid == 0) {
