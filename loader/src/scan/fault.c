@@ -287,6 +287,16 @@ void dlreg__fault_disarm(struct dlreg__fault_scope *scope)
 	atomic_signal_fence(memory_order_seq_cst);
 }
 
+#ifdef DLREG_TEST_POPULATE_HOOK
+/* test_scan_populate: whether this thread has a fault scope armed (none
+ * may be left once a scan has returned, by its end or by a caught fault). */
+int dlreg__test_fault_armed(void);
+int dlreg__test_fault_armed(void)
+{
+	return scope_top != NULL;
+}
+#endif
+
 void dlreg__fault_note_caught(void)
 {
 	atomic_fetch_add_explicit(&faults_caught, 1, memory_order_relaxed);

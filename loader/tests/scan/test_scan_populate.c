@@ -48,6 +48,10 @@ static uint64_t seen_from[MAX_STRETCHES], seen_to[MAX_STRETCHES];
 static int nseen;
 static int fail_call = -1; /* the call that fails, by index */
 static int fail_errno;
+static int truncate_call = -1; /* the call before which the file shrinks to a page */
+static char path[4096 + 32];
+
+int dlreg__test_fault_armed(void);
 
 int dlreg__test_faults_slow(void);
 int dlreg__test_faults_slow(void)
@@ -86,6 +90,8 @@ int dlreg__test_populate_hook(uint64_t from, uint64_t to)
 	if (find_mapping && nseen == 0)
 		mapping_start = file_mapping_start();
 	int i = nseen++;
+	if (i == truncate_call && truncate(path, 4096) != 0)
+		fprintf(stderr, "test_scan_populate: truncate: %s\n", strerror(errno));
 	if (i < MAX_STRETCHES) {
 		seen_from[i] = from;
 		seen_to[i] = to;
@@ -130,13 +136,13 @@ static void reset_hooks(int slow)
 	nseen = 0;
 	fail_call = -1;
 	fail_errno = 0;
+	truncate_call = -1;
 	small_from = -1;
 	nasked = 0;
 	no_cachestat = no_large_folios = 0;
 }
 
 static char dir[4096];
-static char path[sizeof dir + 32];
 
 /* Writes `len` bytes of filler (no 0xf0, the magic's first byte) at `off`. */
 static int write_filler(int fd, uint64_t off, uint64_t len)
@@ -640,6 +646,32 @@ int main(int argc, char **argv)
 			CHECK(nseen == call + 1, "call %d failing with %s: %d calls made", call,
 			      strerror(errs[e]), nseen);
 		}
+	}
+
+	/*
+	 * The fault scope ends with the scan, whether the scan returns or a
+	 * fault it caught jumps out of it: the file shrinks to a page before
+	 * the second stretch, the search faults past it (DLREG_ETRUNCATED),
+	 * and no scope is left armed for a later fault to be taken for the
+	 * scan's.
+	 */
+	if (make_file(9 * MIB, 6 * MIB + 3, 0, 0) == 0) {
+		reset_hooks(1);
+		int err;
+		(void)scan(&err);
+		CHECK(err == DLREG_OK && !dlreg__test_fault_armed(),
+		      "a scan that returned: %s, a fault scope %s armed", dlreg_strerror(err),
+		      dlreg__test_fault_armed() ? "still" : "not");
+		uint64_t caught = dlreg_scan_fault_count();
+		reset_hooks(1);
+		truncate_call = 1;
+		(void)scan(&err);
+		CHECK(err == DLREG_ETRUNCATED && dlreg_scan_fault_count() == caught + 1,
+		      "shrunk under the scan: %s, %llu faults caught", dlreg_strerror(err),
+		      (unsigned long long)(dlreg_scan_fault_count() - caught));
+		CHECK(!dlreg__test_fault_armed(),
+		      "a scan that caught a fault left its scope armed");
+		reset_hooks(0);
 	}
 
 	/* Faults cheap: nothing populated, the same answer. */
