@@ -20,26 +20,22 @@
 #include "internal.h"
 #include "check.h"
 
-/* dlreg__redact_path into a heap buffer of exactly len bytes. */
-static void check_path(const char *path, size_t len, int full, const char *want)
+/*
+ * What a redaction wrote into a heap buffer of exactly len bytes, filled
+ * with 'Z' before: with len 0 nothing may be written, else the text must
+ * be `want`.  `what` names the call for the failure message.
+ */
+static void check_out(const char *what, char *buf, size_t len, const char *want)
 {
-	char *buf = malloc(len ? len : 1);
-	if (!buf) {
-		fprintf(stderr, "test_redact: out of memory\n");
-		exit(1);
-	}
-	memset(buf, 'Z', len ? len : 1);
-	dlreg__redact_path(path, buf, len, full);
 	if (len == 0)
-		CHECK(buf[0] == 'Z', "redact_path(%s, len 0) wrote to the buffer", path);
+		CHECK(buf[0] == 'Z', "%s, len 0: wrote to the buffer", what);
 	else
-		CHECK(strcmp(buf, want) == 0, "redact_path(%s, len %zu%s): '%s', not '%s'",
-		      path ? path : "NULL", len, full ? ", full" : "", buf, want);
+		CHECK(strcmp(buf, want) == 0, "%s, len %zu:\n  '%s'\n not '%s'", what, len, buf,
+		      want);
 	free(buf);
 }
 
-/* dlreg__redact_text_path into a heap buffer of exactly len bytes. */
-static void check_text(const char *text, const char *path, size_t len, int full, const char *want)
+static char *exact_buf(size_t len)
 {
 	char *buf = malloc(len ? len : 1);
 	if (!buf) {
@@ -47,14 +43,25 @@ static void check_text(const char *text, const char *path, size_t len, int full,
 		exit(1);
 	}
 	memset(buf, 'Z', len ? len : 1);
+	return buf;
+}
+
+static void check_path(const char *path, size_t len, int full, const char *want)
+{
+	char *buf = exact_buf(len), what[300];
+	dlreg__redact_path(path, buf, len, full);
+	snprintf(what, sizeof what, "redact_path(%s%s)", path ? path : "NULL",
+	         full ? ", full" : "");
+	check_out(what, buf, len, want);
+}
+
+static void check_text(const char *text, const char *path, size_t len, int full, const char *want)
+{
+	char *buf = exact_buf(len), what[300];
 	dlreg__redact_text_path(text, path, buf, len, full);
-	if (len == 0)
-		CHECK(buf[0] == 'Z', "redact_text(\"%s\", len 0) wrote to the buffer", text);
-	else
-		CHECK(strcmp(buf, want) == 0,
-		      "redact_text(\"%s\", %s, len %zu%s):\n  '%s'\n not '%s'", text,
-		      path ? path : "NULL", len, full ? ", full" : "", buf, want);
-	free(buf);
+	snprintf(what, sizeof what, "redact_text(\"%.200s\", %s%s)", text, path ? path : "NULL",
+	         full ? ", full" : "");
+	check_out(what, buf, len, want);
 }
 
 static void check_paths(void)

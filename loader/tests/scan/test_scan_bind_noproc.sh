@@ -13,14 +13,8 @@ if [ $# -ne 5 ]; then
 	echo "usage: $0 TEST_SCAN_BIND A.so B.so A-nobid.so B-nobid.so" >&2
 	exit 2
 fi
-if [ "$(id -u)" != 0 ]; then
-	echo "skip: hiding /proc needs root"
-	exit 77
-fi
-if ! command -v unshare >/dev/null 2>&1 || ! unshare -m --propagation private true 2>/dev/null; then
-	echo "skip: cannot make a private mount namespace here"
-	exit 77
-fi
+. "$(dirname "$0")/need_root_ns.sh"
+need_root_ns "hiding /proc"
 exec unshare -m --propagation private sh -c '
 	if ! mount -t tmpfs none /proc 2>/dev/null; then
 		echo "skip: cannot mount over /proc"

@@ -17,20 +17,14 @@ if [ $# -ne 1 ] || [ "$1" = --help ]; then
 	exit 2
 fi
 probe=$1
-if [ "$(id -u)" != 0 ]; then
-	echo "skip: loop mounts need root"
-	exit 77
-fi
-for t in unshare mkfs.ext4 tune2fs mount umount; do
+. "$(dirname "$0")/need_root_ns.sh"
+need_root_ns "loop mounts"
+for t in mkfs.ext4 tune2fs mount umount; do
 	if ! command -v "$t" >/dev/null 2>&1; then
 		echo "skip: no $t"
 		exit 77
 	fi
 done
-if ! unshare -m --propagation private true 2>/dev/null; then
-	echo "skip: cannot make a private mount namespace here"
-	exit 77
-fi
 tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/dlreg-folios.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 

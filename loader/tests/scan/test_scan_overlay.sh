@@ -14,14 +14,8 @@ if [ $# -ne 1 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
 	exit 2
 fi
 prog=$1
-if [ "$(id -u)" != 0 ]; then
-	echo "skip: mounting overlayfs needs root"
-	exit 77
-fi
-if ! command -v unshare >/dev/null 2>&1 || ! unshare -m --propagation private true 2>/dev/null; then
-	echo "skip: cannot make a private mount namespace here"
-	exit 77
-fi
+. "$(dirname "$0")/need_root_ns.sh"
+need_root_ns "mounting overlayfs"
 if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
 	echo "skip: no overlayfs here"
 	exit 77
