@@ -255,5 +255,13 @@ int main(int argc, char **argv)
 	      (unsigned long long)st.dlopen_calls, (unsigned long long)st.dlclose_calls);
 	CHECK(dlreg_destroy(reg, NULL) == DLREG_OK, "destroy");
 	remove_tmpdir();
-	return check_report(no_proc ? "scan_bind --no-proc" : "scan_bind");
+	int rc = check_report(no_proc ? "scan_bind --no-proc" : "scan_bind");
+	if (no_proc) {
+		/* LeakSanitizer's check at exit lists /proc/PID/task, hidden here
+		 * (and a sanitizer reads its options from /proc/self/environ):
+		 * leave without it; scan_bind checks the same code for leaks. */
+		fflush(stdout);
+		_exit(rc);
+	}
+	return rc;
 }
