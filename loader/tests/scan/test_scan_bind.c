@@ -226,7 +226,8 @@ int main(int argc, char **argv)
 		argc--;
 		argv++;
 		if (access("/proc/self/maps", R_OK) == 0) {
-			fprintf(stderr, "test_scan_bind: --no-proc, but /proc/self/maps is there\n");
+			fprintf(stderr,
+			        "test_scan_bind: --no-proc, but /proc/self/maps is there\n");
 			return 2;
 		}
 	}
